@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, lints, then every test.
+# End-to-end tests need root (CAP_NET_ADMIN); without it they print SKIPPED, and under CI=true
+# a missing capability fails them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked --release -- --test-threads=2

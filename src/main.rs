@@ -1,0 +1,90 @@
+//! The `vpcfwd` command line: a thin layer over the library.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vpcfwd::{config, control, lpm, snapshot, trace};
+
+#[derive(Parser)]
+#[command(
+    name = "vpcfwd",
+    version,
+    about = "Forward real IP packets the way an AWS VPC would"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Validate a config: exit 0 when valid, 2 with every error listed otherwise.
+    Check {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
+    /// Run the pipeline on a synthetic packet and show why it went where it went.
+    Trace(trace::TraceArgs),
+    /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
+    Run(control::RunArgs),
+    /// Benchmarks users can run.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Route lookup: the compiled FIB against prefix-trie (and DPDK with `--features dpdk`).
+    Lpm(lpm::bench::BenchLpmArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.cmd {
+        Cmd::Check { config } => check(config),
+        Cmd::Trace(a) => trace::run(a),
+        Cmd::Run(a) => control::run(a),
+        Cmd::Bench(BenchCmd::Lpm(a)) => lpm::bench::run(a),
+    }
+}
+
+/// Exit code for an invalid config (clap uses 2 for usage errors too: both mean "fix the input").
+const EXIT_INVALID: u8 = 2;
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let cfg = match config::load_file(path) {
+        Ok(c) => c,
+        Err(errors) => return report(path, &errors),
+    };
+    match snapshot::compile(&cfg) {
+        Ok(_) => {
+            println!(
+                "{}: OK ({} VPC, {} subnets, {} route tables, {} security groups, {} network ACLs, {} ENIs, {} endpoints, {} ports)",
+                path.display(),
+                cfg.vpcs.len(),
+                cfg.subnets.len(),
+                cfg.route_tables.len(),
+                cfg.security_groups.len(),
+                cfg.network_acls.len(),
+                cfg.network_interfaces.len(),
+                cfg.vpc_endpoints.len(),
+                cfg.ports.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => report(path, &errors),
+    }
+}
+
+fn report(path: &std::path::Path, errors: &[config::ConfigError]) -> ExitCode {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!(
+        "{}: {} error{}",
+        path.display(),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::from(EXIT_INVALID)
+}

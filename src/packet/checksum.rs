@@ -1,0 +1,135 @@
+//! Internet checksum (RFC 1071) and its incremental update (RFC 1624), shared by header
+//! validation and every rewrite (NAT, TTL). All arithmetic is on 32-bit accumulators folded at
+//! the end, so a 64 KiB super-packet cannot overflow it.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Adds `data` as big-endian 16-bit words to `acc` (an odd last byte is padded with zero).
+#[inline]
+pub fn sum(data: &[u8], mut acc: u32) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        // Fold early and often: keeps `acc` far from overflow on any length.
+        if acc & 0x8000_0000 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+    }
+    if let [last] = chunks.remainder() {
+        acc += u32::from(*last) << 8;
+    }
+    acc
+}
+
+/// Folds a 32-bit accumulator into 16 bits of ones' complement sum.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The checksum to store: the complement of the folded sum.
+#[inline]
+pub fn finish(acc: u32) -> u16 {
+    !fold(acc)
+}
+
+/// Checksum of `data` alone (IPv4 header, ICMPv4).
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    finish(sum(data, 0))
+}
+
+/// Pseudo-header sum for TCP/UDP over IPv4.
+#[inline]
+pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4_len: u16) -> u32 {
+    let mut acc = sum(&src.octets(), 0);
+    acc = sum(&dst.octets(), acc);
+    acc + u32::from(proto) + u32::from(l4_len)
+}
+
+/// Pseudo-header sum for TCP/UDP/ICMPv6 over IPv6.
+#[inline]
+pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, l4_len: u32) -> u32 {
+    let mut acc = sum(&src.octets(), 0);
+    acc = sum(&dst.octets(), acc);
+    acc + (l4_len >> 16) + (l4_len & 0xffff) + u32::from(proto)
+}
+
+/// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes
+/// from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
+#[inline]
+pub fn update16(check: u16, old: u16, new: u16) -> u16 {
+    let acc = u32::from(!check) + u32::from(!old) + u32::from(new);
+    !fold(acc)
+}
+
+/// Incremental update for a 32-bit field (an IPv4 address).
+#[inline]
+pub fn update32(check: u16, old: u32, new: u32) -> u16 {
+    let c = update16(check, (old >> 16) as u16, (new >> 16) as u16);
+    update16(c, old as u16, new as u16)
+}
+
+/// Incremental update for any even-length field (an IPv6 address) changing from `old` to `new`.
+#[inline]
+pub fn update_bytes(check: u16, old: &[u8], new: &[u8]) -> u16 {
+    debug_assert_eq!(old.len(), new.len());
+    let mut acc = u32::from(!check);
+    acc = sum(new, acc);
+    // Adding the complement of each old word subtracts it in ones' complement arithmetic.
+    for c in old.chunks(2) {
+        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
+        acc += u32::from(!w);
+    }
+    !fold(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3 example bytes: sum 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data, 0)), 0xddf2);
+    }
+
+    #[test]
+    fn ipv4_header_checksums_to_zero_when_valid() {
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        let c = checksum(&h);
+        assert_eq!(c, 0xb861);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(checksum(&h), 0);
+    }
+
+    #[test]
+    fn incremental_matches_full_for_an_address_change() {
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 10, 0, 2, 10,
+            192, 0, 2, 10,
+        ];
+        let c = checksum(&h);
+        let new = u32::from(Ipv4Addr::new(198, 51, 100, 5));
+        let old = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        h[12..16].copy_from_slice(&new.to_be_bytes());
+        assert_eq!(update32(c, old, new), checksum(&h));
+        let mut v6 = [0u8; 16];
+        v6[15] = 1;
+        let mut w6 = [0u8; 16];
+        w6[0] = 0x20;
+        w6[15] = 9;
+        let mut data = [0u8; 20];
+        data[..16].copy_from_slice(&v6);
+        let c = checksum(&data);
+        data[..16].copy_from_slice(&w6);
+        assert_eq!(update_bytes(c, &v6, &w6), checksum(&data));
+    }
+}

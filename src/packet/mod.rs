@@ -1,0 +1,3 @@
+//! Zero-copy packet views and the parsed summary the pipeline decides on.
+
+pub mod checksum;

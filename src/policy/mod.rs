@@ -1,0 +1,1 @@
+//! Security groups and network ACLs in compiled form, and their evaluation.
