@@ -1,85 +1,203 @@
 //! Longest-prefix-match FIBs for the hot path.
 //!
-//! A route table is kept in a control-plane RIB (prefix-trie's `PrefixMap`) and compiled into a
-//! read-only FIB: `Fib4` / `Fib6`, built once from `(prefix, next hop)` pairs and swapped in
-//! whole when the config changes. Next hops are indices into a table the caller owns.
+//! A route table is kept in a control-plane RIB and compiled into a read-only FIB: `Fib4` /
+//! `Fib6`, built once from `(prefix, next hop)` pairs and swapped in whole when the config
+//! changes. Next hops are indices into a table the caller owns.
 //!
-//! First version: a thin wrapper over prefix-trie, so that the rest of the pipeline has the
-//! final interface. (Replaced by the optimized core.)
+//! # Design: Poptrie
+//!
+//! Both families use one generic [`poptrie::Poptrie`] (Asai & Ohara, SIGCOMM 2015):
+//!
+//! - a direct-pointing array on the top `k` bits (`k` = 18 for large tables, 12 or 6 for
+//!   VPC-sized ones so the whole FIB stays in L1/L2), whose entry is a leaf or a node index;
+//! - 64-ary nodes (6-bit strides) of 24 bytes: a `vector` bitmap of child slots, a `leafvec`
+//!   bitmap of where runs of equal leaves start (leaf compression), and the base indices of the
+//!   node's contiguous children and leaves. A level costs one node load, one POPCNT and either
+//!   the next node or the leaf load;
+//! - built by controlled prefix expansion: prefixes go in by ascending length, so each one
+//!   overwrites its expanded slots and never meets a child; then one breadth-first pass lays the
+//!   nodes out with contiguous children.
+//! - `lookup_batch` walks 16 keys in lockstep one level at a time, so their independent loads
+//!   overlap instead of forming one dependent chain per key.
+//!
+//! `unsafe` is used only to call the POPCNT-compiled lookup after the CPU feature was detected
+//! at build time (the portable popcount is a dozen instructions per level).
+//!
+//! Measured numbers (Tier-1 table, this machine) are in `docs/readme/performance-lpm.md`.
 
 use ipnet::{Ipv4Net, Ipv6Net};
-use prefix_trie::PrefixMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub mod bench;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+pub mod poptrie;
+pub mod table;
 
-/// Index of a next hop in the caller's table. 32 bits: real tables need at least 2^20.
+pub use poptrie::MAX_NEXT_HOP;
+use poptrie::{Poptrie, decode, default_direct_bits};
+
+/// Index of a next hop in the caller's table. 32 bits; a FIB holds `0..=MAX_NEXT_HOP` (2^31 - 2).
 pub type NextHop = u32;
 
+/// A next hop above [`MAX_NEXT_HOP`] was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("next hop {0} exceeds the FIB maximum {MAX_NEXT_HOP}")]
+pub struct NextHopTooLarge(pub NextHop);
+
+fn check_nh<P>(routes: &[(P, NextHop)]) -> Result<(), NextHopTooLarge> {
+    match routes.iter().find(|r| r.1 > MAX_NEXT_HOP) {
+        Some(r) => Err(NextHopTooLarge(r.1)),
+        None => Ok(()),
+    }
+}
+
 /// Read-only IPv4 FIB.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Fib4 {
-    map: PrefixMap<Ipv4Net, NextHop>,
+    trie: Poptrie<u32>,
 }
 
 impl Fib4 {
     /// Builds from `(prefix, next hop)`; host bits of a prefix are ignored, and for a prefix
     /// given twice the last entry wins.
+    ///
+    /// # Panics
+    /// If a next hop exceeds [`MAX_NEXT_HOP`] (use [`Fib4::try_build`] for untrusted input).
     pub fn build(routes: &[(Ipv4Net, NextHop)]) -> Self {
-        let mut map = PrefixMap::new();
-        for &(p, nh) in routes {
-            map.insert(p.trunc(), nh);
-        }
-        Fib4 { map }
+        Self::try_build(routes).expect("Fib4::build")
+    }
+
+    /// [`Fib4::build`] that reports an out-of-range next hop instead of panicking.
+    pub fn try_build(routes: &[(Ipv4Net, NextHop)]) -> Result<Self, NextHopTooLarge> {
+        Self::try_build_with_direct_bits(routes, default_direct_bits(routes.len()))
+    }
+
+    /// Build with an explicit direct-pointing width `k` in `{6, 12, 18}` (tests, benchmarks).
+    pub fn try_build_with_direct_bits(
+        routes: &[(Ipv4Net, NextHop)],
+        k: u32,
+    ) -> Result<Self, NextHopTooLarge> {
+        check_nh(routes)?;
+        let r: Vec<(u32, u8, u32)> = routes
+            .iter()
+            .map(|(p, nh)| (u32::from(p.trunc().addr()), p.prefix_len(), *nh))
+            .collect();
+        Ok(Fib4 {
+            trie: Poptrie::build(&r, k),
+        })
     }
 
     /// The next hop of the longest prefix covering `addr`.
     #[inline]
     pub fn lookup(&self, addr: Ipv4Addr) -> Option<NextHop> {
-        self.map.get_lpm(&Ipv4Net::from(addr)).map(|(_, &nh)| nh)
+        self.lookup_u32(u32::from(addr))
+    }
+
+    /// [`Fib4::lookup`] on the address as a host-order integer.
+    #[inline]
+    pub fn lookup_u32(&self, addr: u32) -> Option<NextHop> {
+        decode(self.trie.lookup(addr))
     }
 
     /// Looks up many addresses at once; `out[i]` answers `addrs[i]`.
     pub fn lookup_batch(&self, addrs: &[Ipv4Addr], out: &mut [Option<NextHop>]) {
-        for (a, o) in addrs.iter().zip(out.iter_mut()) {
-            *o = self.lookup(*a);
+        let mut keys = [0u32; 64];
+        for (a, o) in addrs.chunks(64).zip(out.chunks_mut(64)) {
+            for (k, x) in keys.iter_mut().zip(a) {
+                *k = u32::from(*x);
+            }
+            self.trie.lookup_batch(&keys[..a.len()], o);
         }
     }
 
-    /// Bytes the FIB occupies (approximate for this version).
+    /// [`Fib4::lookup_batch`] on host-order integers.
+    pub fn lookup_batch_u32(&self, addrs: &[u32], out: &mut [Option<NextHop>]) {
+        self.trie.lookup_batch(addrs, out);
+    }
+
+    /// Bytes the lookup structure occupies.
     pub fn memory_bytes(&self) -> usize {
-        self.map.len() * 48
+        self.trie.memory_bytes()
+    }
+
+    /// Direct-pointing bits chosen for this table.
+    pub fn direct_bits(&self) -> u32 {
+        self.trie.direct_bits()
     }
 }
 
 /// Read-only IPv6 FIB.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Fib6 {
-    map: PrefixMap<Ipv6Net, NextHop>,
+    trie: Poptrie<u128>,
 }
 
 impl Fib6 {
-    /// Builds from `(prefix, next hop)`; for a prefix given twice the last entry wins.
+    /// Builds from `(prefix, next hop)`; host bits are ignored, for a prefix given twice the
+    /// last entry wins.
+    ///
+    /// # Panics
+    /// If a next hop exceeds [`MAX_NEXT_HOP`] (use [`Fib6::try_build`] for untrusted input).
     pub fn build(routes: &[(Ipv6Net, NextHop)]) -> Self {
-        let mut map = PrefixMap::new();
-        for &(p, nh) in routes {
-            map.insert(p.trunc(), nh);
-        }
-        Fib6 { map }
+        Self::try_build(routes).expect("Fib6::build")
     }
 
+    /// [`Fib6::build`] that reports an out-of-range next hop instead of panicking.
+    pub fn try_build(routes: &[(Ipv6Net, NextHop)]) -> Result<Self, NextHopTooLarge> {
+        Self::try_build_with_direct_bits(routes, default_direct_bits(routes.len()))
+    }
+
+    /// Build with an explicit direct-pointing width `k` in `{6, 12, 18}` (tests, benchmarks).
+    pub fn try_build_with_direct_bits(
+        routes: &[(Ipv6Net, NextHop)],
+        k: u32,
+    ) -> Result<Self, NextHopTooLarge> {
+        check_nh(routes)?;
+        let r: Vec<(u128, u8, u32)> = routes
+            .iter()
+            .map(|(p, nh)| (u128::from(p.trunc().addr()), p.prefix_len(), *nh))
+            .collect();
+        Ok(Fib6 {
+            trie: Poptrie::build(&r, k),
+        })
+    }
+
+    /// The next hop of the longest prefix covering `addr`.
     #[inline]
     pub fn lookup(&self, addr: Ipv6Addr) -> Option<NextHop> {
-        self.map.get_lpm(&Ipv6Net::from(addr)).map(|(_, &nh)| nh)
+        self.lookup_u128(u128::from(addr))
     }
 
+    /// [`Fib6::lookup`] on the address as an integer.
+    #[inline]
+    pub fn lookup_u128(&self, addr: u128) -> Option<NextHop> {
+        decode(self.trie.lookup(addr))
+    }
+
+    /// Looks up many addresses at once; `out[i]` answers `addrs[i]`.
     pub fn lookup_batch(&self, addrs: &[Ipv6Addr], out: &mut [Option<NextHop>]) {
-        for (a, o) in addrs.iter().zip(out.iter_mut()) {
-            *o = self.lookup(*a);
+        let mut keys = [0u128; 64];
+        for (a, o) in addrs.chunks(64).zip(out.chunks_mut(64)) {
+            for (k, x) in keys.iter_mut().zip(a) {
+                *k = u128::from(*x);
+            }
+            self.trie.lookup_batch(&keys[..a.len()], o);
         }
     }
 
+    /// [`Fib6::lookup_batch`] on integers.
+    pub fn lookup_batch_u128(&self, addrs: &[u128], out: &mut [Option<NextHop>]) {
+        self.trie.lookup_batch(addrs, out);
+    }
+
+    /// Bytes the lookup structure occupies.
     pub fn memory_bytes(&self) -> usize {
-        self.map.len() * 64
+        self.trie.memory_bytes()
+    }
+
+    /// Direct-pointing bits chosen for this table.
+    pub fn direct_bits(&self) -> u32 {
+        self.trie.direct_bits()
     }
 }
