@@ -85,7 +85,7 @@ fn keys4(routes: &[(Ipv4Net, NextHop)], extra: &[u32]) -> Vec<Ipv4Addr> {
             hi,
             lo.wrapping_sub(1),
             hi.wrapping_add(1),
-            lo ^ (hi - lo) / 3,
+            lo + (hi - lo) / 3,
         ]);
     }
     k.into_iter().map(Ipv4Addr::from).collect()
@@ -101,7 +101,7 @@ fn keys6(routes: &[(Ipv6Net, NextHop)], extra: &[u128]) -> Vec<Ipv6Addr> {
             hi,
             lo.wrapping_sub(1),
             hi.wrapping_add(1),
-            lo ^ (hi - lo) / 3,
+            lo + (hi - lo) / 3,
         ]);
     }
     k.into_iter().map(Ipv6Addr::from).collect()

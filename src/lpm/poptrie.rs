@@ -111,9 +111,10 @@ pub fn default_direct_bits(n: usize) -> u32 {
 
 impl<K: Key> Poptrie<K> {
     /// Builds from truncated prefixes `(bits, len, next hop)`; `next hop <= MAX_NEXT_HOP`,
-    /// `k` in `{6, 12, 18}`; for equal prefixes the last wins.
+    /// `k` in `{6, 12, 18}` (others are rounded down); for equal prefixes the last wins.
     pub fn build(routes: &[(K, u8, u32)], k: u32) -> Self {
-        debug_assert!(k % 6 == 0 && (6..=18).contains(&k));
+        // Other widths would break the stride alignment: round to the nearest allowed one below.
+        let k = k.clamp(6, 18) / 6 * 6;
         // Stable bucket sort by length: shorter prefixes go in first and longer ones overwrite
         // their expansion; equal prefixes keep input order, so the last one wins.
         let mut by_len: Vec<Vec<usize>> = vec![Vec::new(); K::BITS as usize + 1];
