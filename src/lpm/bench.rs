@@ -159,7 +159,7 @@ pub fn routes_v6(t: &table::PrefixTable) -> Vec<(Ipv6Net, NextHop)> {
 /// splitmix64: reproducible keys.
 pub struct KeyRng(pub u64);
 impl KeyRng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -173,7 +173,7 @@ pub fn keys_v4(routes: &[(Ipv4Net, NextHop)], n: usize, inside: bool, seed: u64)
     let mut rng = KeyRng(seed);
     (0..n)
         .map(|_| {
-            let r = rng.next();
+            let r = rng.next_u64();
             if inside && !routes.is_empty() {
                 let p = routes[(r >> 32) as usize % routes.len()].0;
                 u32::from(p.network()) | (r as u32 & !u32::from(p.netmask()))
@@ -189,7 +189,7 @@ pub fn keys_v6(routes: &[(Ipv6Net, NextHop)], n: usize, inside: bool, seed: u64)
     let mut rng = KeyRng(seed);
     (0..n)
         .map(|_| {
-            let r = ((rng.next() as u128) << 64) | rng.next() as u128;
+            let r = ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128;
             if inside && !routes.is_empty() {
                 let p = routes[(r >> 64) as usize % routes.len()].0;
                 u128::from(p.network()) | (r & !u128::from(p.netmask()))
@@ -199,6 +199,9 @@ pub fn keys_v6(routes: &[(Ipv6Net, NextHop)], n: usize, inside: bool, seed: u64)
         })
         .collect()
 }
+
+/// Contenders with their build time in seconds; the first is the reference.
+pub type Contenders<K> = Vec<(Box<dyn Contender<K>>, f64)>;
 
 /// Result of one contender.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -222,11 +225,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Runs `reps` rounds over all contenders (alternating who goes first), checks the checksums
 /// and returns one row per contender; the first contender is the reference.
-fn measure<K>(
-    cs: &[(Box<dyn Contender<K>>, f64)],
-    keys: &[K],
-    reps: usize,
-) -> Result<Vec<Row>, String> {
+fn measure<K>(cs: &Contenders<K>, keys: &[K], reps: usize) -> Result<Vec<Row>, String> {
     let n = cs.len();
     let mut single = vec![Vec::new(); n];
     let mut batch = vec![Vec::new(); n];
@@ -286,9 +285,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 /// Builds the IPv4 contenders (this FIB first).
-pub fn contenders_v4(
-    routes: &[(Ipv4Net, NextHop)],
-) -> Result<Vec<(Box<dyn Contender<u32>>, f64)>, String> {
+pub fn contenders_v4(routes: &[(Ipv4Net, NextHop)]) -> Result<Contenders<u32>, String> {
     let (fib, t) = timed(|| Fib4::try_build(routes));
     let fib = fib.map_err(|e| e.to_string())?;
     let mut v: Vec<(Box<dyn Contender<u32>>, f64)> = vec![(Box::new(PoptrieV4(fib)), t)];
@@ -309,9 +306,7 @@ pub fn contenders_v4(
 }
 
 /// Builds the IPv6 contenders (this FIB first).
-pub fn contenders_v6(
-    routes: &[(Ipv6Net, NextHop)],
-) -> Result<Vec<(Box<dyn Contender<u128>>, f64)>, String> {
+pub fn contenders_v6(routes: &[(Ipv6Net, NextHop)]) -> Result<Contenders<u128>, String> {
     let (fib, t) = timed(|| Fib6::try_build(routes));
     let fib = fib.map_err(|e| e.to_string())?;
     let mut v: Vec<(Box<dyn Contender<u128>>, f64)> = vec![(Box::new(PoptrieV6(fib)), t)];

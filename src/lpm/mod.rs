@@ -55,7 +55,8 @@ fn check_nh<P>(routes: &[(P, NextHop)]) -> Result<(), NextHopTooLarge> {
 /// Read-only IPv4 FIB.
 #[derive(Clone, Debug)]
 pub struct Fib4 {
-    trie: Poptrie<u32>,
+    #[doc(hidden)]
+    pub trie: Poptrie<u32>,
 }
 
 impl Fib4 {
@@ -130,7 +131,8 @@ impl Fib4 {
 /// Read-only IPv6 FIB.
 #[derive(Clone, Debug)]
 pub struct Fib6 {
-    trie: Poptrie<u128>,
+    #[doc(hidden)]
+    pub trie: Poptrie<u128>,
 }
 
 impl Fib6 {
