@@ -399,3 +399,57 @@ fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A contender that answers one key wrongly.
+    struct OffByOne(Fib4);
+    impl Contender<u32> for OffByOne {
+        fn name(&self) -> String {
+            "broken".into()
+        }
+        fn single(&self, keys: &[u32]) -> u64 {
+            keys.iter()
+                .fold(0, |a, k| fold(a, self.0.lookup_u32(*k)))
+                .wrapping_add(1)
+        }
+        fn batch(&self, keys: &[u32]) -> Option<u64> {
+            Some(self.single(keys))
+        }
+        fn memory_bytes(&self) -> usize {
+            0
+        }
+    }
+
+    fn routes() -> Vec<(Ipv4Net, NextHop)> {
+        vec![
+            ("0.0.0.0/0".parse().unwrap(), 1),
+            ("10.0.0.0/8".parse().unwrap(), 2),
+        ]
+    }
+
+    #[test]
+    fn agreeing_contenders_share_a_checksum() {
+        let r = routes();
+        let keys = keys_v4(&r, 1000, false, 3);
+        let rows = measure(&contenders_v4(&r).unwrap(), &keys, 2).unwrap();
+        assert!(rows.len() >= 2);
+        assert!(rows.iter().all(|x| x.checksum == rows[0].checksum));
+        assert_eq!(rows[0].fib_speedup_single, 1.0);
+    }
+
+    #[test]
+    fn a_disagreeing_contender_fails_the_run() {
+        let r = routes();
+        let keys = keys_v4(&r, 1000, false, 3);
+        let mut cs = contenders_v4(&r).unwrap();
+        cs.push((Box::new(OffByOne(Fib4::build(&r))), 0.0));
+        let e = measure(&cs, &keys, 1).unwrap_err();
+        assert!(
+            e.contains("checksum mismatch") && e.contains("broken"),
+            "{e}"
+        );
+    }
+}

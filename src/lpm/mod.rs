@@ -55,8 +55,7 @@ fn check_nh<P>(routes: &[(P, NextHop)]) -> Result<(), NextHopTooLarge> {
 /// Read-only IPv4 FIB.
 #[derive(Clone, Debug)]
 pub struct Fib4 {
-    #[doc(hidden)]
-    pub trie: Poptrie<u32>,
+    trie: Poptrie<u32>,
 }
 
 impl Fib4 {
@@ -131,8 +130,7 @@ impl Fib4 {
 /// Read-only IPv6 FIB.
 #[derive(Clone, Debug)]
 pub struct Fib6 {
-    #[doc(hidden)]
-    pub trie: Poptrie<u128>,
+    trie: Poptrie<u128>,
 }
 
 impl Fib6 {

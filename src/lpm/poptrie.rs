@@ -33,10 +33,15 @@ pub trait Key: Copy {
     fn top(self, n: u32) -> usize;
     /// The 6 bits starting at bit `off` (from the top), zero-padded past the end.
     fn chunk(self, off: u32) -> usize;
+    /// Whether the batched lookup prefetches the first record of each key before walking.
+    /// Measured (Tier-1 table, 4M keys, medians of 7): IPv4 +10–20 % uniform, +30–80 % inside
+    /// prefixes; IPv6 −10 % uniform (7/8 of the keys end in the direct array), ±0 inside.
+    const PREFETCH_RECORD: bool;
 }
 
 impl Key for u32 {
     const BITS: u32 = 32;
+    const PREFETCH_RECORD: bool = true;
     #[inline(always)]
     fn top(self, n: u32) -> usize {
         (self >> (32 - n)) as usize
@@ -50,6 +55,7 @@ impl Key for u32 {
 
 impl Key for u128 {
     const BITS: u32 = 128;
+    const PREFETCH_RECORD: bool = false;
     #[inline(always)]
     fn top(self, n: u32) -> usize {
         (self >> (128 - n)) as usize
@@ -316,6 +322,12 @@ impl<K: Key> Poptrie<K> {
             let mut e = [0u32; LANES];
             for j in 0..LANES {
                 e[j] = self.blob[ks[j].top(self.k)];
+                if K::PREFETCH_RECORD && e[j] & LEAF == 0 {
+                    // The record's bitmaps and, likely, the leaf in the next line.
+                    let at = e[j] as usize;
+                    prefetch(&self.blob[at]);
+                    prefetch(&self.blob[(at + 16).min(self.blob.len() - 1)]);
+                }
             }
             let mut off = self.k;
             loop {
@@ -346,6 +358,20 @@ const CACHE_RESIDENT: usize = 256 << 10;
 
 /// Keys walked in lockstep by the batched lookup.
 const LANES: usize = 16;
+
+/// Asks for the cache line holding `p` (a hint: no fault, no architectural effect).
+#[inline(always)]
+fn prefetch(p: &u32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 never faults and changes no state a program can observe; `p` is a
+    // valid reference anyway. SSE is part of the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const u32).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 fn new_node(bnodes: &mut Vec<BuildNode>, inherit: u32) -> u32 {
     bnodes.push(BuildNode {
