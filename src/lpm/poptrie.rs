@@ -289,7 +289,7 @@ impl<K: Key> Poptrie<K> {
     }
 
     /// Batched lookup: keys advance one level at a time in lockstep, so the loads of up to
-    /// [`LANES`] independent keys are in flight together instead of one dependent chain.
+    /// `LANES` (16) independent keys are in flight together instead of one dependent chain.
     pub fn lookup_batch(&self, keys: &[K], out: &mut [Option<u32>]) {
         #[cfg(target_arch = "x86_64")]
         if self.popcnt {
