@@ -36,19 +36,37 @@ const MAX_RULES: u32 = 1 << 21;
 const TBL8S_V4: u32 = 1 << 15;
 const TBL8S_V6: u32 = 1 << 18;
 
+/// Starts the EAL once per process, even when tables are built from several threads.
 fn init() -> Result<(), String> {
-    // SAFETY: the shim starts the EAL at most once and reports failure as a negative errno.
-    let r = unsafe { vf_dpdk_init() };
-    if r < 0 {
-        Err(format!("rte_eal_init failed: errno {}", -r))
-    } else {
-        Ok(())
-    }
+    static EAL: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    EAL.get_or_init(|| {
+        // SAFETY: called once (OnceLock); failure comes back as a negative errno.
+        let r = unsafe { vf_dpdk_init() };
+        if r < 0 {
+            Err(format!("rte_eal_init failed: errno {}", -r))
+        } else {
+            Ok(())
+        }
+    })
+    .clone()
 }
 
 fn unique_name(base: &str) -> CString {
     static N: AtomicU32 = AtomicU32::new(0);
     CString::new(format!("{base}{}", N.fetch_add(1, Ordering::Relaxed))).expect("no NUL")
+}
+
+/// DPDK rejects depth 0: a default route becomes its two halves (/1s), added before every other
+/// route so that an explicit /1 still overrides it. For several defaults the last one wins.
+fn depth_ge1(
+    routes: impl Iterator<Item = (u128, u8, NextHop)> + Clone,
+    bits: u32,
+) -> impl Iterator<Item = (u128, u8, NextHop)> {
+    let default = routes.clone().filter(|r| r.1 == 0).last();
+    let halves = default
+        .into_iter()
+        .flat_map(move |(_, _, nh)| [(0, 1, nh), (1u128 << (bits - 1), 1, nh)]);
+    halves.chain(routes.filter(|r| r.1 != 0))
 }
 
 /// `rte_lpm` (DIR-24-8) holding a route table.
@@ -67,10 +85,18 @@ impl Dpdk4 {
             return Err("rte_lpm_create failed".into());
         }
         let d = Dpdk4 { lpm };
-        for (p, nh) in routes {
-            let ip = u32::from(p.trunc().addr());
+        for (ip, len, nh) in depth_ge1(
+            routes
+                .iter()
+                .map(|(p, nh)| (u32::from(p.trunc().addr()) as u128, p.prefix_len(), *nh)),
+            32,
+        ) {
+            let (ip, p) = (
+                ip as u32,
+                format!("{}/{len}", std::net::Ipv4Addr::from(ip as u32)),
+            );
             // SAFETY: `d.lpm` is a live table created above.
-            let r = unsafe { vf_lpm4_add(d.lpm, ip, p.prefix_len(), *nh) };
+            let r = unsafe { vf_lpm4_add(d.lpm, ip, len, nh) };
             if r < 0 {
                 return Err(format!("rte_lpm_add {p} -> {nh}: error {r}"));
             }
@@ -124,10 +150,15 @@ impl Dpdk6 {
             lpm,
             keys: Default::default(),
         };
-        for (p, nh) in routes {
-            let ip = p.trunc().addr().octets();
-            // SAFETY: `d.lpm` is live; `ip` is 16 bytes.
-            let r = unsafe { vf_lpm6_add(d.lpm, &ip, p.prefix_len(), *nh) };
+        for (ip, len, nh) in depth_ge1(
+            routes
+                .iter()
+                .map(|(p, nh)| (u128::from(p.trunc().addr()), p.prefix_len(), *nh)),
+            128,
+        ) {
+            let p = format!("{}/{len}", std::net::Ipv6Addr::from(ip));
+            // SAFETY: `d.lpm` is live; the key is 16 bytes.
+            let r = unsafe { vf_lpm6_add(d.lpm, &ip.to_be_bytes(), len, nh) };
             if r < 0 {
                 return Err(format!("rte_lpm6_add {p} -> {nh}: error {r}"));
             }
