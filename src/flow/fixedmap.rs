@@ -1,0 +1,202 @@
+//! A fixed-capacity open-addressing hash map: linear probing with backward-shift deletion (no
+//! tombstones), so the slot array allocated at construction is the only allocation it ever
+//! makes. `std::collections::HashMap` cannot promise that: with a bounded length it may still
+//! rehash into a larger table after churn of deletions.
+
+/// Slots are sized so that the load factor never exceeds 3/4 at the limit.
+pub(crate) struct FixedMap<K, V> {
+    slots: Box<[Option<(u64, K, V)>]>,
+    mask: usize,
+    len: usize,
+    limit: usize,
+}
+
+impl<K: Eq + Copy, V> FixedMap<K, V> {
+    /// A map that refuses inserts beyond `limit` entries.
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        let cap = if limit == 0 {
+            0
+        } else {
+            (limit + limit / 3 + 1).next_power_of_two()
+        };
+        let slots: Box<[Option<(u64, K, V)>]> = (0..cap).map(|_| None).collect();
+        FixedMap {
+            slots,
+            mask: cap.wrapping_sub(1),
+            len: 0,
+            limit,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len >= self.limit
+    }
+
+    pub(crate) fn capacity_slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Bytes held by the slot array.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val::<[Option<(u64, K, V)>]>(&self.slots)
+    }
+
+    /// Slot index of `k`.
+    pub(crate) fn find(&self, hash: u64, k: &K) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = hash as usize & self.mask;
+        loop {
+            match &self.slots[i] {
+                None => return None,
+                Some((h, key, _)) if *h == hash && key == k => return Some(i),
+                Some(_) => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    pub(crate) fn at(&self, idx: usize) -> Option<(&K, &V)> {
+        self.slots
+            .get(idx)
+            .and_then(|s| s.as_ref())
+            .map(|(_, k, v)| (k, v))
+    }
+
+    pub(crate) fn at_mut(&mut self, idx: usize) -> Option<&mut V> {
+        self.slots
+            .get_mut(idx)
+            .and_then(|s| s.as_mut())
+            .map(|(_, _, v)| v)
+    }
+
+    pub(crate) fn get_mut(&mut self, hash: u64, k: &K) -> Option<&mut V> {
+        let i = self.find(hash, k)?;
+        self.at_mut(i)
+    }
+
+    /// Inserts a key known to be absent. Refuses (returning the pair) when the map is at its
+    /// limit.
+    pub(crate) fn insert_new(&mut self, hash: u64, k: K, v: V) -> Result<usize, (K, V)> {
+        if self.is_full() {
+            return Err((k, v));
+        }
+        debug_assert!(self.find(hash, &k).is_none());
+        let mut i = hash as usize & self.mask;
+        while self.slots[i].is_some() {
+            i = (i + 1) & self.mask;
+        }
+        self.slots[i] = Some((hash, k, v));
+        self.len += 1;
+        Ok(i)
+    }
+
+    /// Removes the entry at slot `idx`, shifting later members of its probe run back so that
+    /// lookups never need tombstones.
+    pub(crate) fn remove_at(&mut self, idx: usize) -> Option<(K, V)> {
+        let (_, k, v) = self.slots.get_mut(idx)?.take()?;
+        self.len -= 1;
+        let mut hole = idx;
+        let mut j = idx;
+        loop {
+            j = (j + 1) & self.mask;
+            let Some((h, _, _)) = &self.slots[j] else {
+                break;
+            };
+            let ideal = *h as usize & self.mask;
+            // The entry at j may fill the hole unless its ideal slot lies cyclically in (hole, j].
+            if (j.wrapping_sub(ideal) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+                self.slots[hole] = self.slots[j].take();
+                hole = j;
+            }
+        }
+        Some((k, v))
+    }
+
+    pub(crate) fn remove(&mut self, hash: u64, k: &K) -> Option<V> {
+        let i = self.find(hash, k)?;
+        self.remove_at(i).map(|(_, v)| v)
+    }
+
+    /// Examines at most `budget` slots from `*cursor` on, removing the entries `dead` selects
+    /// (handed to `gone`). Returns how many were removed.
+    pub(crate) fn sweep(
+        &mut self,
+        cursor: &mut usize,
+        budget: usize,
+        mut dead: impl FnMut(&K, &V) -> bool,
+        mut gone: impl FnMut(K, V),
+    ) -> usize {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        let mut removed = 0;
+        let mut c = *cursor & self.mask;
+        for _ in 0..budget.min(self.slots.len()) {
+            let is_dead = matches!(&self.slots[c], Some((_, k, v)) if dead(k, v));
+            if is_dead {
+                if let Some((k, v)) = self.remove_at(c) {
+                    gone(k, v);
+                    removed += 1;
+                }
+                // A later entry may have shifted into `c`: look at it on the next step.
+            } else {
+                c = (c + 1) & self.mask;
+            }
+        }
+        *cursor = c;
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    proptest! {
+        /// Against std's HashMap, with a deliberately weak hash (many collisions) so that
+        /// backward shifts across probe runs and wrap-around get exercised.
+        #[test]
+        fn matches_hashmap(ops in proptest::collection::vec((0u8..3, 0u16..64), 1..400)) {
+            let mut m: FixedMap<u16, u32> = FixedMap::with_limit(40);
+            let mut model: HashMap<u16, u32> = HashMap::new();
+            let h = |k: u16| u64::from(k % 13).wrapping_mul(7) + 60;
+            for (i, (op, k)) in ops.into_iter().enumerate() {
+                match op {
+                    0 => {
+                        if m.find(h(k), &k).is_none() {
+                            let r = m.insert_new(h(k), k, i as u32);
+                            if model.len() < 40 {
+                                prop_assert!(r.is_ok());
+                                model.insert(k, i as u32);
+                            } else {
+                                prop_assert!(r.is_err());
+                            }
+                        }
+                    }
+                    1 => prop_assert_eq!(m.remove(h(k), &k), model.remove(&k)),
+                    _ => {
+                        let mut cur = k as usize;
+                        let mut gone = Vec::new();
+                        m.sweep(&mut cur, 16, |key, _| key % 3 == 0, |key, _| gone.push(key));
+                        for g in gone {
+                            prop_assert!(model.remove(&g).is_some());
+                        }
+                    }
+                }
+                prop_assert_eq!(m.len(), model.len());
+                for (k, v) in &model {
+                    let i = m.find(h(*k), k);
+                    prop_assert!(i.is_some());
+                    prop_assert_eq!(m.at(i.unwrap()).map(|(_, v)| *v), Some(*v));
+                }
+            }
+        }
+    }
+}
