@@ -122,7 +122,7 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
         self.remove_at(i).map(|(_, v)| v)
     }
 
-    /// Examines at most `budget` slots from `*cursor` on, removing the entries `dead` selects
+    /// Walks `budget` slots from `*cursor` on (a full pass at most), removing the entries `dead` selects
     /// (handed to `gone`). Returns how many were removed.
     pub(crate) fn sweep(
         &mut self,
@@ -136,16 +136,19 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
         }
         let mut removed = 0;
         let mut c = *cursor & self.mask;
-        for _ in 0..budget.min(self.slots.len()) {
+        let mut examined = 0;
+        // Removals do not advance (a later entry may have shifted into `c`) and are bounded by
+        // the entries present, so the loop ends.
+        while examined < budget.min(self.slots.len()) {
             let is_dead = matches!(&self.slots[c], Some((_, k, v)) if dead(k, v));
             if is_dead {
                 if let Some((k, v)) = self.remove_at(c) {
                     gone(k, v);
                     removed += 1;
                 }
-                // A later entry may have shifted into `c`: look at it on the next step.
             } else {
                 c = (c + 1) & self.mask;
+                examined += 1;
             }
         }
         *cursor = c;

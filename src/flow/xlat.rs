@@ -534,7 +534,7 @@ fn free_port(
     let h = hash_words(fh, &[ext as u64, (ext >> 64) as u64]);
     let start = h % PORT_SPAN;
     let mut stride = ((h >> 32) % PORT_SPAN) | 1;
-    while stride % 3 == 0 || stride % 7 == 0 {
+    while stride.is_multiple_of(3) || stride.is_multiple_of(7) {
         stride += 2;
     }
     let mut p = start;
