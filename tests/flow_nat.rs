@@ -390,3 +390,43 @@ fn rendezvous_choice_moves_only_flows_of_the_added_target() {
     }
     assert!((200..470).contains(&moved), "about a third moves: {moved}");
 }
+
+#[test]
+fn nat_table_bound_refuses_and_recovers_after_idle_timeout() {
+    let t = NatTable::new(8, 1, 2);
+    let mut old = Vec::new();
+    for i in 0..8 {
+        match t.outbound(&inside(i, 443, 17), &[NAT1], 0, Time(0)) {
+            NatOut::Translate { port, .. } => old.push(port),
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(
+        t.outbound(&inside(8, 443, 17), &[NAT1], 0, Time(0)),
+        NatOut::TableFull
+    );
+    assert_eq!(t.stats().refusals, 1);
+    assert_eq!(t.stats().active, 8);
+    let later = Time::from_secs(NAT_IDLE_SECS);
+    let NatOut::Translate {
+        port, new: true, ..
+    } = t.outbound(&inside(8, 443, 17), &[NAT1], 0, later)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        t.stats().expiries,
+        8,
+        "the full shard swept its idle bindings"
+    );
+    assert_eq!(t.stats().active, 1);
+    // Replies to the released bindings are now unsolicited; the new one reverses.
+    let remote = Ipv4Addr::new(198, 51, 100, 7);
+    for p in old.into_iter().filter(|p| *p != port) {
+        assert_eq!(t.inbound(remote, 443, NAT1, p, 17, later), None);
+    }
+    assert_eq!(
+        t.inbound(remote, 443, NAT1, port, 17, later),
+        Some((inside(8, 443, 17).src, inside(8, 443, 17).sport))
+    );
+}

@@ -292,3 +292,132 @@ fn threads_share_state_replies_found_from_other_workers() {
     }
     println!("replies found across threads while racing: {seen}");
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+    use vpcfwd::flow::Side;
+    use vpcfwd::flow::conntrack::{self, Exchange};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Admit { flow: u8, reply: bool, flags: u8 },
+        Touch { flow: u8, reply: bool, flags: u8 },
+        Wait { secs: u32 },
+        Sweep,
+    }
+
+    fn flags() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            Just(0u8),
+            Just(SYN),
+            Just(SYN | ACK),
+            Just(ACK),
+            Just(FIN | ACK),
+            Just(RST)
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..24, any::<bool>(), flags()).prop_map(|(flow, reply, flags)| Op::Admit { flow, reply, flags }),
+            3 => (0u8..24, any::<bool>(), flags()).prop_map(|(flow, reply, flags)| Op::Touch { flow, reply, flags }),
+            1 => (0u32..200).prop_map(|secs| Op::Wait { secs }),
+            1 => Just(Op::Sweep),
+        ]
+    }
+
+    fn tuple(flow: u8) -> Tuple {
+        let a = v4(0x0a00_0001);
+        let b = v4(0x0a00_0002 + u32::from(flow % 3));
+        match flow % 4 {
+            0 => Tuple::udp(a, 1000 + u16::from(flow), b, 53),
+            1 => Tuple {
+                src: a,
+                dst: b,
+                proto: 1,
+                l4: L4::IcmpQuery {
+                    class: IcmpClass::Echo,
+                    id: u16::from(flow),
+                },
+            },
+            _ => Tuple::tcp(a, 2000 + u16::from(flow), b, 22),
+        }
+    }
+
+    struct M {
+        init: Side,
+        state: ConnState,
+        ex: Exchange,
+        expires: u64,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The sharded fixed-capacity table against a `HashMap` running the same pure state
+        /// functions: same hits, directions, states and deadlines; the bound (16) is never
+        /// exceeded, and a refusal happens only when the model holds 16 live flows.
+        #[test]
+        fn conn_table_matches_model(ops in proptest::collection::vec(op(), 1..200)) {
+            let t = ConnTable::new(16, 1, 11);
+            let to = Timeouts { tcp_established: 300, ..Timeouts::default() };
+            let mut m: HashMap<FlowKey, M> = HashMap::new();
+            let mut now = 0u64;
+            let ns = |s: u64| Time(s);
+            for o in ops {
+                match o {
+                    Op::Admit { flow, reply, flags } | Op::Touch { flow, reply, flags } => {
+                        let is_admit = matches!(o, Op::Admit { .. });
+                        let tp = if reply { tuple(flow).reversed() } else { tuple(flow) };
+                        let fl = if tp.proto == 6 { flags } else { 0 };
+                        let (k, side) = FlowKey::from_tuple(0, &tp);
+                        m.retain(|_, e| now < e.expires);
+                        let got = if is_admit {
+                            let a = Admit { tcp_flags: fl, tracked: true, enis: [1, 2], timeouts: to };
+                            t.admit(&k, side, &a, ns(now)).ok()
+                        } else {
+                            t.touch(&k, side, fl, ns(now))
+                        };
+                        match m.get_mut(&k) {
+                            Some(e) => {
+                                let dir = if side == e.init { Dir::Original } else { Dir::Reply };
+                                e.state = conntrack::on_packet(e.state, &mut e.ex, dir, fl);
+                                e.expires = conntrack::expiry(e.state, &to, ns(now)).0;
+                                let h = got.expect("live flow found");
+                                prop_assert_eq!((h.dir, h.state, h.expires.0, h.new), (dir, e.state, e.expires, false));
+                            }
+                            None if is_admit => {
+                                if m.len() < 16 {
+                                    let h = got.expect("room for a new flow");
+                                    let state = ConnState::initial(tp.proto, fl);
+                                    let mut ex = Exchange::default();
+                                    ex.count(Dir::Original);
+                                    let expires = conntrack::expiry(state, &to, ns(now)).0;
+                                    prop_assert_eq!((h.dir, h.state, h.expires.0, h.new), (Dir::Original, state, expires, true));
+                                    m.insert(k, M { init: side, state, ex, expires });
+                                } else {
+                                    prop_assert!(got.is_none(), "refused only when full");
+                                }
+                            }
+                            None => prop_assert!(got.is_none()),
+                        }
+                    }
+                    Op::Wait { secs } => now += u64::from(secs) * 1_000_000_000,
+                    Op::Sweep => {
+                        t.sweep(ns(now), 64);
+                    }
+                }
+                prop_assert!(t.len() <= 16);
+                let live = m.values().filter(|e| now < e.expires).count();
+                prop_assert!(t.len() >= live, "live flows are never lost");
+                for (k, e) in &m {
+                    if now < e.expires {
+                        let h = t.lookup(k, e.init, ns(now));
+                        prop_assert!(h.is_some_and(|h| h.state == e.state && h.dir == Dir::Original));
+                    }
+                }
+            }
+        }
+    }
+}
