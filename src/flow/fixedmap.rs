@@ -3,13 +3,14 @@
 //! makes. `std::collections::HashMap` cannot promise that: with a bounded length it may still
 //! rehash into a larger table after churn of deletions.
 
-/// Slots are sized so that the load factor never exceeds 3/4 at the limit. Probing walks a
+/// Slots are sized so that the load factor never exceeds 3/4 at the limit, with no rounding to
+/// a power of two: a hash's home slot is `hash * slots >> 64` (multiply-shift, so it depends on
+/// the hash's high bits). Probing walks a
 /// dense array of 64-bit hashes (8 per cache line, 0 = empty) and touches the wide slot only on
 /// a full-hash match, so a miss costs about one cache miss.
 pub(crate) struct FixedMap<K, V> {
     hashes: Box<[u64]>,
     slots: Box<[Option<(K, V)>]>,
-    mask: usize,
     len: usize,
     limit: usize,
 }
@@ -23,16 +24,11 @@ fn tag(h: u64) -> u64 {
 impl<K: Eq + Copy, V> FixedMap<K, V> {
     /// A map that refuses inserts beyond `limit` entries.
     pub(crate) fn with_limit(limit: usize) -> Self {
-        let cap = if limit == 0 {
-            0
-        } else {
-            (limit + limit / 3 + 1).next_power_of_two()
-        };
+        let cap = if limit == 0 { 0 } else { limit + limit / 3 + 1 };
         let slots: Box<[Option<(K, V)>]> = (0..cap).map(|_| None).collect();
         FixedMap {
             hashes: vec![0u64; cap].into_boxed_slice(),
             slots,
-            mask: cap.wrapping_sub(1),
             len: 0,
             limit,
         }
@@ -56,6 +52,26 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
             + std::mem::size_of_val::<[u64]>(&self.hashes)
     }
 
+    #[inline]
+    fn home(&self, t: u64) -> usize {
+        ((u128::from(t) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+    }
+
+    /// Cyclic distance from slot `a` forward to slot `b`.
+    #[inline]
+    fn dist(&self, a: usize, b: usize) -> usize {
+        if b >= a {
+            b - a
+        } else {
+            b + self.slots.len() - a
+        }
+    }
+
     /// Slot index of `k`.
     #[inline]
     pub(crate) fn find(&self, hash: u64, k: &K) -> Option<usize> {
@@ -63,7 +79,7 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
             return None;
         }
         let t = tag(hash);
-        let mut i = t as usize & self.mask;
+        let mut i = self.home(t);
         loop {
             let h = self.hashes[i];
             if h == 0 {
@@ -72,7 +88,7 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
             if h == t && matches!(&self.slots[i], Some((key, _)) if key == k) {
                 return Some(i);
             }
-            i = (i + 1) & self.mask;
+            i = self.next(i);
         }
     }
 
@@ -103,9 +119,9 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
         }
         debug_assert!(self.find(hash, &k).is_none());
         let t = tag(hash);
-        let mut i = t as usize & self.mask;
+        let mut i = self.home(t);
         while self.hashes[i] != 0 {
-            i = (i + 1) & self.mask;
+            i = self.next(i);
         }
         self.hashes[i] = t;
         self.slots[i] = Some((k, v));
@@ -122,14 +138,14 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
         let mut hole = idx;
         let mut j = idx;
         loop {
-            j = (j + 1) & self.mask;
+            j = self.next(j);
             let h = self.hashes[j];
             if h == 0 {
                 break;
             }
-            let ideal = h as usize & self.mask;
+            let ideal = self.home(h);
             // The entry at j may fill the hole unless its ideal slot lies cyclically in (hole, j].
-            if (j.wrapping_sub(ideal) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+            if self.dist(ideal, j) >= self.dist(hole, j) {
                 self.slots[hole] = self.slots[j].take();
                 self.hashes[hole] = h;
                 self.hashes[j] = 0;
@@ -157,7 +173,7 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
             return 0;
         }
         let mut removed = 0;
-        let mut c = *cursor & self.mask;
+        let mut c = *cursor % self.slots.len();
         let mut examined = 0;
         // Removals do not advance (a later entry may have shifted into `c`) and are bounded by
         // the entries present, so the loop ends.
@@ -169,7 +185,7 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
                     removed += 1;
                 }
             } else {
-                c = (c + 1) & self.mask;
+                c = self.next(c);
                 examined += 1;
             }
         }
@@ -191,7 +207,7 @@ mod tests {
         fn matches_hashmap(ops in proptest::collection::vec((0u8..3, 0u16..64), 1..400)) {
             let mut m: FixedMap<u16, u32> = FixedMap::with_limit(40);
             let mut model: HashMap<u16, u32> = HashMap::new();
-            let h = |k: u16| u64::from(k % 13).wrapping_mul(7);
+            let h = |k: u16| u64::from(k % 13).wrapping_mul(0x1555_5555_5555_5555);
             for (i, (op, k)) in ops.into_iter().enumerate() {
                 match op {
                     0 => {

@@ -137,8 +137,9 @@ impl ConnTable {
     }
 
     fn shard(&self, h: u64) -> std::sync::MutexGuard<'_, Shard> {
-        // The hash's high bits pick the shard, its low bits the slot.
-        let i = ((h >> 48) & self.shard_mask) as usize;
+        // The hash's low bits pick the shard, its high bits the slot (`FixedMap` reduces by
+        // multiply-shift), so the two choices are independent.
+        let i = (h & self.shard_mask) as usize;
         // A worker that panicked mid-update leaves only counters possibly stale: keep going.
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
