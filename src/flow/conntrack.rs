@@ -53,6 +53,24 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// An ENI's configured values (`None`: AWS default), clamped into AWS's ranges.
+    pub fn with_overrides(
+        tcp_established: Option<u32>,
+        udp: Option<u32>,
+        udp_stream: Option<u32>,
+        icmp: Option<u32>,
+    ) -> Timeouts {
+        let d = Timeouts::default();
+        Timeouts {
+            tcp_established: tcp_established.unwrap_or(d.tcp_established),
+            udp: udp.unwrap_or(d.udp),
+            udp_stream: udp_stream.unwrap_or(d.udp_stream),
+            icmp: icmp.unwrap_or(d.icmp),
+            other: d.other,
+        }
+        .clamped()
+    }
+
     /// Pulls configurable values into AWS's ranges (TCP 60–432000, UDP 30–60, UDP stream
     /// 60–180); the fixed ones are reset to their defaults, except ICMP whose value is ours.
     pub fn clamped(self) -> Timeouts {

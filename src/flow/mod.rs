@@ -78,6 +78,15 @@ impl FlowConfig {
     }
 }
 
+/// Counters of all the flow state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowStats {
+    pub conns: table::Stats,
+    pub nat: nat::NatStats,
+    pub privatelink_bindings: u64,
+    pub privatelink_port_allocation_errors: u64,
+}
+
 /// All the flow state of the dataplane.
 pub struct FlowTable {
     conns: ConnTable,
@@ -147,6 +156,16 @@ impl FlowTable {
             + self.privatelink.sweep(now, budget)
     }
 
+    /// Counters of every table, for metrics.
+    pub fn stats(&self) -> FlowStats {
+        FlowStats {
+            conns: self.conns.stats(),
+            nat: self.nat.stats(),
+            privatelink_bindings: self.privatelink.len() as u64,
+            privatelink_port_allocation_errors: self.privatelink.port_allocation_errors(),
+        }
+    }
+
     /// All preallocated state, in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.conns.memory_bytes() + self.nat.memory_bytes() + self.privatelink.memory_bytes()
@@ -167,6 +186,20 @@ mod tests {
     fn bound_is_kept_and_rounded_to_shards() {
         let t = FlowTable::new(1000);
         assert!(t.max_entries() >= 1000 && t.max_entries() < 1000 + 64);
-        assert_eq!(FlowTable::new(0).max_entries(), 0);
+        let empty = FlowTable::new(0);
+        assert_eq!(empty.max_entries(), 0);
+        let (k, s) = FlowKey::from_tuple(
+            0,
+            &Tuple::udp([10, 0, 0, 1].into(), 1, [10, 0, 0, 2].into(), 2),
+        );
+        let a = Admit {
+            tcp_flags: 0,
+            tracked: true,
+            enis: [0, 0],
+            timeouts: Timeouts::default(),
+        };
+        assert_eq!(empty.conns().admit(&k, s, &a, Time(0)), Err(FlowTableFull));
+        assert_eq!(empty.stats().conns.refusals, 1);
+        assert_eq!(empty.memory_bytes(), 0);
     }
 }
