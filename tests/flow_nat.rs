@@ -132,6 +132,21 @@ fn idle_tcp_binding_gets_a_rst_and_a_fresh_syn_a_new_binding() {
         t.outbound(&f, &[NAT1], SYN, idle),
         NatOut::Translate { new: true, .. }
     ));
+    // Tombstones are kept for TOMBSTONE_SECS after the release, then a stray ACK opens a
+    // binding like any new flow.
+    let g = inside(3, 443, 6);
+    t.outbound(&g, &[NAT1], SYN, Time(0));
+    let released = Time::from_secs(NAT_IDLE_SECS);
+    assert_eq!(t.outbound(&g, &[NAT1], ACK, released), NatOut::IdleTimedOut);
+    let gone = Time(released.0 + vpcfwd::flow::xlat::TOMBSTONE_SECS * 1_000_000_000);
+    assert_eq!(
+        t.outbound(&g, &[NAT1], ACK, Time(gone.0 - 1)),
+        NatOut::IdleTimedOut
+    );
+    assert!(matches!(
+        t.outbound(&g, &[NAT1], ACK, gone),
+        NatOut::Translate { new: true, .. }
+    ));
     // UDP never gets the RST treatment.
     let u = inside(2, 53, 17);
     t.outbound(&u, &[NAT1], 0, Time(0));
@@ -281,7 +296,10 @@ proptest! {
                         None => prop_assert_eq!(got, None, "unsolicited"),
                     }
                 }
-                Op::Wait { secs } => now += u64::from(secs),
+                // Time stays below 3400 s, so no tombstone (kept ≥ 350 + 3600 s) ages out: the
+                // model does not track when the table releases a binding.
+                Op::Wait { secs } if now < 3000 => now += u64::from(secs),
+                Op::Wait { .. } => {}
             }
             // No two live bindings share a mapping.
             let mut seen = HashSet::new();
@@ -428,5 +446,74 @@ fn nat_table_bound_refuses_and_recovers_after_idle_timeout() {
     assert_eq!(
         t.inbound(remote, 443, NAT1, port, 17, later),
         Some((inside(8, 443, 17).src, inside(8, 443, 17).sport))
+    );
+}
+
+#[test]
+fn concurrent_allocations_never_share_a_mapping_and_all_reverse() {
+    use std::sync::Arc;
+    let t = Arc::new(NatTable::new(100_000, 4, 77));
+    let per = if cfg!(debug_assertions) {
+        5_000u32
+    } else {
+        20_000
+    };
+    let hs: Vec<_> = (0..4u32)
+        .map(|w| {
+            let t = Arc::clone(&t);
+            std::thread::spawn(move || {
+                (0..per)
+                    .map(|i| {
+                        // Same few destinations from every thread: maximum contention.
+                        let f = inside(w * per + i, 443 + (i % 3) as u16, 6);
+                        match t.outbound(&f, &[NAT1, NAT2], SYN, Time(0)) {
+                            NatOut::Translate { addr, port, .. } => (f, addr, port),
+                            o => panic!("{o:?}"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all: Vec<_> = hs.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut seen = HashSet::new();
+    for (f, addr, port) in &all {
+        assert!(
+            seen.insert((*addr, *port, f.dst, f.dport)),
+            "mapping shared"
+        );
+        assert_eq!(
+            t.inbound(f.dst, f.dport, *addr, *port, 6, Time(1)),
+            Some((f.src, f.sport))
+        );
+    }
+    assert_eq!(t.stats().active, u64::from(4 * per));
+    assert_eq!(t.stats().inserts, u64::from(4 * per));
+}
+
+#[test]
+fn privatelink_over_ipv6() {
+    use std::net::Ipv6Addr;
+    let a = |x: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, x));
+    let t = PrivateLinkTable::new(1000, 1, 3);
+    let f = PlFlow {
+        src: a(1),
+        sport: 5000,
+        endpoint: a(2),
+        port: 443,
+        proto: 6,
+        zone: 0,
+    };
+    let o = t.outbound(&f, &[(a(10), 443)], &[a(20)], Time(0)).unwrap();
+    assert_eq!((o.target, o.lb), ((a(10), 443), a(20)));
+    let b = t.inbound(o.target, o.lb, o.lb_port, 6, Time(1)).unwrap();
+    assert_eq!(
+        (b.consumer, b.cport, b.endpoint, b.port),
+        (a(1), 5000, a(2), 443)
+    );
+    // After 350 idle seconds the binding is gone: a late reply is unsolicited.
+    assert_eq!(
+        t.inbound(o.target, o.lb, o.lb_port, 6, Time::from_secs(351)),
+        None
     );
 }
