@@ -152,6 +152,30 @@ impl ConnState {
     }
 }
 
+impl std::fmt::Display for ConnState {
+    /// The form `trace` prints, e.g. `tcp ESTABLISHED`, `udp stream`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnState::Tcp(s) => {
+                let name = match s {
+                    TcpState::SynSent => "SYN_SENT",
+                    TcpState::SynReceived => "SYN_RECEIVED",
+                    TcpState::Established => "ESTABLISHED",
+                    TcpState::FinWait(Dir::Original) => "FIN_WAIT(original)",
+                    TcpState::FinWait(Dir::Reply) => "FIN_WAIT(reply)",
+                    TcpState::TimeWait => "TIME_WAIT",
+                    TcpState::Closed => "CLOSED",
+                };
+                write!(f, "tcp {name}")
+            }
+            ConnState::Udp { stream: false } => f.write_str("udp request/response"),
+            ConnState::Udp { stream: true } => f.write_str("udp stream"),
+            ConnState::Icmp => f.write_str("icmp"),
+            ConnState::Other => f.write_str("other"),
+        }
+    }
+}
+
 /// Advances the TCP state machine by one segment with `flags` travelling in `dir`.
 pub fn tcp_next(s: TcpState, dir: Dir, flags: u8) -> TcpState {
     use TcpState::*;
