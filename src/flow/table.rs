@@ -1,0 +1,318 @@
+//! The security-group flow table: N shards, each a std `Mutex` around a [`FixedMap`]
+//! preallocated to its share of the bound. Expiry is lazy (an expired entry found by a lookup
+//! is removed then) plus incremental: every admission sweeps a few slots of its shard, and a
+//! full shard sweeps harder before refusing. Nothing ever stops the world.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::Time;
+use super::conntrack::{self, ConnState, Exchange, Timeouts};
+use super::fixedmap::FixedMap;
+use super::key::{Dir, FlowKey, Side};
+
+/// Slots examined per admission (steady-state expiry).
+const SWEEP_PER_ADMIT: usize = 8;
+/// Slots examined before a full shard refuses a new flow.
+const SWEEP_WHEN_FULL: usize = 512;
+
+/// ENI index meaning "none" in [`FlowHit::enis`].
+pub const NO_ENI: u32 = u32::MAX;
+
+/// The flow table is full: the caller drops with `FLOW_TABLE_FULL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTableFull;
+
+/// What the pipeline learns about a packet's flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowHit {
+    pub dir: Dir,
+    pub state: ConnState,
+    /// Untracked flows are recorded too, but their replies must be judged by the rules.
+    pub tracked: bool,
+    /// ENIs involved: `[initiator's, responder's]`, [`NO_ENI`] where none.
+    pub enis: [u32; 2],
+    pub expires: Time,
+    /// Whether this call created the entry.
+    pub new: bool,
+}
+
+/// Facts about a new flow, given at admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admit {
+    /// TCP flags of the first packet (0 for other protocols).
+    pub tcp_flags: u8,
+    pub tracked: bool,
+    pub enis: [u32; 2],
+    /// Idle timeouts of the ENI whose security group tracks the flow.
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    init: Side,
+    state: ConnState,
+    tracked: bool,
+    enis: [u32; 2],
+    ex: Exchange,
+    timeouts: Timeouts,
+    expires: Time,
+}
+
+impl Entry {
+    fn hit(&self, side: Side, new: bool) -> FlowHit {
+        FlowHit {
+            dir: if side == self.init {
+                Dir::Original
+            } else {
+                Dir::Reply
+            },
+            state: self.state,
+            tracked: self.tracked,
+            enis: self.enis,
+            expires: self.expires,
+            new,
+        }
+    }
+}
+
+struct Shard {
+    map: FixedMap<FlowKey, Entry>,
+    cursor: usize,
+}
+
+/// Plain atomic counters (relaxed: they are statistics, not synchronisation).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub inserts: AtomicU64,
+    pub expiries: AtomicU64,
+    pub refusals: AtomicU64,
+}
+
+/// A snapshot of [`Counters`] plus the live size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub size: u64,
+    pub inserts: u64,
+    pub expiries: u64,
+    pub refusals: u64,
+}
+
+/// The security-group state of every flow, shared by all workers.
+pub struct ConnTable {
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: u64,
+    seed: u64,
+    max_entries: usize,
+    counters: Counters,
+}
+
+impl ConnTable {
+    /// A table of at most `max_entries` flows over `shards` shards (rounded up to a power of
+    /// two); each shard holds `ceil(max / shards)`, so a skewed hash can refuse a little early
+    /// in a crowded shard but the total never exceeds `shards * share`.
+    pub fn new(max_entries: usize, shards: usize, seed: u64) -> ConnTable {
+        let n = shards.max(1).next_power_of_two();
+        let share = max_entries.div_ceil(n);
+        let shards = (0..n)
+            .map(|_| {
+                Mutex::new(Shard {
+                    map: FixedMap::with_limit(share),
+                    cursor: 0,
+                })
+            })
+            .collect();
+        ConnTable {
+            shards,
+            shard_mask: (n - 1) as u64,
+            seed,
+            max_entries: share * n,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The effective bound (the requested one rounded up to a multiple of the shard count).
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    fn shard(&self, h: u64) -> std::sync::MutexGuard<'_, Shard> {
+        // The hash's low bits pick the shard, its high bits the slot (`FixedMap` reduces by
+        // multiply-shift), so the two choices are independent.
+        let i = (h & self.shard_mask) as usize;
+        // A worker that panicked mid-update leaves only counters possibly stale: keep going.
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The flow of `key`, seen from `side`, without changing it (for `trace`). An expired
+    /// entry counts as absent.
+    pub fn lookup(&self, key: &FlowKey, side: Side, now: Time) -> Option<FlowHit> {
+        let h = key.hash(self.seed);
+        let mut sh = self.shard(h);
+        let i = sh.map.find(h, key)?;
+        let (_, e) = sh.map.at(i)?;
+        if now >= e.expires {
+            sh.map.remove_at(i);
+            self.counters.expiries.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(e.hit(side, false))
+    }
+
+    /// A packet of an existing flow: updates its state and idle deadline.
+    pub fn touch(&self, key: &FlowKey, side: Side, tcp_flags: u8, now: Time) -> Option<FlowHit> {
+        let h = key.hash(self.seed);
+        let mut sh = self.shard(h);
+        let i = sh.map.find(h, key)?;
+        let e = sh.map.at_mut(i)?;
+        if now >= e.expires {
+            sh.map.remove_at(i);
+            self.counters.expiries.fetch_add(1, Relaxed);
+            return None;
+        }
+        let dir = if side == e.init {
+            Dir::Original
+        } else {
+            Dir::Reply
+        };
+        e.state = conntrack::on_packet(e.state, &mut e.ex, dir, tcp_flags);
+        e.expires = conntrack::expiry(e.state, &e.timeouts, now);
+        Some(e.hit(side, false))
+    }
+
+    /// The first packet of a flow (sent by `side`), allowed by policy: records it. If the flow
+    /// exists already (a race with another worker, or a reply admitted by rules), the packet
+    /// is applied to it instead.
+    pub fn admit(
+        &self,
+        key: &FlowKey,
+        side: Side,
+        a: &Admit,
+        now: Time,
+    ) -> Result<FlowHit, FlowTableFull> {
+        let h = key.hash(self.seed);
+        let mut sh = self.shard(h);
+        let sh = &mut *sh;
+        if let Some(i) = sh.map.find(h, key) {
+            let live = sh.map.at(i).is_some_and(|(_, e)| now < e.expires);
+            if live {
+                let e = sh.map.at_mut(i).expect("found");
+                let dir = if side == e.init {
+                    Dir::Original
+                } else {
+                    Dir::Reply
+                };
+                e.state = conntrack::on_packet(e.state, &mut e.ex, dir, a.tcp_flags);
+                e.expires = conntrack::expiry(e.state, &e.timeouts, now);
+                return Ok(e.hit(side, false));
+            }
+            sh.map.remove_at(i);
+            self.counters.expiries.fetch_add(1, Relaxed);
+        }
+        let budget = if sh.map.is_full() {
+            SWEEP_WHEN_FULL
+        } else {
+            SWEEP_PER_ADMIT
+        };
+        let n = sh
+            .map
+            .sweep(&mut sh.cursor, budget, |_, e| now >= e.expires, |_, _| {});
+        self.counters.expiries.fetch_add(n as u64, Relaxed);
+        let timeouts = a.timeouts;
+        let state = ConnState::initial(key.proto, a.tcp_flags);
+        let mut ex = Exchange::default();
+        ex.count(Dir::Original);
+        let e = Entry {
+            init: side,
+            state,
+            tracked: a.tracked,
+            enis: a.enis,
+            ex,
+            timeouts,
+            expires: conntrack::expiry(state, &timeouts, now),
+        };
+        let hit = e.hit(side, true);
+        match sh.map.insert_new(h, *key, e) {
+            Ok(_) => {
+                self.counters.inserts.fetch_add(1, Relaxed);
+                Ok(hit)
+            }
+            Err(_) => {
+                self.counters.refusals.fetch_add(1, Relaxed);
+                Err(FlowTableFull)
+            }
+        }
+    }
+
+    /// Removes a flow at once (e.g. an untracked flow whose rule went away).
+    pub fn remove(&self, key: &FlowKey) -> bool {
+        let h = key.hash(self.seed);
+        self.shard(h).map.remove(h, key).is_some()
+    }
+
+    /// Housekeeping for an idle worker: examines up to `budget` slots of every shard.
+    pub fn sweep(&self, now: Time, budget: usize) -> usize {
+        let mut total = 0;
+        for s in self.shards.iter() {
+            let mut sh = s.lock().unwrap_or_else(|e| e.into_inner());
+            let sh = &mut *sh;
+            total += sh
+                .map
+                .sweep(&mut sh.cursor, budget, |_, e| now >= e.expires, |_, _| {});
+        }
+        self.counters.expiries.fetch_add(total as u64, Relaxed);
+        total
+    }
+
+    /// Entries held (expired ones not yet swept included).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).map.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            size: self.len() as u64,
+            inserts: self.counters.inserts.load(Relaxed),
+            expiries: self.counters.expiries.load(Relaxed),
+            refusals: self.counters.refusals.load(Relaxed),
+        }
+    }
+
+    /// Bytes preallocated for entries (all of it, up front).
+    pub fn memory_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map
+                    .memory_bytes()
+            })
+            .sum()
+    }
+
+    /// Bytes per storable flow (slot size times slots per entry of the bound).
+    pub fn bytes_per_entry(&self) -> f64 {
+        self.memory_bytes() as f64 / self.max_entries.max(1) as f64
+    }
+
+    /// Slots allocated in all shards (for tests of the no-growth guarantee).
+    pub fn slots(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map
+                    .capacity_slots()
+            })
+            .sum()
+    }
+}
