@@ -158,7 +158,7 @@ impl Rng {
 fn fib4_exhaustive_over_a_slash16() {
     let base = 0x0A01_0000u32;
     for seed in 1..=6u64 {
-        let mut rng = Rng(seed * 0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let n = [5, 40, 150][(seed % 3) as usize];
         let mut routes = Vec::new();
         for i in 0..n {

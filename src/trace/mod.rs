@@ -1,6 +1,13 @@
 //! `vpcfwd trace`: builds a synthetic packet and runs the very same pipeline code on it,
-//! recording every stage.
+//! recording every stage, then says why the packet went where it went (or was dropped).
 
+use crate::config;
+use crate::flow::{FlowTable, Time};
+use crate::packet::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use crate::pipeline::{self, Recorder, Rx, Stage, Verdict};
+use crate::snapshot::{self, PortIdx, PortKind, Snapshot, kind_name};
+use serde_json::{Value, json};
+use std::net::IpAddr;
 use std::process::ExitCode;
 
 /// `vpcfwd trace` arguments.
@@ -18,15 +25,19 @@ pub struct TraceArgs {
     /// Source address (default: the ENI's primary address, or the port's first address).
     #[arg(long)]
     pub src: Option<std::net::IpAddr>,
-    /// `tcp`, `udp`, `icmp` or a protocol number.
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
     #[arg(long, default_value = "tcp")]
     pub proto: String,
+    /// Source port (default 49152).
     #[arg(long)]
     pub sport: Option<u16>,
+    /// Destination port (default 80).
     #[arg(long)]
     pub dport: Option<u16>,
+    /// ICMP type (default: echo request).
     #[arg(long = "icmp-type")]
     pub icmp_type: Option<u8>,
+    /// ICMP code (default 0).
     #[arg(long = "icmp-code")]
     pub icmp_code: Option<u8>,
     /// Print JSON instead of text.
@@ -34,8 +45,464 @@ pub struct TraceArgs {
     pub json: bool,
 }
 
-/// Runs `vpcfwd trace`.
-pub fn run(_args: &TraceArgs) -> ExitCode {
-    eprintln!("trace: not built yet");
-    ExitCode::from(1)
+/// The result of a trace: verdict plus rendered stages.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub verdict: Verdict,
+    /// One human line per stage.
+    pub lines: Vec<String>,
+    /// One JSON object per stage.
+    pub stages: Vec<Value>,
+    pub egress: Option<String>,
+}
+
+impl Trace {
+    /// The text form: one line per stage, then the verdict line.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(&self.verdict_line());
+        s.push('\n');
+        s
+    }
+
+    /// `verdict: ACCEPT egress=<port>` or `verdict: DROP reason=<CODE>`.
+    pub fn verdict_line(&self) -> String {
+        match self.verdict {
+            Verdict::Forward { .. } => {
+                format!(
+                    "verdict: ACCEPT egress={}",
+                    self.egress.as_deref().unwrap_or("-")
+                )
+            }
+            Verdict::Drop(r) => format!("verdict: DROP reason={r}"),
+            Verdict::Reply { reason, .. } => format!(
+                "verdict: DROP reason={reason} (router mode: ICMP error sent to {})",
+                self.egress.as_deref().unwrap_or("-")
+            ),
+        }
+    }
+
+    /// The JSON form.
+    pub fn json(&self) -> Value {
+        let (verdict, reason) = match self.verdict {
+            Verdict::Forward { .. } => ("ACCEPT", Value::Null),
+            Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => ("DROP", json!(r.to_string())),
+        };
+        let egress = match self.verdict {
+            Verdict::Forward { .. } => json!(self.egress),
+            _ => Value::Null,
+        };
+        json!({"verdict": verdict, "reason": reason, "egress": egress, "stages": self.stages})
+    }
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub from: String,
+    pub src: Option<IpAddr>,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub icmp: (u8, u8),
+}
+
+/// Resolves `--from` to a port and a default source address.
+fn ingress(
+    snap: &Snapshot,
+    cfg: &config::Config,
+    from: &str,
+) -> Result<(PortIdx, Option<IpAddr>), String> {
+    for (i, p) in snap.ports.iter().enumerate() {
+        let eni_id = match p.kind {
+            PortKind::Eni(e) => Some(snap.enis[e as usize].id.as_str()),
+            _ => None,
+        };
+        if p.id == from || eni_id == Some(from) {
+            let src = match p.kind {
+                PortKind::Eni(e) => snap.enis[e as usize].addrs.first().copied(),
+                _ => cfg.ports[i].addresses.first().map(|a| a.addr()),
+            };
+            return Ok((PortIdx(i as u16), src));
+        }
+    }
+    Err(format!(
+        "--from {from}: no port and no ENI with a port has that id"
+    ))
+}
+
+/// Runs a probe through the pipeline of a compiled config.
+pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Trace, String> {
+    let (port, default_src) = ingress(snap, cfg, &probe.from)?;
+    let src = probe.src.or(default_src).ok_or_else(|| {
+        format!(
+            "--from {}: no default source address; give --src",
+            probe.from
+        )
+    })?;
+    if src.is_ipv4() != probe.dst.is_ipv4() {
+        return Err("--src and --dst must be of one address family".into());
+    }
+    let pkt = packet::build(
+        src,
+        probe.dst,
+        probe.proto,
+        probe.sport,
+        probe.dport,
+        probe.icmp,
+        64,
+    );
+    let mut buf = pkt.clone();
+    buf.resize(pkt.len() + 128, 0);
+    let flows = FlowTable::new(16);
+    let mut rec = Recorder::default();
+    let rx = Rx {
+        ingress: port,
+        now: Time(0),
+        l4_csum_partial: false,
+    };
+    let verdict = pipeline::process(snap, &flows, &mut buf, pkt.len(), rx, &mut rec);
+    let egress = match verdict {
+        Verdict::Forward { egress, .. } | Verdict::Reply { egress, .. } => {
+            snap.ports.get(usize::from(egress.0)).map(|p| p.id.clone())
+        }
+        Verdict::Drop(_) => None,
+    };
+    let (lines, stages) = rec.0.iter().map(|s| render(snap, s)).unzip();
+    Ok(Trace {
+        verdict,
+        lines,
+        stages,
+        egress,
+    })
+}
+
+fn proto_name(p: u8) -> String {
+    match p {
+        PROTO_TCP => "tcp".into(),
+        PROTO_UDP => "udp".into(),
+        PROTO_ICMP => "icmp".into(),
+        PROTO_ICMPV6 => "icmpv6".into(),
+        n => n.to_string(),
+    }
+}
+
+/// One stage as a text line and a JSON object.
+fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
+    let eni = |e: u32| snap.enis[e as usize].id.clone();
+    let port = |p: PortIdx| snap.ports[usize::from(p.0)].id.clone();
+    match *s {
+        Stage::Parsed(m) => {
+            let l4 = if m.has_ports() {
+                format!(" {}:{} -> {}", m.sport, m.dport, m.dport)
+            } else if matches!(m.proto, PROTO_ICMP | PROTO_ICMPV6) {
+                format!(" type={} code={}", m.icmp_type, m.icmp_code)
+            } else {
+                String::new()
+            };
+            let l4 = if m.has_ports() {
+                format!(" sport={} dport={}", m.sport, m.dport)
+            } else {
+                l4
+            };
+            (
+                format!(
+                    "packet     {} -> {} {}{} ttl={} len={}",
+                    m.src,
+                    m.dst,
+                    proto_name(m.proto),
+                    l4,
+                    m.ttl,
+                    m.len
+                ),
+                json!({"stage": "packet", "src": m.src.to_string(), "dst": m.dst.to_string(), "protocol": m.proto,
+                       "sport": m.sport, "dport": m.dport, "icmp_type": m.icmp_type, "icmp_code": m.icmp_code, "ttl": m.ttl, "length": m.len}),
+            )
+        }
+        Stage::Ingress(p) => (
+            format!("ingress    port {}", port(p)),
+            json!({"stage": "ingress", "port": port(p)}),
+        ),
+        Stage::SrcDstCheck {
+            eni: e,
+            outbound,
+            ok,
+        } => {
+            let what = if outbound { "source" } else { "destination" };
+            (
+                format!(
+                    "src/dst    {}: {what} address {}",
+                    eni(e),
+                    if ok {
+                        "is the ENI's own"
+                    } else {
+                        "is not the ENI's (source/destination check on)"
+                    }
+                ),
+                json!({"stage": "src_dst_check", "eni": eni(e), "direction": if outbound {"outbound"} else {"inbound"}, "ok": ok}),
+            )
+        }
+        Stage::Reserved => (
+            "reserved   destination in 169.254.168.0/22 or fd00:ec2::/32: never forwarded".into(),
+            json!({"stage": "reserved_destination"}),
+        ),
+        Stage::Sg {
+            eni: e,
+            egress,
+            hit,
+        } => {
+            let dir = if egress { "egress" } else { "ingress" };
+            let groups: Vec<String> = snap.enis[e as usize]
+                .sgs
+                .iter()
+                .map(|g| snap.sgs[*g as usize].id.clone())
+                .collect();
+            match hit {
+                Some(h) => {
+                    let sg = &snap.sgs[h.sg as usize];
+                    let rules = if egress { &sg.egress } else { &sg.ingress };
+                    let r = rules.iter().find(|r| r.index == h.rule);
+                    let desc = r
+                        .map(|r| {
+                            let proto = r.proto.map_or("all".to_string(), proto_name);
+                            let ports = match r.l4 {
+                                crate::policy::L4Match::Any => String::new(),
+                                crate::policy::L4Match::Ports(a, b) if a == b => {
+                                    format!(" port {a}")
+                                }
+                                crate::policy::L4Match::Ports(a, b) => format!(" ports {a}-{b}"),
+                                crate::policy::L4Match::Icmp(t, c) => format!(
+                                    " type {} code {}",
+                                    t.map_or("-1".into(), |t| t.to_string()),
+                                    c.map_or("-1".into(), |c| c.to_string())
+                                ),
+                            };
+                            format!(
+                                "{proto}{ports} {} {}",
+                                if egress { "to" } else { "from" },
+                                r.peer
+                            )
+                        })
+                        .unwrap_or_default();
+                    (
+                        format!(
+                            "sg         {} {dir}: allowed by {} rule #{} ({desc})",
+                            eni(e),
+                            sg.id,
+                            h.rule
+                        ),
+                        json!({"stage": "security_group", "eni": eni(e), "direction": dir, "allowed": true, "group": sg.id, "rule": h.rule, "rule_text": desc}),
+                    )
+                }
+                None => (
+                    format!(
+                        "sg         {} {dir}: no rule of [{}] allows it",
+                        eni(e),
+                        groups.join(", ")
+                    ),
+                    json!({"stage": "security_group", "eni": eni(e), "direction": dir, "allowed": false, "groups": groups}),
+                ),
+            }
+        }
+        Stage::Route { table, route } => {
+            let rt = &snap.route_tables[table as usize];
+            match route {
+                Some(r) => {
+                    let r = &rt.routes[r as usize];
+                    let why = match &r.source {
+                        snapshot::RouteSource::PrefixList { pl, .. } => {
+                            format!("{} {pl} entry {}", kind_name(&r.source), r.dest)
+                        }
+                        s => kind_name(s).to_string(),
+                    };
+                    let target =
+                        if r.target == snapshot::Target::Blackhole && r.target_id != "blackhole" {
+                            format!("{} (blackhole)", r.target_id)
+                        } else {
+                            r.target_id.clone()
+                        };
+                    let mut line = format!(
+                        "route      {}: {} -> {target} (longest prefix /{}, {why})",
+                        rt.id,
+                        r.dest,
+                        r.dest.prefix_len()
+                    );
+                    if let Some(w) = &r.won_over {
+                        line.push_str(&format!("; {w}"));
+                    }
+                    (
+                        line,
+                        json!({"stage": "route", "route_table": rt.id, "destination": r.dest.to_string(), "prefix_length": r.dest.prefix_len(),
+                               "kind": kind_name(&r.source), "prefix_list": match &r.source { snapshot::RouteSource::PrefixList{pl, ..} => json!(pl), _ => Value::Null },
+                               "target": r.target_id, "blackhole": r.target == snapshot::Target::Blackhole, "won_over": r.won_over}),
+                    )
+                }
+                None => (
+                    format!("route      {}: no route covers the destination", rt.id),
+                    json!({"stage": "route", "route_table": rt.id, "destination": Value::Null}),
+                ),
+            }
+        }
+        Stage::Nacl {
+            nacl,
+            subnet,
+            outbound,
+            rule,
+            allow,
+        } => {
+            let id = &snap.nacls[nacl as usize].id;
+            let sub = &snap.subnets[subnet as usize].id;
+            let dir = if outbound { "outbound" } else { "inbound" };
+            let rule_s = if rule == crate::policy::NACL_STAR {
+                "*".to_string()
+            } else {
+                rule.to_string()
+            };
+            (
+                format!(
+                    "nacl       {id} ({sub}) {dir}: rule {rule_s} {}",
+                    if allow { "allow" } else { "deny" }
+                ),
+                json!({"stage": "network_acl", "nacl": id, "subnet": sub, "direction": dir, "rule": rule_s, "action": if allow {"allow"} else {"deny"}}),
+            )
+        }
+        Stage::SameSubnet { subnet } => {
+            let sub = &snap.subnets[subnet as usize].id;
+            (
+                format!("nacl       not applied: both ENIs are in {sub}"),
+                json!({"stage": "network_acl", "subnet": sub, "skipped": "same subnet"}),
+            )
+        }
+        Stage::NatGateway { nat } => {
+            let n = &snap.nat_gateways[nat as usize];
+            (
+                format!(
+                    "nat        through {} in {}",
+                    n.id, snap.subnets[n.subnet as usize].id
+                ),
+                json!({"stage": "nat_gateway", "nat_gateway": n.id}),
+            )
+        }
+        Stage::GatewayEndpoint { endpoint } => {
+            let e = &snap.endpoints[endpoint as usize];
+            (
+                format!(
+                    "endpoint   gateway endpoint {} ({}): no security group, no translation",
+                    e.id, e.service
+                ),
+                json!({"stage": "gateway_endpoint", "endpoint": e.id, "service": e.service}),
+            )
+        }
+        Stage::InterfaceEndpoint { endpoint, eni: x } => {
+            let e = &snap.endpoints[endpoint as usize];
+            (
+                format!(
+                    "endpoint   interface endpoint {} ({}) via {}",
+                    e.id,
+                    e.service,
+                    eni(x)
+                ),
+                json!({"stage": "interface_endpoint", "endpoint": e.id, "service": e.service, "eni": eni(x)}),
+            )
+        }
+        Stage::Rewrite { field, from, to } => {
+            let f = match field {
+                packet::rewrite::Field::Src => "source",
+                packet::rewrite::Field::Dst => "destination",
+            };
+            (
+                format!("igw        {f} {from} -> {to} (1:1 internet gateway translation)"),
+                json!({"stage": "translate", "by": "internet_gateway", "field": f, "from": from.to_string(), "to": to.to_string()}),
+            )
+        }
+        Stage::Pending(what) => (
+            format!("pending    {what} (not applied yet)"),
+            json!({"stage": "pending", "what": what}),
+        ),
+        Stage::TtlDecremented => (
+            "ttl        decremented (router mode)".into(),
+            json!({"stage": "ttl_decrement"}),
+        ),
+        Stage::Deliver(p) => (
+            format!("egress     port {}", port(p)),
+            json!({"stage": "egress", "port": port(p)}),
+        ),
+    }
+}
+
+/// Parses `--proto`.
+pub fn parse_proto(p: &str, v6: bool) -> Option<u8> {
+    match p.to_ascii_lowercase().as_str() {
+        "tcp" => Some(PROTO_TCP),
+        "udp" => Some(PROTO_UDP),
+        "icmp" if v6 => Some(PROTO_ICMPV6),
+        "icmp" => Some(PROTO_ICMP),
+        "icmpv6" => Some(PROTO_ICMPV6),
+        n => n.parse().ok(),
+    }
+}
+
+/// Runs `vpcfwd trace`: exit 0 whenever the trace ran (whatever the verdict), 2 for an invalid
+/// config or arguments.
+pub fn run(args: &TraceArgs) -> ExitCode {
+    let cfg = match config::load_file(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let snap = match snapshot::compile(&cfg) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let Some(proto) = parse_proto(&args.proto, args.dst.is_ipv6()) else {
+        eprintln!(
+            "error: --proto {:?}: expected tcp, udp, icmp, icmpv6 or a number",
+            args.proto
+        );
+        return ExitCode::from(2);
+    };
+    let default_type = if proto == PROTO_ICMPV6 { 128 } else { 8 };
+    let probe = Probe {
+        from: args.from.clone(),
+        src: args.src,
+        dst: args.dst,
+        proto,
+        sport: args.sport.unwrap_or(49152),
+        dport: args.dport.unwrap_or(80),
+        icmp: (
+            args.icmp_type.unwrap_or(default_type),
+            args.icmp_code.unwrap_or(0),
+        ),
+    };
+    match trace(&snap, &cfg, &probe) {
+        Ok(t) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&t.json()).unwrap_or_default()
+                );
+            } else {
+                print!("{}", t.text());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

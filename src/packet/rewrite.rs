@@ -1,0 +1,135 @@
+//! In-place header rewrites with incremental checksum updates (RFC 1624), as the internet
+//! gateway's 1:1 translation and router mode's TTL decrement need them. Offsets come from a
+//! `PacketMeta` that `parse` produced for the same bytes, so every index is in bounds.
+
+use super::checksum::update32;
+use super::{PROTO_TCP, PROTO_UDP, PacketMeta};
+use std::net::Ipv4Addr;
+
+/// Which IPv4 address to rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Src,
+    Dst,
+}
+
+/// Replaces the IPv4 source or destination address, updating the header checksum and the
+/// TCP/UDP checksum (which covers the address through the pseudo-header). A UDP checksum of 0
+/// means "none" and stays 0. With `l4_partial` the L4 field holds the non-complemented
+/// pseudo-header sum (offload `NEEDS_CSUM`): it is updated as a sum, not as a checksum.
+pub fn set_v4_addr(
+    buf: &mut [u8],
+    meta: &PacketMeta,
+    field: Field,
+    new: Ipv4Addr,
+    l4_partial: bool,
+) {
+    let at = match field {
+        Field::Src => 12,
+        Field::Dst => 16,
+    };
+    let old = u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+    let new = u32::from(new);
+    buf[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let ip_c = u16::from_be_bytes([buf[10], buf[11]]);
+    buf[10..12].copy_from_slice(&update32(ip_c, old, new).to_be_bytes());
+    if meta.later_fragment {
+        return;
+    }
+    let c_at = match meta.proto {
+        PROTO_TCP => meta.l4_offset + 16,
+        PROTO_UDP => meta.l4_offset + 6,
+        _ => return,
+    };
+    let c = u16::from_be_bytes([buf[c_at], buf[c_at + 1]]);
+    let updated = if l4_partial {
+        !update32(!c, old, new)
+    } else if meta.proto == PROTO_UDP && c == 0 {
+        0
+    } else {
+        let u = update32(c, old, new);
+        // A computed UDP checksum of 0 is sent as 0xffff (0 means none).
+        if meta.proto == PROTO_UDP && u == 0 {
+            0xffff
+        } else {
+            u
+        }
+    };
+    buf[c_at..c_at + 2].copy_from_slice(&updated.to_be_bytes());
+}
+
+/// Router mode: decrements the TTL / hop limit, keeping the IPv4 header checksum right.
+pub fn decrement_ttl(buf: &mut [u8], meta: &PacketMeta) {
+    if meta.src.is_ipv4() {
+        let old = u16::from_be_bytes([buf[8], buf[9]]);
+        buf[8] = buf[8].wrapping_sub(1);
+        let new = u16::from_be_bytes([buf[8], buf[9]]);
+        let c = u16::from_be_bytes([buf[10], buf[11]]);
+        let c = super::checksum::update16(c, old, new);
+        buf[10..12].copy_from_slice(&c.to_be_bytes());
+    } else {
+        buf[7] = buf[7].wrapping_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{build, checksum, parse};
+
+    fn l4_ok(p: &[u8]) -> bool {
+        let m = parse(p).unwrap();
+        let (IpAddr4(s), IpAddr4(d)) = (v4(m.src), v4(m.dst));
+        let l4 = &p[m.l4_offset..m.len];
+        let acc = checksum::pseudo_v4(s, d, m.proto, l4.len() as u16);
+        checksum::finish(checksum::sum(l4, acc)) == 0
+    }
+    struct IpAddr4(Ipv4Addr);
+    fn v4(a: std::net::IpAddr) -> IpAddr4 {
+        match a {
+            std::net::IpAddr::V4(a) => IpAddr4(a),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn address_rewrite_keeps_every_checksum_valid() {
+        for proto in [6u8, 17] {
+            let mut p = build(
+                "10.0.1.10".parse().unwrap(),
+                "203.0.113.100".parse().unwrap(),
+                proto,
+                40000,
+                80,
+                (0, 0),
+                64,
+            );
+            let m = parse(&p).unwrap();
+            set_v4_addr(
+                &mut p,
+                &m,
+                Field::Src,
+                "198.51.100.10".parse().unwrap(),
+                false,
+            );
+            assert!(parse(&p).is_ok(), "IPv4 header checksum");
+            assert!(l4_ok(&p), "L4 checksum for proto {proto}");
+        }
+    }
+
+    #[test]
+    fn ttl_decrement_keeps_header_checksum() {
+        let mut p = build(
+            "10.0.1.10".parse().unwrap(),
+            "203.0.113.100".parse().unwrap(),
+            17,
+            1,
+            2,
+            (0, 0),
+            64,
+        );
+        let m = parse(&p).unwrap();
+        decrement_ttl(&mut p, &m);
+        assert_eq!(parse(&p).unwrap().ttl, 63);
+    }
+}
