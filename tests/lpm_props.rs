@@ -193,7 +193,7 @@ fn fib4_exhaustive_over_a_slash16() {
 fn fib6_exhaustive_over_a_slash112() {
     let base = 0x2001_0db8u128 << 96;
     for seed in 1..=4u64 {
-        let mut rng = Rng(seed * 0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03));
         let mut routes = Vec::new();
         for i in 0..60 {
             let r = rng.next();
