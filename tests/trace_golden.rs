@@ -8,7 +8,15 @@ use vpcfwd::snapshot;
 use vpcfwd::trace::{Probe, parse_proto, trace};
 
 /// (golden name, --from, --dst, --proto, --dport, --src)
-const CASES: &[(&str, &str, &str, &str, u16, Option<&str>)] = &[
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+    Option<&'static str>,
+);
+const CASES: &[Case] = &[
     (
         "web-to-internet-igw",
         "web",

@@ -117,6 +117,7 @@ fn ingress(
     snap: &Snapshot,
     cfg: &config::Config,
     from: &str,
+    v6: bool,
 ) -> Result<(PortIdx, Option<IpAddr>), String> {
     for (i, p) in snap.ports.iter().enumerate() {
         let eni_id = match p.kind {
@@ -125,8 +126,16 @@ fn ingress(
         };
         if p.id == from || eni_id == Some(from) {
             let src = match p.kind {
-                PortKind::Eni(e) => snap.enis[e as usize].addrs.first().copied(),
-                _ => cfg.ports[i].addresses.first().map(|a| a.addr()),
+                PortKind::Eni(e) => snap.enis[e as usize]
+                    .addrs
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_ipv6() == v6),
+                _ => cfg.ports[i]
+                    .addresses
+                    .iter()
+                    .map(|a| a.addr())
+                    .find(|a| a.is_ipv6() == v6),
             };
             return Ok((PortIdx(i as u16), src));
         }
@@ -138,7 +147,7 @@ fn ingress(
 
 /// Runs a probe through the pipeline of a compiled config.
 pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Trace, String> {
-    let (port, default_src) = ingress(snap, cfg, &probe.from)?;
+    let (port, default_src) = ingress(snap, cfg, &probe.from, probe.dst.is_ipv6())?;
     let src = probe.src.or(default_src).ok_or_else(|| {
         format!(
             "--from {}: no default source address; give --src",
