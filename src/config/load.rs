@@ -16,7 +16,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Config, Vec<ConfigError>> {
                 line,
                 column,
             },
-            message: e.to_string(),
+            message: one_line(&e.to_string()),
         }]
     })
 }
@@ -34,5 +34,26 @@ pub fn parse_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
             message: format!("cannot read: {e}"),
         }]
     })?;
+    if text.trim().is_empty() {
+        return Err(vec![ConfigError {
+            location: ErrorLocation::Text {
+                file,
+                line: 1,
+                column: 1,
+            },
+            message: "the file is empty".into(),
+        }]);
+    }
     parse_str(&text, &file)
+}
+
+/// serde-saphyr renders a multi-line snippet; `check` prints one line per error, so keep the
+/// message and drop the location prefix (the location is printed as `file:line:column`).
+fn one_line(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((_, msg)) => msg.to_string(),
+        None => first.to_string(),
+    }
 }
