@@ -549,4 +549,8 @@ pub struct Options {
     /// ICMP idle timeout in seconds (undocumented by AWS; assumed 30).
     #[serde(default)]
     pub icmp_timeout: Option<u32>,
+    /// For `check` and `trace` only: `run` refuses the config. Set by configs that use real AWS
+    /// address ranges, which must never carry live lab traffic.
+    #[serde(default)]
+    pub trace_only: bool,
 }
