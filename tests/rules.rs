@@ -43,6 +43,7 @@ fn verdict_src(
         sport: 49152,
         dport,
         icmp: (8, 0),
+        reply: false,
     };
     trace(&snap, cfg, &p).unwrap().verdict_line()
 }
@@ -58,6 +59,7 @@ fn trace_text(cfg: &Config, from: &str, dst: &str, proto: u8, dport: u16) -> Str
         sport: 49152,
         dport,
         icmp: (8, 0),
+        reply: false,
     };
     trace(&snap, cfg, &p).unwrap().text()
 }
@@ -1044,8 +1046,9 @@ fn malformed_packets_are_dropped_with_their_reason() {
 }
 
 #[test]
-fn replies_from_services_are_judged_by_rules_until_connection_tracking() {
-    // The S3 stand-in's reply to app: the NACL allows it; sg-app has no inbound rule for it.
+fn unsolicited_packets_from_a_service_are_judged_by_rules() {
+    // No flow: the S3 stand-in's packet to app passes the NACL; sg-app has no inbound rule for it.
+    // (As the reply of app's request it passes: tests/stateful.rs.)
     assert_eq!(
         verdict(&lab(), "s3", "10.0.2.10", PROTO_TCP, 49152),
         "verdict: DROP reason=SG_NO_ALLOW"

@@ -187,6 +187,122 @@ const CASES: &[Case] = &[
     ),
 ];
 
+/// Paths traced with `--reply`: (golden name, --from, --dst, --proto, --dport, reply verdict).
+const REPLIES: &[(&str, &str, &str, &str, u16, &str)] = &[
+    (
+        "reply-web-internet-igw",
+        "web",
+        "203.0.113.100",
+        "tcp",
+        80,
+        "verdict: ACCEPT egress=web",
+    ),
+    (
+        "reply-app-s3",
+        "app",
+        "192.0.2.10",
+        "tcp",
+        80,
+        "verdict: ACCEPT egress=app",
+    ),
+    (
+        "reply-app-dynamodb",
+        "app",
+        "192.0.2.70",
+        "tcp",
+        80,
+        "verdict: ACCEPT egress=app",
+    ),
+    (
+        "reply-app-internet-nat",
+        "app",
+        "203.0.113.100",
+        "tcp",
+        80,
+        "verdict: ACCEPT egress=app",
+    ),
+    (
+        "reply-app-ping-nat",
+        "app",
+        "203.0.113.100",
+        "icmp",
+        0,
+        "verdict: ACCEPT egress=app",
+    ),
+    (
+        "reply-app-interface-endpoint",
+        "app",
+        "10.0.2.20",
+        "tcp",
+        443,
+        "verdict: ACCEPT egress=app",
+    ),
+    (
+        "reply-web-interface-endpoint",
+        "web",
+        "10.0.2.20",
+        "tcp",
+        443,
+        "verdict: ACCEPT egress=web",
+    ),
+    (
+        "reply-web-app-ssh",
+        "web",
+        "10.0.2.10",
+        "tcp",
+        22,
+        "verdict: ACCEPT egress=web",
+    ),
+    (
+        "reply-internet-web",
+        "internet",
+        "198.51.100.10",
+        "tcp",
+        80,
+        "verdict: ACCEPT egress=internet",
+    ),
+];
+
+#[test]
+fn replies_match_golden_files() {
+    let (cfg, snap) = lab();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for &(name, from, dst, proto, dport, want_verdict) in REPLIES {
+        let probe = Probe {
+            from: from.into(),
+            src: None,
+            dst: dst.parse().unwrap(),
+            proto: parse_proto(proto, false).unwrap(),
+            sport: 49152,
+            dport,
+            icmp: (8, 0),
+            reply: true,
+        };
+        let t = trace(&snap, &cfg, &probe).unwrap();
+        assert_eq!(t.verdict_line(), want_verdict, "{name}");
+        let text = t.text();
+        let json = serde_json::to_string_pretty(&t.json()).unwrap() + "\n";
+        for (ext, got) in [("txt", &text), ("json", &json)] {
+            let file = dir.join(format!("{name}.{ext}"));
+            if update {
+                std::fs::write(&file, got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&file)
+                .unwrap_or_else(|_| panic!("missing golden file {}", file.display()));
+            if &want != got {
+                mismatches.push(format!(
+                    "{}:\n--- want\n{want}--- got\n{got}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
 fn lab() -> (config::Config, snapshot::Snapshot) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs/lab.yaml");
     let cfg = config::load_file(&path).expect("lab config is valid");
@@ -210,6 +326,7 @@ fn lab_paths_match_golden_files() {
             sport: 49152,
             dport,
             icmp: (8, 0),
+            reply: false,
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
         let text = t.text();
@@ -316,6 +433,7 @@ fn lab_verdicts() {
             sport: 49152,
             dport,
             icmp: (8, 0),
+            reply: false,
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
         assert_eq!(t.verdict_line(), line, "{name}");

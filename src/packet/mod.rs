@@ -27,6 +27,8 @@ pub struct PacketMeta {
     /// ICMP/ICMPv6 type and code (0 otherwise).
     pub icmp_type: u8,
     pub icmp_code: u8,
+    /// ICMP query identifier (echo, timestamp, …; 0 otherwise).
+    pub icmp_id: u16,
     /// TCP flags byte (0 otherwise).
     pub tcp_flags: u8,
     /// Fragment of a larger datagram (first or not).
@@ -90,6 +92,7 @@ fn parse_v4(buf: &[u8]) -> Result<PacketMeta, MalformedKind> {
         dport: 0,
         icmp_type: 0,
         icmp_code: 0,
+        icmp_id: 0,
         tcp_flags: 0,
         fragment: more || offset != 0,
         later_fragment: offset != 0,
@@ -124,6 +127,7 @@ fn parse_v6(buf: &[u8]) -> Result<PacketMeta, MalformedKind> {
         dport: 0,
         icmp_type: 0,
         icmp_code: 0,
+        icmp_id: 0,
         tcp_flags: 0,
         fragment: false,
         later_fragment: false,
@@ -180,6 +184,9 @@ fn l4(m: &mut PacketMeta, l4: &[u8]) -> Result<(), MalformedKind> {
             let h = l4.get(..4).ok_or(MalformedKind::BadL4Header)?;
             m.icmp_type = h[0];
             m.icmp_code = h[1];
+            if let Some(id) = l4.get(4..6) {
+                m.icmp_id = u16::from_be_bytes([id[0], id[1]]);
+            }
         }
         _ => {}
     }

@@ -58,6 +58,92 @@ pub fn set_v4_addr(
     buf[c_at..c_at + 2].copy_from_slice(&updated.to_be_bytes());
 }
 
+/// Replaces the TCP/UDP source or destination port. Ports are not in the pseudo-header, so a
+/// partial (offloaded) checksum needs no update; a full one does, and UDP's 0 stays 0.
+pub fn set_port(buf: &mut [u8], meta: &PacketMeta, field: Field, new: u16, l4_partial: bool) {
+    if !meta.has_ports() {
+        return;
+    }
+    let at = meta.l4_offset + if field == Field::Src { 0 } else { 2 };
+    let old = u16::from_be_bytes([buf[at], buf[at + 1]]);
+    buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    if l4_partial {
+        return;
+    }
+    let c_at = meta.l4_offset + if meta.proto == PROTO_TCP { 16 } else { 6 };
+    let c = u16::from_be_bytes([buf[c_at], buf[c_at + 1]]);
+    if meta.proto == PROTO_UDP && c == 0 {
+        return;
+    }
+    let u = super::checksum::update16(c, old, new);
+    let u = if meta.proto == PROTO_UDP && u == 0 {
+        0xffff
+    } else {
+        u
+    };
+    buf[c_at..c_at + 2].copy_from_slice(&u.to_be_bytes());
+}
+
+/// Replaces the identifier of an ICMPv4 query (NAT gateway's ICMP translation), updating the
+/// ICMP checksum (which has no pseudo-header in IPv4).
+pub fn set_icmp_id(buf: &mut [u8], meta: &PacketMeta, new: u16) {
+    let at = meta.l4_offset + 4;
+    if meta.later_fragment || buf.len() < at + 2 || at + 2 > meta.len {
+        return;
+    }
+    let old = u16::from_be_bytes([buf[at], buf[at + 1]]);
+    buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    let c_at = meta.l4_offset + 2;
+    let c = u16::from_be_bytes([buf[c_at], buf[c_at + 1]]);
+    buf[c_at..c_at + 2].copy_from_slice(&super::checksum::update16(c, old, new).to_be_bytes());
+}
+
+/// Turns a packet into the answer its receiver would send (for `trace --reply` and tests):
+/// addresses and ports swapped, a TCP SYN answered by SYN-ACK (anything else by ACK), an ICMP
+/// echo request by its reply. Swapping 16-bit words leaves every checksum valid; the flag and
+/// type changes are updated incrementally.
+pub fn make_reply(buf: &mut [u8], meta: &PacketMeta) {
+    let (a, w) = if meta.src.is_ipv4() { (12, 4) } else { (8, 16) };
+    for i in 0..w {
+        buf.swap(a + i, a + w + i);
+    }
+    let l4 = meta.l4_offset;
+    if meta.has_ports() {
+        buf.swap(l4, l4 + 2);
+        buf.swap(l4 + 1, l4 + 3);
+    }
+    if meta.later_fragment {
+        return;
+    }
+    let set_word = |buf: &mut [u8], at: usize, new: u16, c_at: usize| {
+        let old = u16::from_be_bytes([buf[at], buf[at + 1]]);
+        buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        let c = u16::from_be_bytes([buf[c_at], buf[c_at + 1]]);
+        buf[c_at..c_at + 2].copy_from_slice(&super::checksum::update16(c, old, new).to_be_bytes());
+    };
+    match meta.proto {
+        PROTO_TCP => {
+            let flags: u8 = if meta.tcp_flags & 0x02 != 0 && meta.tcp_flags & 0x10 == 0 {
+                0x12
+            } else {
+                0x10
+            };
+            let word = (u16::from(buf[l4 + 12]) << 8) | u16::from(flags);
+            set_word(buf, l4 + 12, word, l4 + 16);
+        }
+        super::PROTO_ICMP | super::PROTO_ICMPV6 => {
+            let reply = match meta.icmp_type {
+                8 => 0,
+                128 => 129,
+                t => t,
+            };
+            let word = (u16::from(reply) << 8) | u16::from(meta.icmp_code);
+            set_word(buf, l4, word, l4 + 2);
+        }
+        _ => {}
+    }
+}
+
 /// Router mode: decrements the TTL / hop limit, keeping the IPv4 header checksum right.
 pub fn decrement_ttl(buf: &mut [u8], meta: &PacketMeta) {
     if meta.src.is_ipv4() {

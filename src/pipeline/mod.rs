@@ -9,19 +9,24 @@
 //! translation), NAT gateway (its subnet's NACLs and route table), gateway endpoint (no groups of
 //! its own, no translation), interface endpoint (its groups, then the service).
 //!
-//! Hook points for connection tracking and stateful translation are marked `STATE HOOK`: until
-//! the flow table is wired in, replies are judged by rules and NAT gateway / PrivateLink traffic
-//! is forwarded untranslated, which the trace says.
+//! Security groups are stateful: each ENI's checks first consult the flow table (keyed per ENI,
+//! by the tuple as that ENI sees it), and a flow the rules allowed is recorded only once the
+//! packet is actually forwarded, tracked or not as AWS decides (§5). The NAT gateway and
+//! PrivateLink translate through the flow table's binding tables; the internet gateway's 1:1
+//! translation is stateless.
 
 mod reason;
 pub use reason::{DropReason, MalformedKind};
 
-use crate::flow::{FlowTable, Time};
+use crate::flow::key::{L4, Side, Tuple, icmp_query};
+use crate::flow::nat::NatFlow;
+use crate::flow::privatelink::{PlError, PlFlow};
+use crate::flow::{Admit, ConnState, Dir, FlowKey, FlowTable, NatOut, SgFacts, Time, is_untracked};
 use crate::packet::rewrite::{self, Field};
-use crate::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PacketMeta};
-use crate::policy::{SgHit, in_any, sg_eval};
+use crate::packet::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PacketMeta};
+use crate::policy::{L4Match, SgHit, in_any, sg_eval};
 use crate::snapshot::{PortIdx, PortKind, Snapshot, Target, reserved_destinations};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// What the I/O layer knows about a received packet besides its bytes.
 #[derive(Debug, Clone, Copy)]
@@ -84,18 +89,36 @@ pub enum Stage {
     GatewayEndpoint { endpoint: u32 },
     /// To an interface endpoint's ENI.
     InterfaceEndpoint { endpoint: u32, eni: u32 },
-    /// An address rewritten in place.
-    Rewrite {
+    /// An address (and port / ICMP identifier) rewritten in place.
+    Translate {
+        by: Xlat,
         field: Field,
-        from: IpAddr,
-        to: IpAddr,
+        from: (IpAddr, u16),
+        to: (IpAddr, u16),
     },
-    /// A translation that needs flow state, not applied yet.
-    Pending(&'static str),
+    /// A packet of a flow the ENI's groups already allowed: rules not consulted.
+    Flow {
+        eni: u32,
+        egress: bool,
+        dir: Dir,
+        state: ConnState,
+    },
+    /// The flow is recorded for the ENI (its replies will pass).
+    FlowNew { eni: u32, state: ConnState },
+    /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
+    FlowUntracked { eni: u32 },
     /// Router mode: TTL / hop limit decremented.
     TtlDecremented,
     /// Delivered to a port.
     Deliver(PortIdx),
+}
+
+/// Which component translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Xlat {
+    InternetGateway,
+    NatGateway(u32),
+    PrivateLink(u32),
 }
 
 /// Receives the pipeline's stages. The hot path uses `NoTrace`, which compiles to nothing.
@@ -121,7 +144,7 @@ impl Tracer for Recorder {
 /// so that a generated reply fits.
 pub fn process<T: Tracer>(
     snap: &Snapshot,
-    _flows: &FlowTable,
+    flows: &FlowTable,
     buf: &mut [u8],
     len: usize,
     rx: Rx,
@@ -139,10 +162,14 @@ pub fn process<T: Tracer>(
     }
     let mut cx = Cx {
         snap,
+        flows,
         buf,
         m,
+        orig: m,
         rx,
         tr,
+        pending: [None; 2],
+        tracking_component: false,
     };
     let Some(port) = snap.ports.get(usize::from(rx.ingress.0)) else {
         return Verdict::Drop(DropReason::NoPort);
@@ -161,10 +188,64 @@ pub fn process<T: Tracer>(
 /// The state of one decision.
 struct Cx<'a, T: Tracer> {
     snap: &'a Snapshot,
+    flows: &'a FlowTable,
     buf: &'a mut [u8],
+    /// The packet as it is now (after any translation so far).
     m: PacketMeta,
+    /// The packet as it arrived.
+    orig: PacketMeta,
     rx: Rx,
     tr: &'a mut T,
+    /// Flows the rules allowed at the source and destination ENIs, recorded on forwarding.
+    pending: [Option<Pending>; 2],
+    /// Through a NAT gateway, interface endpoint or DynamoDB gateway endpoint: always tracked.
+    tracking_component: bool,
+}
+
+/// A flow to record once the packet is forwarded.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    key: FlowKey,
+    side: Side,
+    eni: u32,
+    egress: bool,
+    hit: SgHit,
+}
+
+/// The flow-table tuple of a packet. Later fragments have no ports: they are keyed by address
+/// pair and protocol, and judged by rules.
+fn tuple(m: &PacketMeta) -> Tuple {
+    let l4 = match m.proto {
+        PROTO_TCP | PROTO_UDP if m.has_ports() => L4::Ports {
+            src: m.sport,
+            dst: m.dport,
+        },
+        PROTO_ICMP | PROTO_ICMPV6 if !m.later_fragment => {
+            match icmp_query(m.proto == PROTO_ICMPV6, m.icmp_type) {
+                Some((class, _)) => L4::IcmpQuery {
+                    class,
+                    id: m.icmp_id,
+                },
+                None => L4::None,
+            }
+        }
+        _ => L4::None,
+    };
+    Tuple {
+        src: m.src,
+        dst: m.dst,
+        proto: m.proto,
+        l4,
+    }
+}
+
+/// The NAT gateway's "ports" of a packet: TCP/UDP ports, or the ICMP identifier.
+fn nat_ports(m: &PacketMeta) -> (u16, u16) {
+    if m.proto == PROTO_ICMP {
+        (m.icmp_id, 0)
+    } else {
+        (m.sport, m.dport)
+    }
 }
 
 type Step = Result<(), DropReason>;
@@ -189,7 +270,6 @@ impl<T: Tracer> Cx<'_, T> {
             self.tr.stage(Stage::Reserved);
             return Verdict::Drop(DropReason::ReservedDestination);
         }
-        // STATE HOOK: a packet of a tracked flow passes the egress groups without a rule.
         if let Err(r) = self.sg(e, true) {
             return Verdict::Drop(r);
         }
@@ -210,16 +290,16 @@ impl<T: Tracer> Cx<'_, T> {
                     else {
                         return Verdict::Drop(DropReason::NoPublicIpMapping);
                     };
-                    self.rewrite(Field::Dst, private);
+                    self.translate(Xlat::InternetGateway, Field::Dst, private, None);
                     e
                 }
                 None => {
-                    if snap.nat_gateways.iter().any(|n| n.public_ips.contains(&d)) {
-                        // STATE HOOK: replies to NAT gateway bindings are translated back here.
-                        self.tr.stage(Stage::Pending(
-                            "NAT gateway reverse translation needs the flow table",
-                        ));
-                        return Verdict::Drop(DropReason::Unsolicited);
+                    if let Some(n) = snap
+                        .nat_gateways
+                        .iter()
+                        .position(|n| n.public_ips.contains(&d))
+                    {
+                        return self.nat_inbound(n as u32, d);
                     }
                     return Verdict::Drop(DropReason::NoPublicIpMapping);
                 }
@@ -240,11 +320,7 @@ impl<T: Tracer> Cx<'_, T> {
             && !e.gateway
             && e.lb_addrs.contains(&self.m.dst)
         {
-            // STATE HOOK: PrivateLink replies are translated back to the consumer here.
-            self.tr.stage(Stage::Pending(
-                "PrivateLink reverse translation needs the flow table",
-            ));
-            return Verdict::Drop(DropReason::Unsolicited);
+            return self.privatelink_inbound(ep);
         }
         match snap.eni_by_ip.get(&self.m.dst) {
             Some(&e) => self.deliver(e, None),
@@ -300,7 +376,7 @@ impl<T: Tracer> Cx<'_, T> {
                     else {
                         return Verdict::Drop(DropReason::NoPublicIp);
                     };
-                    self.rewrite(Field::Src, public);
+                    self.translate(Xlat::InternetGateway, Field::Src, public, None);
                 }
                 self.out(snap.internet_port)
             }
@@ -309,7 +385,9 @@ impl<T: Tracer> Cx<'_, T> {
                     return Verdict::Drop(r);
                 }
                 self.tr.stage(Stage::GatewayEndpoint { endpoint: ep });
-                self.out(snap.endpoints.get(ep as usize).and_then(|e| e.port))
+                let e = snap.endpoints.get(ep as usize);
+                self.tracking_component |= e.is_some_and(|e| e.dynamodb);
+                self.out(e.and_then(|e| e.port))
             }
             Target::Nat(n) => self.via_nat(n, subnet),
             Target::Blackhole => Verdict::Drop(DropReason::BlackholeRoute),
@@ -337,10 +415,9 @@ impl<T: Tracer> Cx<'_, T> {
                 return Verdict::Drop(r);
             }
         }
-        // STATE HOOK: source translation to the NAT gateway's address and port.
-        self.tr.stage(Stage::Pending(
-            "NAT gateway source translation needs the flow table",
-        ));
+        if let Some(v) = self.nat_outbound(n) {
+            return v;
+        }
         match self.route(nat_subnet) {
             Ok(Target::Igw) => {
                 if let Err(r) = self.nacl(nat_subnet, true) {
@@ -387,7 +464,6 @@ impl<T: Tracer> Cx<'_, T> {
             });
             return Verdict::Drop(DropReason::SrcDstCheck);
         }
-        // STATE HOOK: replies of a tracked flow pass the ingress groups without a rule.
         if let Err(r) = self.sg(e, false) {
             return Verdict::Drop(r);
         }
@@ -396,10 +472,9 @@ impl<T: Tracer> Cx<'_, T> {
                 endpoint: ep,
                 eni: e,
             });
-            // STATE HOOK: PrivateLink picks a service target and translates both addresses.
-            self.tr.stage(Stage::Pending(
-                "PrivateLink translation to a service target needs the flow table",
-            ));
+            if let Some(v) = self.privatelink_outbound(ep) {
+                return v;
+            }
             return self.out(snap.endpoints.get(ep as usize).and_then(|x| x.port));
         }
         self.out(eni.port)
@@ -408,6 +483,9 @@ impl<T: Tracer> Cx<'_, T> {
     fn out(&mut self, port: Option<PortIdx>) -> Verdict {
         match port {
             Some(p) => {
+                if let Err(r) = self.commit_flows() {
+                    return Verdict::Drop(r);
+                }
                 self.tr.stage(Stage::Deliver(p));
                 Verdict::Forward {
                     egress: p,
@@ -435,7 +513,23 @@ impl<T: Tracer> Cx<'_, T> {
         }
     }
 
+    /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
+    /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
     fn sg(&mut self, e: u32, egress: bool) -> Step {
+        let (key, side) = FlowKey::from_tuple(e as u16, &tuple(&self.m));
+        if let Some(f) = self
+            .flows
+            .conns()
+            .touch(&key, side, self.m.tcp_flags, self.rx.now)
+        {
+            self.tr.stage(Stage::Flow {
+                eni: e,
+                egress,
+                dir: f.dir,
+                state: f.state,
+            });
+            return Ok(());
+        }
         let eni = &self.snap.enis[e as usize];
         let hit = sg_eval(&self.snap.sgs, &eni.sgs, egress, &self.m);
         self.tr.stage(Stage::Sg {
@@ -443,27 +537,273 @@ impl<T: Tracer> Cx<'_, T> {
             egress,
             hit,
         });
-        if hit.is_some() {
-            Ok(())
+        let Some(hit) = hit else {
+            return Err(DropReason::SgNoAllow);
+        };
+        let p = Pending {
+            key,
+            side,
+            eni: e,
+            egress,
+            hit,
+        };
+        if let Some(slot) = self.pending.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(p);
+        }
+        Ok(())
+    }
+
+    /// Records the flows the rules allowed on this packet's way, tracked unless §5's untracked
+    /// rule applies. Called when the packet is forwarded, so drops leave no state behind.
+    fn commit_flows(&mut self) -> Step {
+        let v6 = self.orig.src.is_ipv6();
+        for p in self.pending.iter().flatten() {
+            let eni = &self.snap.enis[p.eni as usize];
+            let facts = SgFacts {
+                proto: self.orig.proto,
+                allowed_by_any_peer_rule: self.rule_has_any_peer(p.hit, p.egress),
+                opposite_allows_all_from_any: self.opposite_open(p.eni, !p.egress, v6),
+                through_tracking_component: self.tracking_component,
+            };
+            if is_untracked(&facts) {
+                self.tr.stage(Stage::FlowUntracked { eni: p.eni });
+                continue;
+            }
+            let a = Admit {
+                tcp_flags: self.orig.tcp_flags,
+                tracked: true,
+                enis: [p.eni, p.eni],
+                timeouts: eni.timeouts,
+            };
+            match self.flows.conns().admit(&p.key, p.side, &a, self.rx.now) {
+                Ok(h) => self.tr.stage(Stage::FlowNew {
+                    eni: p.eni,
+                    state: h.state,
+                }),
+                Err(_) => return Err(DropReason::FlowTableFull),
+            }
+        }
+        Ok(())
+    }
+
+    fn rule_has_any_peer(&self, hit: SgHit, egress: bool) -> bool {
+        let sg = &self.snap.sgs[hit.sg as usize];
+        let rules = if egress { &sg.egress } else { &sg.ingress };
+        rules
+            .iter()
+            .find(|r| r.index == hit.rule)
+            .is_some_and(|r| r.peer_nets.iter().any(|n| n.prefix_len() == 0))
+    }
+
+    /// Whether ENI `e`'s groups allow all ports of this protocol to/from 0.0.0.0/0 (::/0) in
+    /// direction `egress`.
+    fn opposite_open(&self, e: u32, egress: bool, v6: bool) -> bool {
+        let proto = self.orig.proto;
+        self.snap.enis[e as usize].sgs.iter().any(|&g| {
+            let sg = &self.snap.sgs[g as usize];
+            let rules = if egress { &sg.egress } else { &sg.ingress };
+            rules.iter().any(|r| {
+                r.proto.is_none_or(|p| p == proto)
+                    && matches!(r.l4, L4Match::Any | L4Match::Ports(0, 65535))
+                    && r.peer_nets
+                        .iter()
+                        .any(|n| n.prefix_len() == 0 && n.addr().is_ipv6() == v6)
+            })
+        })
+    }
+
+    /// NAT gateway `n`, inside → outside: source translation to one of its addresses. `None`
+    /// means translated (go on); `Some` is the final verdict.
+    fn nat_outbound(&mut self, n: u32) -> Option<Verdict> {
+        self.tracking_component = true;
+        let nat = &self.snap.nat_gateways[n as usize];
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.m.src, self.m.dst) else {
+            return Some(Verdict::Drop(DropReason::UnsupportedProtocol));
+        };
+        let (sport, dport) = nat_ports(&self.m);
+        let flow = NatFlow {
+            src,
+            sport,
+            dst,
+            dport,
+            proto: self.m.proto,
+        };
+        let addrs = if nat.public_ips.is_empty() {
+            &nat.private_ips
         } else {
-            Err(DropReason::SgNoAllow)
+            &nat.public_ips
+        };
+        match self
+            .flows
+            .nat()
+            .outbound(&flow, addrs, self.m.tcp_flags, self.rx.now)
+        {
+            NatOut::Translate { addr, port, .. } => {
+                self.translate(Xlat::NatGateway(n), Field::Src, addr, Some(port));
+                None
+            }
+            NatOut::IdleTimedOut => Some(self.rst(DropReason::NatIdleTimeout)),
+            NatOut::PortAllocation => Some(Verdict::Drop(DropReason::NatPortAllocation)),
+            NatOut::TableFull => Some(Verdict::Drop(DropReason::FlowTableFull)),
         }
     }
 
-    fn rewrite(&mut self, field: Field, to: std::net::Ipv4Addr) {
-        let from = match field {
-            Field::Src => self.m.src,
-            Field::Dst => self.m.dst,
+    /// From the internet to NAT gateway `n`'s address `addr`: back to the inside host through
+    /// the NAT subnet's NACLs, or UNSOLICITED (connections cannot be opened from outside).
+    fn nat_inbound(&mut self, n: u32, addr: Ipv4Addr) -> Verdict {
+        self.tracking_component = true;
+        let nat_subnet = self.snap.nat_gateways[n as usize].subnet;
+        self.tr.stage(Stage::NatGateway { nat: n });
+        if let Err(r) = self.nacl(nat_subnet, false) {
+            return Verdict::Drop(r);
+        }
+        let IpAddr::V4(remote) = self.m.src else {
+            return Verdict::Drop(DropReason::Unsolicited);
         };
-        rewrite::set_v4_addr(self.buf, &self.m, field, to, self.rx.l4_csum_partial);
+        let (rport, nport) = match self.m.proto {
+            PROTO_ICMP => (0, self.m.icmp_id),
+            _ => (self.m.sport, self.m.dport),
+        };
+        let Some((inside, iport)) =
+            self.flows
+                .nat()
+                .inbound(remote, rport, addr, nport, self.m.proto, self.rx.now)
+        else {
+            return Verdict::Drop(DropReason::Unsolicited);
+        };
+        self.translate(Xlat::NatGateway(n), Field::Dst, inside, Some(iport));
+        match self.snap.eni_by_ip.get(&IpAddr::V4(inside)) {
+            Some(&e) => self.deliver(e, Some(nat_subnet)),
+            None => Verdict::Drop(DropReason::NoEniAtDestination),
+        }
+    }
+
+    /// Consumer → interface endpoint `ep`: one service target by flow hash, and the source
+    /// translated to a load-balancer address, as the provider's targets see it.
+    fn privatelink_outbound(&mut self, ep: u32) -> Option<Verdict> {
+        self.tracking_component = true;
+        if self.m.proto != PROTO_TCP || !self.m.has_ports() {
+            return Some(Verdict::Drop(DropReason::UnsupportedProtocol));
+        }
+        let e = &self.snap.endpoints[ep as usize];
+        let f = PlFlow {
+            src: self.m.src,
+            sport: self.m.sport,
+            endpoint: self.m.dst,
+            port: self.m.dport,
+            proto: self.m.proto,
+            zone: 0,
+        };
+        match self
+            .flows
+            .privatelink()
+            .outbound(&f, &e.targets, &e.lb_addrs, self.rx.now)
+        {
+            Ok(o) => {
+                let (IpAddr::V4(target), IpAddr::V4(lb)) = (o.target.0, o.lb) else {
+                    return Some(Verdict::Drop(DropReason::UnsupportedProtocol));
+                };
+                self.translate(Xlat::PrivateLink(ep), Field::Dst, target, Some(o.target.1));
+                self.translate(Xlat::PrivateLink(ep), Field::Src, lb, Some(o.lb_port));
+                None
+            }
+            Err(PlError::PortAllocation) => Some(Verdict::Drop(DropReason::NatPortAllocation)),
+            Err(PlError::TableFull) => Some(Verdict::Drop(DropReason::FlowTableFull)),
+            Err(_) => Some(Verdict::Drop(DropReason::NoPort)),
+        }
+    }
+
+    /// Provider target → load balancer of endpoint `ep`: back to the consumer as if from the
+    /// endpoint ENI, or UNSOLICITED (the provider cannot open connections).
+    fn privatelink_inbound(&mut self, ep: u32) -> Verdict {
+        self.tracking_component = true;
+        let Some(b) = self.flows.privatelink().inbound(
+            (self.m.src, self.m.sport),
+            self.m.dst,
+            self.m.dport,
+            self.m.proto,
+            self.rx.now,
+        ) else {
+            return Verdict::Drop(DropReason::Unsolicited);
+        };
+        let (IpAddr::V4(endpoint), IpAddr::V4(consumer)) = (b.endpoint, b.consumer) else {
+            return Verdict::Drop(DropReason::UnsupportedProtocol);
+        };
+        self.translate(Xlat::PrivateLink(ep), Field::Src, endpoint, Some(b.port));
+        self.translate(Xlat::PrivateLink(ep), Field::Dst, consumer, Some(b.cport));
+        let from_subnet = self
+            .snap
+            .eni_by_ip
+            .get(&IpAddr::V4(endpoint))
+            .map(|&x| self.snap.enis[x as usize].subnet);
+        match self.snap.eni_by_ip.get(&IpAddr::V4(consumer)) {
+            Some(&e) => self.deliver(e, from_subnet),
+            None => Verdict::Drop(DropReason::NoEniAtDestination),
+        }
+    }
+
+    /// Replaces the packet by a TCP RST to its sender (NAT gateway idle timeout).
+    fn rst(&mut self, reason: DropReason) -> Verdict {
+        let m = self.orig;
+        let (IpAddr::V4(src), IpAddr::V4(dst), true) = (m.src, m.dst, m.proto == PROTO_TCP) else {
+            return Verdict::Drop(reason);
+        };
+        let l4 = m.l4_offset;
+        let b = &*self.buf;
+        let word = |at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let data_off = usize::from(b[l4 + 12] >> 4) * 4;
+        let seg = crate::flow::TcpSegmentV4 {
+            src,
+            dst,
+            sport: m.sport,
+            dport: m.dport,
+            seq: word(l4 + 4),
+            ack: word(l4 + 8),
+            flags: m.tcp_flags,
+            payload_len: m.len.saturating_sub(l4 + data_off) as u32,
+        };
+        match crate::flow::write_rst_v4(&seg, self.buf) {
+            Some(len) => Verdict::Reply {
+                egress: self.rx.ingress,
+                len,
+                reason,
+            },
+            None => Verdict::Drop(reason),
+        }
+    }
+
+    /// Rewrites an IPv4 address (and the port / ICMP identifier when `port` is given).
+    fn translate(&mut self, by: Xlat, field: Field, to: Ipv4Addr, port: Option<u16>) {
+        let icmp = self.m.proto == PROTO_ICMP;
+        let (from, from_port) = match field {
+            Field::Src => (self.m.src, nat_ports(&self.m).0),
+            Field::Dst if icmp => (self.m.dst, self.m.icmp_id),
+            Field::Dst => (self.m.dst, self.m.dport),
+        };
+        let partial = self.rx.l4_csum_partial;
+        rewrite::set_v4_addr(self.buf, &self.m, field, to, partial);
         match field {
             Field::Src => self.m.src = to.into(),
             Field::Dst => self.m.dst = to.into(),
         }
-        self.tr.stage(Stage::Rewrite {
+        let to_port = port.unwrap_or(from_port);
+        if let Some(p) = port {
+            if icmp {
+                rewrite::set_icmp_id(self.buf, &self.m, p);
+                self.m.icmp_id = p;
+            } else {
+                rewrite::set_port(self.buf, &self.m, field, p, partial);
+                match field {
+                    Field::Src => self.m.sport = p,
+                    Field::Dst => self.m.dport = p,
+                }
+            }
+        }
+        self.tr.stage(Stage::Translate {
+            by,
             field,
-            from,
-            to: to.into(),
+            from: (from, from_port),
+            to: (to.into(), to_port),
         });
     }
 

@@ -132,6 +132,8 @@ pub struct Eni {
     pub port: Option<PortIdx>,
     /// Set for the requester-managed ENI of an interface endpoint.
     pub endpoint: Option<u32>,
+    /// Idle timeouts of its tracked flows (AWS defaults, or its ConnectionTrackingConfiguration).
+    pub timeouts: crate::flow::Timeouts,
 }
 
 #[derive(Debug, Clone)]
@@ -148,8 +150,11 @@ pub struct Endpoint {
     pub gateway: bool,
     pub service: String,
     pub port: Option<PortIdx>,
-    pub targets: Vec<std::net::SocketAddr>,
+    /// Service targets behind an interface endpoint, as the flow table takes them.
+    pub targets: Vec<(IpAddr, u16)>,
     pub lb_addrs: Vec<IpAddr>,
+    /// A DynamoDB gateway endpoint: security groups always track flows through it.
+    pub dynamodb: bool,
 }
 
 /// The compiled VPC.
@@ -334,6 +339,15 @@ pub fn compile(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
             src_dst_check: e.source_dest_check.unwrap_or(true),
             port: None,
             endpoint,
+            timeouts: {
+                let c = e.connection_tracking_configuration.unwrap_or_default();
+                crate::flow::Timeouts::with_overrides(
+                    c.tcp_established_timeout,
+                    c.udp_timeout,
+                    c.udp_stream_timeout,
+                    cfg.options.icmp_timeout,
+                )
+            },
         });
     }
 
@@ -457,8 +471,14 @@ pub fn compile(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
             gateway: e.vpc_endpoint_type == VpcEndpointType::Gateway,
             service: e.service_name.clone(),
             port: None,
-            targets: e.service_targets.clone(),
+            targets: e
+                .service_targets
+                .iter()
+                .map(|t| (t.ip(), t.port()))
+                .collect(),
             lb_addrs: e.load_balancer_addresses.clone(),
+            dynamodb: e.vpc_endpoint_type == VpcEndpointType::Gateway
+                && e.service_name.ends_with(".dynamodb"),
         })
         .collect();
 

@@ -2,9 +2,10 @@
 //! recording every stage, then says why the packet went where it went (or was dropped).
 
 use crate::config;
+use crate::flow::Dir;
 use crate::flow::{FlowTable, Time};
 use crate::packet::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
-use crate::pipeline::{self, Recorder, Rx, Stage, Verdict};
+use crate::pipeline::{self, Recorder, Rx, Stage, Verdict, Xlat};
 use crate::snapshot::{self, PortIdx, PortKind, Snapshot, kind_name};
 use serde_json::{Value, json};
 use std::net::IpAddr;
@@ -40,6 +41,10 @@ pub struct TraceArgs {
     /// ICMP code (default 0).
     #[arg(long = "icmp-code")]
     pub icmp_code: Option<u8>,
+    /// Then trace the answer from the far end, through the flow state the packet created
+    /// (connection tracking, NAT gateway and PrivateLink translation back).
+    #[arg(long)]
+    pub reply: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -54,12 +59,18 @@ pub struct Trace {
     /// One JSON object per stage.
     pub stages: Vec<Value>,
     pub egress: Option<String>,
+    /// With `--reply`: the trace of the packet this one answers.
+    pub request: Option<Box<Trace>>,
 }
 
 impl Trace {
     /// The text form: one line per stage, then the verdict line.
     pub fn text(&self) -> String {
         let mut s = String::new();
+        if let Some(r) = &self.request {
+            s.push_str(&r.text());
+            s.push_str("-- reply --\n");
+        }
         for l in &self.lines {
             s.push_str(l);
             s.push('\n');
@@ -96,7 +107,12 @@ impl Trace {
             Verdict::Forward { .. } => json!(self.egress),
             _ => Value::Null,
         };
-        json!({"verdict": verdict, "reason": reason, "egress": egress, "stages": self.stages})
+        let mut v =
+            json!({"verdict": verdict, "reason": reason, "egress": egress, "stages": self.stages});
+        if let Some(r) = &self.request {
+            v["request"] = r.json();
+        }
+        v
     }
 }
 
@@ -110,6 +126,8 @@ pub struct Probe {
     pub sport: u16,
     pub dport: u16,
     pub icmp: (u8, u8),
+    /// Also trace the answer (see `TraceArgs::reply`).
+    pub reply: bool,
 }
 
 /// Resolves `--from` to a port and a default source address.
@@ -168,14 +186,40 @@ pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Tra
     );
     let mut buf = pkt.clone();
     buf.resize(pkt.len() + 128, 0);
-    let flows = FlowTable::new(16);
+    let flows = FlowTable::new(1024);
+    let first = run_one(snap, &flows, &mut buf, pkt.len(), port, Time::from_secs(1));
+    if !probe.reply {
+        return Ok(first);
+    }
+    let Verdict::Forward { egress, len } = first.verdict else {
+        return Err(format!(
+            "--reply: the packet was not forwarded ({}), so nothing answers it",
+            first.verdict_line()
+        ));
+    };
+    let meta = packet::parse(&buf[..len]).map_err(|k| format!("forwarded packet: {}", k.code()))?;
+    packet::rewrite::make_reply(&mut buf, &meta);
+    let mut reply = run_one(snap, &flows, &mut buf, len, egress, Time::from_secs(2));
+    reply.request = Some(Box::new(first));
+    Ok(reply)
+}
+
+/// Runs one packet, `buf[..len]`, from `port` and renders what happened.
+fn run_one(
+    snap: &Snapshot,
+    flows: &FlowTable,
+    buf: &mut [u8],
+    len: usize,
+    port: PortIdx,
+    now: Time,
+) -> Trace {
     let mut rec = Recorder::default();
     let rx = Rx {
         ingress: port,
-        now: Time(0),
+        now,
         l4_csum_partial: false,
     };
-    let verdict = pipeline::process(snap, &flows, &mut buf, pkt.len(), rx, &mut rec);
+    let verdict = pipeline::process(snap, flows, buf, len, rx, &mut rec);
     let egress = match verdict {
         Verdict::Forward { egress, .. } | Verdict::Reply { egress, .. } => {
             snap.ports.get(usize::from(egress.0)).map(|p| p.id.clone())
@@ -183,12 +227,13 @@ pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Tra
         Verdict::Drop(_) => None,
     };
     let (lines, stages) = rec.0.iter().map(|s| render(snap, s)).unzip();
-    Ok(Trace {
+    Trace {
         verdict,
         lines,
         stages,
         egress,
-    })
+        request: None,
+    }
 }
 
 fn proto_name(p: u8) -> String {
@@ -419,19 +464,75 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                 json!({"stage": "interface_endpoint", "endpoint": e.id, "service": e.service, "eni": eni(x)}),
             )
         }
-        Stage::Rewrite { field, from, to } => {
+        Stage::Translate {
+            by,
+            field,
+            from,
+            to,
+        } => {
             let f = match field {
                 packet::rewrite::Field::Src => "source",
                 packet::rewrite::Field::Dst => "destination",
             };
+            let (who, tag, id) = match by {
+                Xlat::InternetGateway => (
+                    "igw       ",
+                    "internet_gateway",
+                    snap.igw_id.clone().unwrap_or_default(),
+                ),
+                Xlat::NatGateway(n) => (
+                    "nat       ",
+                    "nat_gateway",
+                    snap.nat_gateways[n as usize].id.clone(),
+                ),
+                Xlat::PrivateLink(e) => (
+                    "privatelink",
+                    "privatelink",
+                    snap.endpoints[e as usize].id.clone(),
+                ),
+            };
+            let show = |(a, p): (IpAddr, u16)| match by {
+                Xlat::InternetGateway => a.to_string(),
+                _ => format!("{a}:{p}"),
+            };
             (
-                format!("igw        {f} {from} -> {to} (1:1 internet gateway translation)"),
-                json!({"stage": "translate", "by": "internet_gateway", "field": f, "from": from.to_string(), "to": to.to_string()}),
+                format!("{who} {id}: {f} {} -> {}", show(from), show(to)),
+                json!({"stage": "translate", "by": tag, "id": id, "field": f,
+                       "from": show(from), "to": show(to)}),
             )
         }
-        Stage::Pending(what) => (
-            format!("pending    {what} (not applied yet)"),
-            json!({"stage": "pending", "what": what}),
+        Stage::Flow {
+            eni: e,
+            egress,
+            dir,
+            state,
+        } => {
+            let d = match dir {
+                Dir::Original => "original direction",
+                Dir::Reply => "reply",
+            };
+            let dir_s = if egress { "egress" } else { "ingress" };
+            (
+                format!(
+                    "flow       {} {dir_s}: {d} of a tracked flow ({state}): security groups not consulted",
+                    eni(e)
+                ),
+                json!({"stage": "flow", "eni": eni(e), "direction": dir_s, "flow_direction": d, "state": state.to_string()}),
+            )
+        }
+        Stage::FlowNew { eni: e, state } => (
+            format!(
+                "flow       {}: new tracked flow ({state}); its replies will pass",
+                eni(e)
+            ),
+            json!({"stage": "flow_new", "eni": eni(e), "state": state.to_string()}),
+        ),
+        Stage::FlowUntracked { eni: e } => (
+            format!(
+                "flow       {}: untracked (0.0.0.0/0 rules both ways): replies are judged by rules",
+                eni(e)
+            ),
+            json!({"stage": "flow_untracked", "eni": eni(e)}),
         ),
         Stage::TtlDecremented => (
             "ttl        decremented (router mode)".into(),
@@ -496,6 +597,7 @@ pub fn run(args: &TraceArgs) -> ExitCode {
             args.icmp_type.unwrap_or(default_type),
             args.icmp_code.unwrap_or(0),
         ),
+        reply: args.reply,
     };
     match trace(&snap, &cfg, &probe) {
         Ok(t) => {

@@ -1,0 +1,514 @@
+//! The stateful rules of ../shared/docs/vpc-semantics.md (§4, §5, §7) through the pipeline, on
+//! simulated time: connection tracking of security groups, tracked vs untracked flows, idle
+//! timeouts, NAT gateway and PrivateLink translation both ways.
+
+use std::net::IpAddr;
+use vpcfwd::config::{self, Config};
+use vpcfwd::flow::{FlowTable, Time};
+use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP, rewrite};
+use vpcfwd::pipeline::{self, DropReason, NoTrace, Recorder, Rx, Stage, Verdict};
+use vpcfwd::snapshot::{self, PortIdx, Snapshot};
+
+fn lab() -> Config {
+    config::load::parse_str(include_str!("../configs/lab.yaml"), "lab.yaml").expect("lab parses")
+}
+
+fn compile(cfg: &Config) -> Snapshot {
+    assert!(config::validate::validate(cfg).is_empty());
+    snapshot::compile(cfg).expect("compiles")
+}
+
+fn port(snap: &Snapshot, id: &str) -> PortIdx {
+    PortIdx(snap.ports.iter().position(|p| p.id == id).unwrap() as u16)
+}
+
+/// A packet in flight: its bytes and where it is.
+struct Pkt {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Pkt {
+    fn new(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Pkt {
+        let p = packet::build(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            proto,
+            sport,
+            dport,
+            (8, 0),
+            64,
+        );
+        let len = p.len();
+        let mut buf = p;
+        buf.resize(len + 128, 0);
+        Pkt { buf, len }
+    }
+    fn meta(&self) -> packet::PacketMeta {
+        packet::parse(&self.buf[..self.len]).unwrap()
+    }
+    /// The answer the receiver sends back.
+    fn reply(&mut self) {
+        let m = self.meta();
+        rewrite::make_reply(&mut self.buf, &m);
+    }
+    /// A later packet of the same connection (plain ACK) in the same direction.
+    fn ack(&mut self) {
+        let m = self.meta();
+        assert_eq!(m.proto, PROTO_TCP);
+        let at = m.l4_offset + 12;
+        let old = u16::from_be_bytes([self.buf[at], self.buf[at + 1]]);
+        let new = (old & 0xff00) | 0x10;
+        self.buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+        let c_at = m.l4_offset + 16;
+        let c = u16::from_be_bytes([self.buf[c_at], self.buf[c_at + 1]]);
+        let c = packet::checksum::update16(c, old, new);
+        self.buf[c_at..c_at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// Sends `p` in from port `from` at `secs`; on forwarding, `p` becomes the packet as it left.
+fn send(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) -> Verdict {
+    let rx = Rx {
+        ingress: port(snap, from),
+        now: Time::from_secs(secs),
+        l4_csum_partial: false,
+    };
+    let v = pipeline::process(snap, flows, &mut p.buf, p.len, rx, &mut NoTrace);
+    if let Verdict::Forward { len, .. } | Verdict::Reply { len, .. } = v {
+        p.len = len;
+    }
+    v
+}
+
+fn stages(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) -> Vec<Stage> {
+    let rx = Rx {
+        ingress: port(snap, from),
+        now: Time::from_secs(secs),
+        l4_csum_partial: false,
+    };
+    let mut rec = Recorder::default();
+    pipeline::process(snap, flows, &mut p.buf, p.len, rx, &mut rec);
+    rec.0
+}
+
+fn egress(snap: &Snapshot, v: Verdict) -> String {
+    match v {
+        Verdict::Forward { egress, .. } => snap.ports[usize::from(egress.0)].id.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn a_reply_passes_on_state_where_rules_would_refuse_it() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    // Unsolicited, the S3 stand-in's packet is refused: sg-app has no such inbound rule.
+    let mut stray = Pkt::new("192.0.2.10", "10.0.2.10", PROTO_TCP, 80, 40000);
+    assert_eq!(
+        send(&snap, &flows, "s3", &mut stray, 1),
+        Verdict::Drop(DropReason::SgNoAllow)
+    );
+    // As the reply of app's request, it passes.
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "s3");
+    p.reply();
+    assert_eq!(egress(&snap, send(&snap, &flows, "s3", &mut p, 2)), "app");
+}
+
+#[test]
+fn nacls_judge_replies_again_although_the_request_passed() {
+    let mut cfg = lab();
+    let n = cfg
+        .network_acls
+        .iter_mut()
+        .find(|n| n.network_acl_id == "acl-private")
+        .unwrap();
+    let entries = n.entries.as_mut().unwrap();
+    entries.retain(|e| e.egress);
+    entries.push(config::NetworkAclEntry {
+        rule_number: 100,
+        egress: false,
+        protocol: "-1".into(),
+        rule_action: config::RuleAction::Allow,
+        cidr_block: Some("10.0.0.0/16".parse().unwrap()),
+        ipv6_cidr_block: None,
+        port_range: None,
+        icmp_type_code: None,
+    });
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "s3");
+    p.reply();
+    assert_eq!(
+        send(&snap, &flows, "s3", &mut p, 2),
+        Verdict::Drop(DropReason::NaclDeny)
+    );
+}
+
+fn open_both_ways(cfg: &mut Config, group: &str) {
+    let g = cfg
+        .security_groups
+        .iter_mut()
+        .find(|g| g.group_id == group)
+        .unwrap();
+    let rules = g.security_group_rules.as_mut().unwrap();
+    for egress in [false, true] {
+        rules.push(config::SecurityGroupRule {
+            is_egress: egress,
+            ip_protocol: "-1".into(),
+            cidr_ipv4: Some("0.0.0.0/0".parse().unwrap()),
+            ..Default::default()
+        });
+    }
+}
+
+fn has(st: &[Stage], f: impl Fn(&Stage) -> bool) -> bool {
+    st.iter().any(f)
+}
+
+#[test]
+fn flows_allowed_by_any_peer_rules_both_ways_are_untracked_but_icmp_always_is() {
+    let mut cfg = lab();
+    open_both_ways(&mut cfg, "sg-web");
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut udp = Pkt::new("10.0.1.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+    let st = stages(&snap, &flows, "web", &mut udp, 1);
+    assert!(
+        has(&st, |s| matches!(s, Stage::FlowUntracked { .. })),
+        "{st:?}"
+    );
+    assert_eq!(flows.conns().len(), 0, "nothing recorded");
+    let mut ping = Pkt::new("10.0.1.10", "203.0.113.100", PROTO_ICMP, 0, 0);
+    let st = stages(&snap, &flows, "web", &mut ping, 1);
+    assert!(
+        has(&st, |s| matches!(s, Stage::FlowNew { .. })),
+        "ICMP is always tracked: {st:?}"
+    );
+}
+
+#[test]
+fn flows_through_a_nat_gateway_are_always_tracked() {
+    let mut cfg = lab();
+    open_both_ways(&mut cfg, "sg-app");
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+    let st = stages(&snap, &flows, "app", &mut p, 1);
+    assert!(has(&st, |s| matches!(s, Stage::FlowNew { .. })), "{st:?}");
+    assert!(!has(&st, |s| matches!(s, Stage::FlowUntracked { .. })));
+}
+
+#[test]
+fn udp_flows_idle_out_after_the_enis_timeout() {
+    for (configured, at, passes) in [
+        (None, 29, true),
+        (None, 31, false),
+        (Some(60), 45, true),
+        (Some(60), 61, false),
+    ] {
+        let mut cfg = lab();
+        let e = cfg
+            .network_interfaces
+            .iter_mut()
+            .find(|e| e.network_interface_id == "eni-app")
+            .unwrap();
+        e.connection_tracking_configuration =
+            configured.map(|u| config::ConnectionTrackingConfiguration {
+                udp_timeout: Some(u),
+                ..Default::default()
+            });
+        let snap = compile(&cfg);
+        let flows = FlowTable::new(1024);
+        // UDP to the S3 stand-in is allowed by no egress rule of sg-app; use the internet via NAT.
+        let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+        assert_eq!(
+            egress(&snap, send(&snap, &flows, "app", &mut p, 0)),
+            "internet"
+        );
+        p.reply();
+        let v = send(&snap, &flows, "internet", &mut p, at);
+        // Past the timeout the NAT binding (350 s) still maps, but the SG state is gone.
+        let want = if passes {
+            "app".to_string()
+        } else {
+            format!("{:?}", Verdict::Drop(DropReason::SgNoAllow))
+        };
+        assert_eq!(
+            egress(&snap, v),
+            want,
+            "timeout {configured:?}, reply at {at}s"
+        );
+    }
+}
+
+#[test]
+fn the_nat_gateway_translates_both_ways_and_refuses_unsolicited_traffic() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
+        "internet"
+    );
+    let out = p.meta();
+    assert_eq!(out.src, ip("198.51.100.5"), "source is the Elastic IP");
+    assert!(out.sport >= 1024, "NAT ports are 1024-65535");
+    assert!(packet::parse(&p.buf[..p.len]).is_ok());
+    p.reply();
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "internet", &mut p, 2)),
+        "app"
+    );
+    let back = p.meta();
+    assert_eq!((back.dst, back.dport), (ip("10.0.2.10"), 40000));
+    // A connection opened from outside: no binding.
+    let mut stray = Pkt::new("203.0.113.100", "198.51.100.5", PROTO_TCP, 80, 40001);
+    assert_eq!(
+        send(&snap, &flows, "internet", &mut stray, 2),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+}
+
+#[test]
+fn icmp_echo_through_the_nat_gateway_is_translated_by_identifier() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_ICMP, 0, 0);
+    let id = p.meta().icmp_id;
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
+        "internet"
+    );
+    assert_eq!(p.meta().src, ip("198.51.100.5"));
+    assert_eq!(
+        packet::checksum::checksum(&p.buf[20..p.len]),
+        0,
+        "ICMP checksum"
+    );
+    p.reply();
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "internet", &mut p, 2)),
+        "app"
+    );
+    assert_eq!((p.meta().icmp_type, p.meta().icmp_id), (0, id));
+}
+
+#[test]
+fn a_timed_out_nat_tcp_connection_gets_a_rst() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
+        "internet"
+    );
+    // 351 s later the inside host sends on the idle connection (not a SYN).
+    let mut late = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    late.ack();
+    let v = send(&snap, &flows, "app", &mut late, 1 + 351);
+    let Verdict::Reply {
+        egress,
+        len,
+        reason,
+    } = v
+    else {
+        panic!("{v:?}")
+    };
+    assert_eq!(reason, DropReason::NatIdleTimeout);
+    assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
+    let m = packet::parse(&late.buf[..len]).unwrap();
+    assert_eq!(
+        (m.src, m.dst, m.sport, m.dport),
+        (ip("203.0.113.100"), ip("10.0.2.10"), 80, 40000)
+    );
+    assert_eq!(m.tcp_flags & 0x04, 0x04, "RST");
+}
+
+#[test]
+fn nat_gateway_subnet_nacls_apply_to_replies() {
+    let mut cfg = lab();
+    // The default NACL (NAT subnet) refuses inbound from the internet host: the reply dies there.
+    let n = cfg.network_acls.iter_mut().find(|n| n.is_default).unwrap();
+    n.entries = Some(vec![
+        config::NetworkAclEntry {
+            rule_number: 50,
+            egress: false,
+            protocol: "-1".into(),
+            rule_action: config::RuleAction::Deny,
+            cidr_block: Some("203.0.113.0/24".parse().unwrap()),
+            ipv6_cidr_block: None,
+            port_range: None,
+            icmp_type_code: None,
+        },
+        config::NetworkAclEntry {
+            rule_number: 100,
+            egress: false,
+            protocol: "-1".into(),
+            rule_action: config::RuleAction::Allow,
+            cidr_block: Some("0.0.0.0/0".parse().unwrap()),
+            ipv6_cidr_block: None,
+            port_range: None,
+            icmp_type_code: None,
+        },
+        config::NetworkAclEntry {
+            rule_number: 100,
+            egress: true,
+            protocol: "-1".into(),
+            rule_action: config::RuleAction::Allow,
+            cidr_block: Some("0.0.0.0/0".parse().unwrap()),
+            ipv6_cidr_block: None,
+            port_range: None,
+            icmp_type_code: None,
+        },
+    ]);
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
+        "internet"
+    );
+    p.reply();
+    assert_eq!(
+        send(&snap, &flows, "internet", &mut p, 2),
+        Verdict::Drop(DropReason::NaclDeny)
+    );
+}
+
+#[test]
+fn privatelink_translates_to_a_target_and_back_and_spreads_flows() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(4096);
+    let mut targets = std::collections::HashSet::new();
+    for sport in 40000..40064u16 {
+        let mut p = Pkt::new("10.0.2.10", "10.0.2.20", PROTO_TCP, sport, 443);
+        assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "api");
+        let m = p.meta();
+        assert_eq!(
+            m.src,
+            ip("192.0.2.129"),
+            "the provider sees the load balancer's address"
+        );
+        assert_eq!(m.dport, 443);
+        targets.insert(m.dst);
+        p.reply();
+        assert_eq!(egress(&snap, send(&snap, &flows, "api", &mut p, 2)), "app");
+        let back = p.meta();
+        assert_eq!(
+            (back.src, back.sport, back.dst, back.dport),
+            (ip("10.0.2.20"), 443, ip("10.0.2.10"), sport)
+        );
+    }
+    assert_eq!(
+        targets,
+        [ip("192.0.2.130"), ip("192.0.2.131")].into_iter().collect()
+    );
+}
+
+#[test]
+fn the_provider_cannot_open_connections_into_the_consumer_vpc() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("192.0.2.130", "192.0.2.129", PROTO_TCP, 443, 50000);
+    assert_eq!(
+        send(&snap, &flows, "api", &mut p, 1),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+}
+
+#[test]
+fn interface_endpoints_carry_tcp_only() {
+    let mut cfg = lab();
+    let g = cfg
+        .security_groups
+        .iter_mut()
+        .find(|g| g.group_id == "sg-lab-api")
+        .unwrap();
+    g.security_group_rules
+        .as_mut()
+        .unwrap()
+        .push(config::SecurityGroupRule {
+            is_egress: false,
+            ip_protocol: "udp".into(),
+            from_port: Some(443),
+            to_port: Some(443),
+            cidr_ipv4: Some("10.0.0.0/16".parse().unwrap()),
+            ..Default::default()
+        });
+    let app = cfg
+        .security_groups
+        .iter_mut()
+        .find(|g| g.group_id == "sg-app")
+        .unwrap();
+    app.security_group_rules
+        .as_mut()
+        .unwrap()
+        .push(config::SecurityGroupRule {
+            is_egress: true,
+            ip_protocol: "udp".into(),
+            from_port: Some(443),
+            to_port: Some(443),
+            cidr_ipv4: Some("10.0.0.0/16".parse().unwrap()),
+            ..Default::default()
+        });
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "10.0.2.20", PROTO_UDP, 5000, 443);
+    assert_eq!(
+        send(&snap, &flows, "app", &mut p, 1),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
+}
+
+#[test]
+fn a_full_flow_table_refuses_new_flows_with_a_reason() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(0);
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    assert_eq!(
+        send(&snap, &flows, "app", &mut p, 1),
+        Verdict::Drop(DropReason::FlowTableFull)
+    );
+    assert_eq!(flows.stats().conns.refusals, 1);
+}
+
+#[test]
+fn the_offload_partial_checksum_is_kept_partial_through_nat() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let m = p.meta();
+    let l4_len = (m.len - m.l4_offset) as u16;
+    let partial = |s: std::net::Ipv4Addr, d: std::net::Ipv4Addr| {
+        packet::checksum::fold(packet::checksum::pseudo_v4(s, d, PROTO_TCP, l4_len))
+    };
+    let at = m.l4_offset + 16;
+    let before = partial(
+        "10.0.2.10".parse().unwrap(),
+        "203.0.113.100".parse().unwrap(),
+    );
+    p.buf[at..at + 2].copy_from_slice(&before.to_be_bytes());
+    let rx = Rx {
+        ingress: port(&snap, "app"),
+        now: Time::from_secs(1),
+        l4_csum_partial: true,
+    };
+    let v = pipeline::process(&snap, &flows, &mut p.buf, p.len, rx, &mut NoTrace);
+    assert!(matches!(v, Verdict::Forward { .. }));
+    let got = u16::from_be_bytes([p.buf[at], p.buf[at + 1]]);
+    let want = partial(
+        "198.51.100.5".parse().unwrap(),
+        "203.0.113.100".parse().unwrap(),
+    );
+    assert!(
+        got == want || (got ^ want) == 0xffff && (got == 0 || want == 0),
+        "{got:#x} vs {want:#x}"
+    );
+}
