@@ -1,2 +1,341 @@
 //! Ports as TUN devices in network namespaces, and the workers that move packets between them
 //! through the pipeline.
+//!
+//! Each port of the config becomes one TUN device `vf-<PortId>`, created by a thread that has
+//! entered the port's namespace (`setns`), so the device is born there and never exists in the
+//! caller's namespace. Its namespace then holds only `lo` and that device, with a default route
+//! into it: nothing can route out of the lab.
+//!
+//! Workers: one thread per port, each with its own preallocated buffer, reading its device,
+//! deciding with `pipeline::process` on the snapshot of the moment (an `ArcSwap` load: a reload
+//! swaps it without stopping forwarding) and writing to the egress port's device. Flow state is
+//! one `FlowTable` shared by all workers: a reply arrives on another device, hence another
+//! worker, than its request.
+//!
+//! Not yet here (issue #4): multi-queue devices with one worker per core, and virtio-net-header
+//! offloads (GSO super-packets decided once). This is the plain one-read-one-write path.
+
+use crate::config::{Config, InterfaceType};
+use crate::flow::{FlowTable, Time};
+use crate::pipeline::{self, DropReason, NoTrace, Rx, Verdict};
+use crate::snapshot::{PortIdx, Snapshot};
+use arc_swap::ArcSwap;
+use ipnet::IpNet;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// What a port needs in the lab: its namespace, device and addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortPlan {
+    pub port_id: String,
+    pub namespace: String,
+    pub device: String,
+    /// Addresses of the namespace's host(s) on the device.
+    pub addresses: Vec<IpNet>,
+    pub mtu: u16,
+}
+
+/// The lab layout of a (validated) config: one entry per port, in port order.
+pub fn plan(cfg: &Config) -> Vec<PortPlan> {
+    cfg.ports
+        .iter()
+        .map(|p| {
+            let mut addresses: Vec<IpNet> = p.addresses.clone();
+            if let Some(eni_id) = &p.network_interface_id
+                && let Some(eni) = cfg
+                    .network_interfaces
+                    .iter()
+                    .find(|e| &e.network_interface_id == eni_id)
+                && eni.interface_type != Some(InterfaceType::VpcEndpoint)
+            {
+                let subnet = cfg.subnets.iter().find(|s| s.subnet_id == eni.subnet_id);
+                let len4 = subnet.map_or(32, |s| s.cidr_block.prefix_len());
+                let mut v4 = vec![eni.private_ip_address];
+                v4.extend(
+                    eni.private_ip_addresses
+                        .iter()
+                        .map(|a| a.private_ip_address)
+                        .filter(|a| *a != eni.private_ip_address),
+                );
+                addresses = v4
+                    .into_iter()
+                    .filter_map(|a| ipnet::Ipv4Net::new(a, len4).ok().map(IpNet::V4))
+                    .collect();
+                for a in &eni.ipv6_addresses {
+                    if let Ok(n) = ipnet::Ipv6Net::new(a.ipv6_address, 64) {
+                        addresses.push(IpNet::V6(n));
+                    }
+                }
+            }
+            PortPlan {
+                port_id: p.port_id.clone(),
+                namespace: p
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| format!("vpcfwd-{}", p.port_id)),
+                device: format!("vf-{}", p.port_id),
+                addresses,
+                mtu: p.mtu.unwrap_or(1500),
+            }
+        })
+        .collect()
+}
+
+/// Runs `ip` with `args`; an error names the command.
+pub fn ip(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("ip").args(args).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Whether network namespace `ns` exists.
+pub fn namespace_exists(ns: &str) -> bool {
+    std::path::Path::new("/var/run/netns").join(ns).exists()
+}
+
+/// A TUN device of a port, open for reading and writing.
+pub struct Port {
+    pub plan: PortPlan,
+    pub dev: tun_rs::SyncDevice,
+}
+
+/// Creates the port's device inside its namespace and configures it (addresses, MTU,
+/// txqueuelen, up, default routes into it). The namespace must exist.
+pub fn open_port(plan: &PortPlan) -> io::Result<Port> {
+    let ns_path = std::path::Path::new("/var/run/netns").join(&plan.namespace);
+    let ns_file = std::fs::File::open(&ns_path).map_err(|e| {
+        io::Error::other(format!(
+            "namespace {}: {e} (create it, or run with --create-namespaces)",
+            plan.namespace
+        ))
+    })?;
+    if !plan.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        // An IPv4-only port: no link-local IPv6 chatter (router solicitations) into the VPC.
+        let out = Command::new("ip")
+            .args(["netns", "exec", &plan.namespace, "sysctl", "-qw"])
+            .args([
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ])
+            .output();
+        if let Ok(o) = out
+            && !o.status.success()
+        {
+            tracing::debug!(
+                "disable_ipv6 in {}: {}",
+                plan.namespace,
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let name = plan.device.clone();
+    let mtu = plan.mtu;
+    // A thread that enters the namespace creates the device there; the fd outlives the thread.
+    let dev = std::thread::spawn(move || -> io::Result<tun_rs::SyncDevice> {
+        // SAFETY: setns on a valid namespace fd affects only this (short-lived) thread.
+        if unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        tun_rs::DeviceBuilder::new()
+            .name(&name)
+            .mtu(mtu)
+            .tx_queue_len(1000)
+            .packet_information(false)
+            .build_sync()
+    })
+    .join()
+    .map_err(|_| io::Error::other("device thread panicked"))??;
+    let ns = plan.namespace.as_str();
+    let d = plan.device.as_str();
+    ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    for a in &plan.addresses {
+        let family = if a.addr().is_ipv6() { "-6" } else { "-4" };
+        ip(&[
+            "-n",
+            ns,
+            family,
+            "addr",
+            "replace",
+            &a.to_string(),
+            "dev",
+            d,
+            "nodad",
+        ])
+        .or_else(|_| {
+            ip(&[
+                "-n",
+                ns,
+                family,
+                "addr",
+                "replace",
+                &a.to_string(),
+                "dev",
+                d,
+            ])
+        })?;
+    }
+    ip(&["-n", ns, "link", "set", d, "up"])?;
+    ip(&["-n", ns, "-4", "route", "replace", "default", "dev", d])?;
+    if plan.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        ip(&["-n", ns, "-6", "route", "replace", "default", "dev", d])?;
+    }
+    dev.set_nonblocking(true)?;
+    Ok(Port {
+        plan: plan.clone(),
+        dev,
+    })
+}
+
+/// Counters of the data path (per process; workers add with relaxed atomics).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub rx_packets: AtomicU64,
+    pub tx_packets: AtomicU64,
+    pub tx_errors: AtomicU64,
+    /// Drops by reason, indexed by `drop_index`.
+    pub drops: [AtomicU64; DROP_KINDS],
+}
+
+/// Number of distinct drop codes counted.
+pub const DROP_KINDS: usize = 20;
+
+/// A stable index per drop code (malformed kinds share one).
+pub fn drop_index(r: DropReason) -> usize {
+    use DropReason::*;
+    match r {
+        Malformed(_) => 0,
+        Ipv6NotEnabled => 1,
+        SrcDstCheck => 2,
+        NaclDeny => 3,
+        SgNoAllow => 4,
+        NoRoute => 5,
+        BlackholeRoute => 6,
+        ReservedDestination => 7,
+        NoEniAtDestination => 8,
+        NoPublicIp => 9,
+        NoPublicIpMapping => 10,
+        NoPort => 11,
+        TtlExceeded => 12,
+        FlowTableFull => 13,
+        NatPortAllocation => 14,
+        Unsolicited => 15,
+        NatFragment => 16,
+        NatIdleTimeout => 17,
+        UnsupportedProtocol => 18,
+    }
+}
+
+/// The drop code of an index (for reports).
+pub fn drop_code(i: usize) -> &'static str {
+    const CODES: [&str; DROP_KINDS] = [
+        "MALFORMED",
+        "IPV6_NOT_ENABLED",
+        "SRC_DST_CHECK",
+        "NACL_DENY",
+        "SG_NO_ALLOW",
+        "NO_ROUTE",
+        "BLACKHOLE_ROUTE",
+        "RESERVED_DESTINATION",
+        "NO_ENI_AT_DESTINATION",
+        "NO_PUBLIC_IP",
+        "NO_PUBLIC_IP_MAPPING",
+        "NO_PORT",
+        "TTL_EXCEEDED",
+        "FLOW_TABLE_FULL",
+        "NAT_PORT_ALLOCATION",
+        "UNSOLICITED",
+        "NAT_FRAGMENT",
+        "NAT_IDLE_TIMEOUT",
+        "UNSUPPORTED_PROTOCOL",
+        "-",
+    ];
+    CODES.get(i).copied().unwrap_or("-")
+}
+
+/// What every worker shares.
+pub struct Shared {
+    pub ports: Vec<Port>,
+    pub snapshot: ArcSwap<Snapshot>,
+    pub flows: FlowTable,
+    pub counters: Counters,
+    pub stop: AtomicBool,
+    pub epoch: Instant,
+}
+
+impl Shared {
+    /// Monotonic time for the pipeline (the I/O layer reads the clock, the core never does).
+    pub fn now(&self) -> Time {
+        Time(self.epoch.elapsed().as_nanos() as u64)
+    }
+}
+
+/// Largest packet a worker reads (64 KiB IP packets) plus room for a generated reply.
+const BUF: usize = 65536 + 256;
+
+/// The loop of the worker that serves port `me`: read, decide, write, until `stop`.
+pub fn worker(shared: Arc<Shared>, me: usize) {
+    let mut buf = vec![0u8; BUF];
+    let port = &shared.ports[me];
+    let fd = port.dev.as_raw_fd();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a timeout keeps shutdown prompt.
+        let r = unsafe { libc::poll(&mut pfd, 1, 200) };
+        if r <= 0 {
+            continue;
+        }
+        loop {
+            let n = match port.dev.recv(&mut buf[..65536]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            shared.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+            let snap = shared.snapshot.load();
+            let rx = Rx {
+                ingress: PortIdx(me as u16),
+                now: shared.now(),
+                l4_csum_partial: false,
+            };
+            let (egress, len) =
+                match pipeline::process(&snap, &shared.flows, &mut buf, n, rx, &mut NoTrace) {
+                    Verdict::Forward { egress, len } => (egress, len),
+                    Verdict::Reply {
+                        egress,
+                        len,
+                        reason,
+                    } => {
+                        shared.counters.drops[drop_index(reason)].fetch_add(1, Ordering::Relaxed);
+                        (egress, len)
+                    }
+                    Verdict::Drop(reason) => {
+                        shared.counters.drops[drop_index(reason)].fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+            let Some(out) = shared.ports.get(usize::from(egress.0)) else {
+                continue;
+            };
+            match out.dev.send(&buf[..len]) {
+                Ok(_) => shared.counters.tx_packets.fetch_add(1, Ordering::Relaxed),
+                Err(_) => shared.counters.tx_errors.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+    }
+}
