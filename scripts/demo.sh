@@ -1,54 +1,72 @@
 #!/usr/bin/env bash
-# The lab demo (README's first command): builds vpcfwd, validates configs/lab.yaml, and drives a
-# packet down every path of the lab through the real pipeline (`vpcfwd trace`), printing what was
-# sent, the expected result and the verdict. Exits non-zero if any path misbehaves.
-#
-# Real packets through TUN devices in network namespaces come with `vpcfwd run` (scripts/lab.sh);
-# until then this is the whole-pipeline demo with synthetic packets.
+# The lab demo (README's first command): builds vpcfwd, checks configs/lab.yaml, brings the lab up
+# (a namespace per port, vpcfwd forwarding real packets between TUN devices, small TCP services),
+# drives a real TCP connection down every path from the instance and internet namespaces, and
+# prints what was sent, what came back, what AWS would do, and `vpcfwd trace`'s verdict for the
+# same packet. Tears the lab down on exit (also on failure or Ctrl-C) and exits non-zero if any
+# path misbehaved. Without root it runs the same paths through `vpcfwd trace` only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG=${CONFIG:-configs/lab.yaml}
+CONFIG=configs/lab.yaml
 
 echo "== building vpcfwd (release)"
 cargo build --release --quiet
 BIN=./target/release/vpcfwd
-
 echo "== vpcfwd check -c $CONFIG"
 "$BIN" check -c "$CONFIG"
 
+live=1
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo: not root: no namespaces or TUN devices; showing the paths with vpcfwd trace only"
+  live=0
+fi
+if [[ $live -eq 1 ]]; then
+  trap 'scripts/lab.sh down >/dev/null 2>&1 || true' EXIT INT TERM
+  echo "== scripts/lab.sh up"
+  scripts/lab.sh up
+fi
+
 fail=0
-# name | trace arguments | expected verdict line
-run_path() {
-  local name=$1 args=$2 want=$3 got
-  # shellcheck disable=SC2086
-  got=$("$BIN" trace -c "$CONFIG" $args | tail -n 1)
-  if [[ "$got" == "$want" ]]; then
-    printf '  ok    %-44s %s\n' "$name" "$got"
+# path FROM-PORT DST PORT EXPECTED-ANSWER EXPECTED-VERDICT DESCRIPTION
+path() {
+  local from=$1 dst=$2 port=$3 want=$4 want_verdict=$5 what=$6 got verdict
+  verdict=$("$BIN" trace -c "$CONFIG" --from "$from" --dst "$dst" --dport "$port" | tail -n 1)
+  if [[ $live -eq 1 ]]; then
+    got=$(ip netns exec "vpcfwd-$from" python3 scripts/lab_client.py "$dst" "$port" 1.5)
   else
-    printf '  FAIL  %-44s got: %s  want: %s\n' "$name" "$got" "$want"
+    got=$want
+  fi
+  if [[ $got == "$want" && $verdict == "$want_verdict" ]]; then
+    printf '  ok    %-40s %-22s -> %-30s | %s\n' "$what" "$from -> $dst:$port" "$got" "$verdict"
+  else
+    printf '  FAIL  %-40s %-22s -> %-30s (want %s) | %s (want %s)\n' "$what" "$from -> $dst:$port" "$got" "$want" "$verdict" "$want_verdict"
     fail=1
   fi
 }
 
-echo "== paths of the lab (vpcfwd trace --from … --dst …)"
-run_path "web -> internet (IGW, 1:1 NAT)"            "--from web --dst 203.0.113.100 --dport 80"      "verdict: ACCEPT egress=internet"
-run_path "internet -> web public IP"                 "--from internet --dst 198.51.100.10 --dport 80" "verdict: ACCEPT egress=web"
-run_path "internet -> unmapped public IP"            "--from internet --dst 198.51.100.99 --dport 80" "verdict: DROP reason=NO_PUBLIC_IP_MAPPING"
-run_path "app -> S3 (gateway endpoint)"              "--from app --dst 192.0.2.10 --dport 80"         "verdict: ACCEPT egress=s3"
-run_path "app -> DynamoDB (gateway endpoint)"        "--from app --dst 192.0.2.70 --dport 80"         "verdict: ACCEPT egress=ddb"
-run_path "app -> internet (NAT gateway, IGW)"        "--from app --dst 203.0.113.100 --dport 80"      "verdict: ACCEPT egress=internet"
-run_path "app -> interface endpoint :443"            "--from app --dst 10.0.2.20 --dport 443"         "verdict: ACCEPT egress=api"
-run_path "web -> interface endpoint :443"            "--from web --dst 10.0.1.20 --dport 443"         "verdict: ACCEPT egress=api"
-run_path "app -> interface endpoint :80 (SG)"        "--from app --dst 10.0.2.20 --dport 80"          "verdict: DROP reason=SG_NO_ALLOW"
-run_path "app -> internet telnet (NACL rule 90)"     "--from app --dst 203.0.113.100 --dport 23"      "verdict: DROP reason=NACL_DENY"
-run_path "web -> app :8080 (SG deny)"                "--from web --dst 10.0.2.10 --dport 8080"        "verdict: DROP reason=SG_NO_ALLOW"
-run_path "web -> app :22 (SG reference)"             "--from web --dst 10.0.2.10 --dport 22"          "verdict: ACCEPT egress=app"
-run_path "app -> 203.0.113.200 (blackhole route)"    "--from app --dst 203.0.113.200 --dport 80"      "verdict: DROP reason=BLACKHOLE_ROUTE"
-run_path "app spoofing 10.0.2.99 (src/dst check)"    "--from app --src 10.0.2.99 --dst 192.0.2.10"    "verdict: DROP reason=SRC_DST_CHECK"
+echo "== every path of the lab: real TCP connections (answer = what the service saw as source)"
+path web      203.0.113.100 80   "internet sees 198.51.100.10" "verdict: ACCEPT egress=internet" "IGW out: 1:1 to the public IP"
+path internet 198.51.100.10 80   "web sees 203.0.113.100"      "verdict: ACCEPT egress=web"      "IGW in: public IP to web"
+path app      192.0.2.10    80   "s3 sees 10.0.2.10"           "verdict: ACCEPT egress=s3"       "S3 gateway endpoint: private source"
+path app      192.0.2.70    80   "ddb sees 10.0.2.10"          "verdict: ACCEPT egress=ddb"      "DynamoDB gateway endpoint"
+path app      203.0.113.100 80   "internet sees 198.51.100.5"  "verdict: ACCEPT egress=internet" "NAT gateway (Elastic IP), then IGW"
+path app      10.0.2.20     443  "api sees 192.0.2.129"        "verdict: ACCEPT egress=api"      "interface endpoint: provider sees NLB"
+path web      10.0.1.20     443  "api sees 192.0.2.129"        "verdict: ACCEPT egress=api"      "interface endpoint ENI in web's subnet"
+path web      10.0.2.10     22   "app sees 10.0.1.10"          "verdict: ACCEPT egress=app"      "SG reference: ssh from sg-web"
+path app      203.0.113.100 23   "TIMEOUT"                     "verdict: DROP reason=NACL_DENY"  "NACL rule 90 denies telnet first"
+path web      10.0.2.10     8080 "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "SG deny: sg-app has no 8080"
+path app      10.0.2.20     80   "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "endpoint SG allows 443 only"
+path app      203.0.113.200 80   "TIMEOUT"                     "verdict: DROP reason=BLACKHOLE_ROUTE" "blackhole route (host is up)"
+path internet 198.51.100.5  80   "TIMEOUT"                     "verdict: DROP reason=UNSOLICITED" "no connection into a NAT gateway"
 
-echo "== one full trace: app -> S3"
-"$BIN" trace -c "$CONFIG" --from app --dst 192.0.2.10 --dport 80
+echo "== one path in full: app -> internet through the NAT gateway, and its reply"
+"$BIN" trace -c "$CONFIG" --from app --dst 203.0.113.100 --dport 80 --reply
 
+if [[ $live -eq 1 ]]; then
+  echo "== scripts/lab.sh down (with vpcfwd's counters of the run)"
+  scripts/lab.sh down
+  trap - EXIT INT TERM
+fi
 if [[ $fail -ne 0 ]]; then
   echo "demo: some paths misbehaved" >&2
   exit 1

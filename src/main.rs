@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vpcfwd::{config, control, lpm, snapshot, trace};
+use vpcfwd::{config, control, io, lpm, snapshot, trace};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,11 @@ enum Cmd {
     /// Benchmarks users can run.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// The lab layout of a config: one line per port — id, namespace, device, addresses.
+    Ports {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
         Cmd::Trace(a) => trace::run(a),
         Cmd::Run(a) => control::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => lpm::bench::run(a),
+        Cmd::Ports { config } => ports(config),
     }
 }
 
@@ -87,4 +93,22 @@ fn report(path: &std::path::Path, errors: &[config::ConfigError]) -> ExitCode {
         if errors.len() == 1 { "" } else { "s" }
     );
     ExitCode::from(EXIT_INVALID)
+}
+
+fn ports(path: &std::path::Path) -> ExitCode {
+    let cfg = match config::load_file(path) {
+        Ok(c) => c,
+        Err(errors) => return report(path, &errors),
+    };
+    for p in io::plan(&cfg) {
+        let addrs: Vec<String> = p.addresses.iter().map(|a| a.to_string()).collect();
+        println!(
+            "{} {} {} {}",
+            p.port_id,
+            p.namespace,
+            p.device,
+            addrs.join(",")
+        );
+    }
+    ExitCode::SUCCESS
 }
