@@ -34,17 +34,36 @@ fn established(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for &(name, from, src, dst, dport) in PATHS {
         let flows = FlowTable::new(1 << 16);
-        let pkt = packet::build(src.parse().unwrap(), dst.parse().unwrap(), PROTO_TCP, 40000, dport, (0, 0), 64);
+        let pkt = packet::build(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            PROTO_TCP,
+            40000,
+            dport,
+            (0, 0),
+            64,
+        );
         let mut buf = pkt.clone();
         buf.resize(pkt.len() + 128, 0);
-        let rx = Rx { ingress: port(&snap, from), now: Time::from_secs(1), l4_csum_partial: false };
+        let rx = Rx {
+            ingress: port(&snap, from),
+            now: Time::from_secs(1),
+            l4_csum_partial: false,
+        };
         // The first packet creates the flow (and NAT/PrivateLink binding); then measure the rest.
         let v = process(&snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
         assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
-                black_box(process(&snap, &flows, black_box(&mut buf), pkt.len(), rx, &mut NoTrace))
+                black_box(process(
+                    &snap,
+                    &flows,
+                    black_box(&mut buf),
+                    pkt.len(),
+                    rx,
+                    &mut NoTrace,
+                ))
             })
         });
     }
@@ -58,12 +77,24 @@ fn new_flow(c: &mut Criterion) {
     for &(name, from, src, dst, dport) in PATHS {
         // Room for every flow the measurement makes: each iteration is a new source port.
         let flows = FlowTable::new(1 << 22);
-        let pkt = packet::build(src.parse().unwrap(), dst.parse().unwrap(), PROTO_TCP, 1024, dport, (0, 0), 64);
+        let pkt = packet::build(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            PROTO_TCP,
+            1024,
+            dport,
+            (0, 0),
+            64,
+        );
         let mut buf = pkt.clone();
         buf.resize(pkt.len() + 128, 0);
         let mut sport: u16 = 1024;
         let mut now = 1u64;
-        let rx0 = Rx { ingress: port(&snap, from), now: Time::from_secs(1), l4_csum_partial: false };
+        let rx0 = Rx {
+            ingress: port(&snap, from),
+            now: Time::from_secs(1),
+            l4_csum_partial: false,
+        };
         let m = packet::parse(&pkt).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -73,8 +104,18 @@ fn new_flow(c: &mut Criterion) {
                     now += 1000; // old flows idle out rather than fill the table
                 }
                 packet::rewrite::set_port(&mut buf, &m, packet::rewrite::Field::Src, sport, false);
-                let rx = Rx { now: Time::from_secs(now), ..rx0 };
-                black_box(process(&snap, &flows, black_box(&mut buf), pkt.len(), rx, &mut NoTrace))
+                let rx = Rx {
+                    now: Time::from_secs(now),
+                    ..rx0
+                };
+                black_box(process(
+                    &snap,
+                    &flows,
+                    black_box(&mut buf),
+                    pkt.len(),
+                    rx,
+                    &mut NoTrace,
+                ))
             })
         });
     }

@@ -451,3 +451,62 @@ fn every_error_is_listed_not_just_the_first() {
     assert_error(&out, &["subnet-private: CidrBlock:"]);
     assert!(out.stderr.contains("errors"), "{}", out.stderr);
 }
+
+mod mutated {
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Byte(usize, u8),
+        Delete(usize),
+        Truncate(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Byte(i, b)),
+            any::<usize>().prop_map(Edit::Delete),
+            any::<usize>().prop_map(Edit::Truncate),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Mutated lab YAML: load, validate and compile give errors (one line each) or a
+        /// snapshot — never a panic.
+        #[test]
+        fn mutated_lab_never_panics(edits in prop::collection::vec(edit(), 1..6)) {
+            let mut bytes = super::LAB.as_bytes().to_vec();
+            for e in edits {
+                let n = bytes.len().max(1);
+                match e {
+                    Edit::Byte(i, b) => {
+                        let i = i % n;
+                        if i < bytes.len() {
+                            bytes[i] = b;
+                        }
+                    }
+                    Edit::Delete(i) => {
+                        if !bytes.is_empty() {
+                            bytes.remove(i % n);
+                        }
+                    }
+                    Edit::Truncate(i) => bytes.truncate(i % n),
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            match vpcfwd::config::load::parse_str(&text, "lab.yaml") {
+                Ok(c) => {
+                    if vpcfwd::config::validate::validate(&c).is_empty() {
+                        let _ = vpcfwd::snapshot::compile(&c);
+                    }
+                }
+                Err(errors) => {
+                    for e in errors {
+                        prop_assert!(!e.to_string().contains('\n'), "one line: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
