@@ -512,3 +512,89 @@ fn the_offload_partial_checksum_is_kept_partial_through_nat() {
         "{got:#x} vs {want:#x}"
     );
 }
+
+/// An ICMPv4 error from `src` to `dst` quoting the first 28 bytes of `quoted`.
+fn icmp_error(src: &str, dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Pkt {
+    let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&quoted[..28]);
+    let c = packet::checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let total = (20 + icmp.len()) as u16;
+    let s: std::net::Ipv4Addr = src.parse().unwrap();
+    let d: std::net::Ipv4Addr = dst.parse().unwrap();
+    let mut buf = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        PROTO_ICMP,
+        0,
+        0,
+    ];
+    buf.extend_from_slice(&s.octets());
+    buf.extend_from_slice(&d.octets());
+    let c = packet::checksum::checksum(&buf[..20]);
+    buf[10..12].copy_from_slice(&c.to_be_bytes());
+    buf.extend_from_slice(&icmp);
+    let len = buf.len();
+    buf.resize(len + 128, 0);
+    Pkt { buf, len }
+}
+
+#[test]
+fn icmp_errors_through_the_nat_gateway_are_translated_back_with_their_quote() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
+        "internet"
+    );
+    // The internet host answers the translated packet with "port unreachable".
+    let mut err = icmp_error("203.0.113.100", "198.51.100.5", 3, 3, &p.buf[..p.len]);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "internet", &mut err, 2)),
+        "app",
+        "related to a tracked flow"
+    );
+    let m = err.meta();
+    assert_eq!(m.dst, ip("10.0.2.10"));
+    assert_eq!(
+        packet::checksum::checksum(&err.buf[20..err.len]),
+        0,
+        "ICMP checksum"
+    );
+    let q = packet::quoted_v4(&err.buf, &m).unwrap();
+    assert_eq!(
+        (q.src, q.sport, q.dst, q.dport),
+        (
+            "10.0.2.10".parse().unwrap(),
+            40000,
+            "203.0.113.100".parse().unwrap(),
+            80
+        )
+    );
+    assert_eq!(
+        packet::checksum::checksum(&err.buf[q.ip..q.ip + 20]),
+        0,
+        "quoted header checksum"
+    );
+    // An error quoting a packet the NAT gateway never sent is unsolicited.
+    let other = Pkt::new("198.51.100.5", "203.0.113.100", PROTO_TCP, 1111, 80);
+    let mut stray = icmp_error(
+        "203.0.113.100",
+        "198.51.100.5",
+        3,
+        3,
+        &other.buf[..other.len],
+    );
+    assert_eq!(
+        send(&snap, &flows, "internet", &mut stray, 2),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+}

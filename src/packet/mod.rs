@@ -41,6 +41,60 @@ pub struct PacketMeta {
     pub len: usize,
 }
 
+/// The packet an ICMPv4 error quotes (its IP header and first 8 bytes), as offsets into the
+/// buffer, for translating it back (NAT) and relating it to its flow (connection tracking).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quoted {
+    /// Offset of the quoted IP header.
+    pub ip: usize,
+    /// Offset of the quoted L4 header.
+    pub l4: usize,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    /// Ports, or for a quoted ICMP query its identifier as `sport` (and 0 as `dport`).
+    pub sport: u16,
+    pub dport: u16,
+}
+
+/// ICMPv4 error types, which quote the packet they answer.
+pub fn is_icmp_error(m: &PacketMeta) -> bool {
+    m.proto == PROTO_ICMP && matches!(m.icmp_type, 3 | 4 | 5 | 11 | 12)
+}
+
+/// The quoted packet of an ICMPv4 error, if the error carries enough of it.
+pub fn quoted_v4(buf: &[u8], m: &PacketMeta) -> Option<Quoted> {
+    if !is_icmp_error(m) || m.later_fragment {
+        return None;
+    }
+    let ip = m.l4_offset + 8;
+    let pkt = buf.get(..m.len)?;
+    let h = pkt.get(ip..ip + 20)?;
+    if h[0] >> 4 != 4 {
+        return None;
+    }
+    let l4 = ip + usize::from(h[0] & 0x0f) * 4;
+    let q = pkt.get(l4..l4 + 8)?;
+    let proto = h[9];
+    let (sport, dport) = match proto {
+        PROTO_TCP | PROTO_UDP => (
+            u16::from_be_bytes([q[0], q[1]]),
+            u16::from_be_bytes([q[2], q[3]]),
+        ),
+        PROTO_ICMP => (u16::from_be_bytes([q[4], q[5]]), 0),
+        _ => (0, 0),
+    };
+    Some(Quoted {
+        ip,
+        l4,
+        src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+        dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+        proto,
+        sport,
+        dport,
+    })
+}
+
 impl PacketMeta {
     /// Whether the packet carries ports that rules can match.
     pub fn has_ports(&self) -> bool {

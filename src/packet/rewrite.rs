@@ -144,6 +144,42 @@ pub fn make_reply(buf: &mut [u8], meta: &PacketMeta) {
     }
 }
 
+/// Rewrites the source address and port (ICMP: identifier) of the packet an ICMPv4 error
+/// quotes, keeping the quoted header's checksum and the error's ICMP checksum right (the quoted
+/// L4 checksum is left alone: the quote is usually cut short of what it covers).
+pub fn set_quoted_src(
+    buf: &mut [u8],
+    meta: &PacketMeta,
+    q: &super::Quoted,
+    addr: Ipv4Addr,
+    port: u16,
+) {
+    use super::checksum::{update16, update32};
+    let icmp_c_at = meta.l4_offset + 2;
+    let mut icmp_c = u16::from_be_bytes([buf[icmp_c_at], buf[icmp_c_at + 1]]);
+    let word = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
+    // The quoted source address, and the quoted header checksum that covers it.
+    let old_a = u32::from(q.src);
+    let new_a = u32::from(addr);
+    buf[q.ip + 12..q.ip + 16].copy_from_slice(&new_a.to_be_bytes());
+    icmp_c = update32(icmp_c, old_a, new_a);
+    let hc_at = q.ip + 10;
+    let old_hc = word(buf, hc_at);
+    let new_hc = update32(old_hc, old_a, new_a);
+    buf[hc_at..hc_at + 2].copy_from_slice(&new_hc.to_be_bytes());
+    icmp_c = update16(icmp_c, old_hc, new_hc);
+    // The quoted port / identifier.
+    let p_at = if q.proto == super::PROTO_ICMP {
+        q.l4 + 4
+    } else {
+        q.l4
+    };
+    let old_p = word(buf, p_at);
+    buf[p_at..p_at + 2].copy_from_slice(&port.to_be_bytes());
+    icmp_c = update16(icmp_c, old_p, port);
+    buf[icmp_c_at..icmp_c_at + 2].copy_from_slice(&icmp_c.to_be_bytes());
+}
+
 /// Router mode: decrements the TTL / hop limit, keeping the IPv4 header checksum right.
 pub fn decrement_ttl(buf: &mut [u8], meta: &PacketMeta) {
     if meta.src.is_ipv4() {

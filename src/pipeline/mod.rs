@@ -96,6 +96,12 @@ pub enum Stage {
         from: (IpAddr, u16),
         to: (IpAddr, u16),
     },
+    /// The source of the packet an ICMP error quotes, translated back.
+    TranslateQuoted {
+        by: Xlat,
+        from: (IpAddr, u16),
+        to: (IpAddr, u16),
+    },
     /// A packet of a flow the ENI's groups already allowed: rules not consulted.
     Flow {
         eni: u32,
@@ -530,6 +536,31 @@ impl<T: Tracer> Cx<'_, T> {
             });
             return Ok(());
         }
+        if let Some(q) = packet::quoted_v4(self.buf, &self.m) {
+            // An ICMP error about a tracked flow of this ENI passes as part of that flow.
+            let quoted = Tuple {
+                src: IpAddr::V4(q.src),
+                dst: IpAddr::V4(q.dst),
+                proto: q.proto,
+                l4: match q.proto {
+                    PROTO_TCP | PROTO_UDP => L4::Ports {
+                        src: q.sport,
+                        dst: q.dport,
+                    },
+                    _ => L4::None,
+                },
+            };
+            let (qkey, qside) = FlowKey::from_tuple(e as u16, &quoted);
+            if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
+                self.tr.stage(Stage::Flow {
+                    eni: e,
+                    egress,
+                    dir: f.dir,
+                    state: f.state,
+                });
+                return Ok(());
+            }
+        }
         let eni = &self.snap.enis[e as usize];
         let hit = sg_eval(&self.snap.sgs, &eni.sgs, egress, &self.m);
         self.tr.stage(Stage::Sg {
@@ -660,6 +691,28 @@ impl<T: Tracer> Cx<'_, T> {
         let IpAddr::V4(remote) = self.m.src else {
             return Verdict::Drop(DropReason::Unsolicited);
         };
+        // An ICMP error about a translated packet: found by the packet it quotes.
+        if let Some(q) = packet::quoted_v4(self.buf, &self.m) {
+            let Some((inside, iport)) = self
+                .flows
+                .nat()
+                .inbound(q.dst, q.dport, q.src, q.sport, q.proto, self.rx.now)
+                .filter(|_| q.src == addr)
+            else {
+                return Verdict::Drop(DropReason::Unsolicited);
+            };
+            self.translate(Xlat::NatGateway(n), Field::Dst, inside, None);
+            rewrite::set_quoted_src(self.buf, &self.m, &q, inside, iport);
+            self.tr.stage(Stage::TranslateQuoted {
+                by: Xlat::NatGateway(n),
+                from: (IpAddr::V4(q.src), q.sport),
+                to: (IpAddr::V4(inside), iport),
+            });
+            return match self.snap.eni_by_ip.get(&IpAddr::V4(inside)) {
+                Some(&e) => self.deliver(e, Some(nat_subnet)),
+                None => Verdict::Drop(DropReason::NoEniAtDestination),
+            };
+        }
         let (rport, nport) = match self.m.proto {
             PROTO_ICMP => (0, self.m.icmp_id),
             _ => (self.m.sport, self.m.dport),

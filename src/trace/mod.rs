@@ -501,6 +501,21 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                        "from": show(from), "to": show(to)}),
             )
         }
+        Stage::TranslateQuoted { by, from, to } => {
+            let id = match by {
+                Xlat::NatGateway(n) => snap.nat_gateways[n as usize].id.clone(),
+                Xlat::PrivateLink(e) => snap.endpoints[e as usize].id.clone(),
+                Xlat::InternetGateway => snap.igw_id.clone().unwrap_or_default(),
+            };
+            (
+                format!(
+                    "nat        {id}: quoted source {}:{} -> {}:{} (ICMP error translated back)",
+                    from.0, from.1, to.0, to.1
+                ),
+                json!({"stage": "translate", "by": "nat_gateway", "id": id, "field": "quoted_source",
+                       "from": format!("{}:{}", from.0, from.1), "to": format!("{}:{}", to.0, to.1)}),
+            )
+        }
         Stage::Flow {
             eni: e,
             egress,
