@@ -130,16 +130,7 @@ fn nacls_judge_replies_again_although_the_request_passed() {
         .unwrap();
     let entries = n.entries.as_mut().unwrap();
     entries.retain(|e| e.egress);
-    entries.push(config::NetworkAclEntry {
-        rule_number: 100,
-        egress: false,
-        protocol: "-1".into(),
-        rule_action: config::RuleAction::Allow,
-        cidr_block: Some("10.0.0.0/16".parse().unwrap()),
-        ipv6_cidr_block: None,
-        port_range: None,
-        icmp_type_code: None,
-    });
+    entries.push(all_traffic(100, false, true, "10.0.0.0/16"));
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
     let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
@@ -149,6 +140,24 @@ fn nacls_judge_replies_again_although_the_request_passed() {
         send(&snap, &flows, "s3", &mut p, 2),
         Verdict::Drop(DropReason::NaclDeny)
     );
+}
+
+/// A NACL entry for all protocols and ports.
+fn all_traffic(rule_number: u32, egress: bool, allow: bool, cidr: &str) -> config::NetworkAclEntry {
+    config::NetworkAclEntry {
+        rule_number,
+        egress,
+        protocol: "-1".into(),
+        rule_action: if allow {
+            config::RuleAction::Allow
+        } else {
+            config::RuleAction::Deny
+        },
+        cidr_block: Some(cidr.parse().unwrap()),
+        ipv6_cidr_block: None,
+        port_range: None,
+        icmp_type_code: None,
+    }
 }
 
 fn open_both_ways(cfg: &mut Config, group: &str) {
@@ -337,36 +346,9 @@ fn nat_gateway_subnet_nacls_apply_to_replies() {
     // The default NACL (NAT subnet) refuses inbound from the internet host: the reply dies there.
     let n = cfg.network_acls.iter_mut().find(|n| n.is_default).unwrap();
     n.entries = Some(vec![
-        config::NetworkAclEntry {
-            rule_number: 50,
-            egress: false,
-            protocol: "-1".into(),
-            rule_action: config::RuleAction::Deny,
-            cidr_block: Some("203.0.113.0/24".parse().unwrap()),
-            ipv6_cidr_block: None,
-            port_range: None,
-            icmp_type_code: None,
-        },
-        config::NetworkAclEntry {
-            rule_number: 100,
-            egress: false,
-            protocol: "-1".into(),
-            rule_action: config::RuleAction::Allow,
-            cidr_block: Some("0.0.0.0/0".parse().unwrap()),
-            ipv6_cidr_block: None,
-            port_range: None,
-            icmp_type_code: None,
-        },
-        config::NetworkAclEntry {
-            rule_number: 100,
-            egress: true,
-            protocol: "-1".into(),
-            rule_action: config::RuleAction::Allow,
-            cidr_block: Some("0.0.0.0/0".parse().unwrap()),
-            ipv6_cidr_block: None,
-            port_range: None,
-            icmp_type_code: None,
-        },
+        all_traffic(50, false, false, "203.0.113.0/24"),
+        all_traffic(100, false, true, "0.0.0.0/0"),
+        all_traffic(100, true, true, "0.0.0.0/0"),
     ]);
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);

@@ -282,25 +282,36 @@ fn replies_match_golden_files() {
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
         assert_eq!(t.verdict_line(), want_verdict, "{name}");
-        let text = t.text();
-        let json = serde_json::to_string_pretty(&t.json()).unwrap() + "\n";
-        for (ext, got) in [("txt", &text), ("json", &json)] {
-            let file = dir.join(format!("{name}.{ext}"));
-            if update {
-                std::fs::write(&file, got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&file)
-                .unwrap_or_else(|_| panic!("missing golden file {}", file.display()));
-            if &want != got {
-                mismatches.push(format!(
-                    "{}:\n--- want\n{want}--- got\n{got}",
-                    file.display()
-                ));
-            }
-        }
+        compare(&dir, name, &t, update, &mut mismatches);
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Compares (or with UPDATE_GOLDEN writes) the text and JSON golden files of one trace.
+fn compare(
+    dir: &std::path::Path,
+    name: &str,
+    t: &vpcfwd::trace::Trace,
+    update: bool,
+    mismatches: &mut Vec<String>,
+) {
+    let text = t.text();
+    let json = serde_json::to_string_pretty(&t.json()).unwrap() + "\n";
+    for (ext, got) in [("txt", &text), ("json", &json)] {
+        let file = dir.join(format!("{name}.{ext}"));
+        if update {
+            std::fs::write(&file, got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&file)
+            .unwrap_or_else(|_| panic!("missing golden file {}", file.display()));
+        if &want != got {
+            mismatches.push(format!(
+                "{}:\n--- want\n{want}--- got\n{got}",
+                file.display()
+            ));
+        }
+    }
 }
 
 fn lab() -> (config::Config, snapshot::Snapshot) {
@@ -329,23 +340,7 @@ fn lab_paths_match_golden_files() {
             reply: false,
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
-        let text = t.text();
-        let json = serde_json::to_string_pretty(&t.json()).unwrap() + "\n";
-        for (ext, got) in [("txt", &text), ("json", &json)] {
-            let file = dir.join(format!("{name}.{ext}"));
-            if update {
-                std::fs::write(&file, got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&file)
-                .unwrap_or_else(|_| panic!("missing golden file {}", file.display()));
-            if &want != got {
-                mismatches.push(format!(
-                    "{}:\n--- want\n{want}--- got\n{got}",
-                    file.display()
-                ));
-            }
-        }
+        compare(&dir, name, &t, update, &mut mismatches);
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
