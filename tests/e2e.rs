@@ -35,6 +35,11 @@ impl Lab {
     }
 
     fn up() -> Lab {
+        Lab::up_with(LAB)
+    }
+
+    /// The lab from `yaml` (configs/lab.yaml, possibly edited).
+    fn up_with(yaml_src: &str) -> Lab {
         // Unique per test in this process: tests run in parallel.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -42,7 +47,7 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         // The lab config with this test's own namespace names.
         let mut yaml = String::new();
-        for line in LAB.lines() {
+        for line in yaml_src.lines() {
             yaml.push_str(line);
             yaml.push('\n');
             if let Some(id) = line.trim().strip_prefix("- PortId: ") {
@@ -227,4 +232,35 @@ fn shutdown_removes_every_namespace_and_device() {
             );
         }
     }
+}
+
+#[test]
+fn a_nacl_blocks_the_reply_although_the_request_passed() {
+    if !have_net_admin() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "e2e needs root under CI=true"
+        );
+        println!(
+            "SKIPPED: a_nacl_blocks_the_reply_although_the_request_passed needs root (CAP_NET_ADMIN)"
+        );
+        return;
+    }
+    // acl-private admits inbound traffic from the VPC only: app's request to the S3 stand-in
+    // leaves (outbound rule 100), its reply from 192.0.2.10 is denied on the way back in.
+    let inbound_all = "      - RuleNumber: 100\n        Egress: false\n        Protocol: \"-1\"\n        RuleAction: allow\n        CidrBlock: 0.0.0.0/0";
+    assert_eq!(LAB.matches(inbound_all).count(), 1);
+    let yaml = LAB.replacen(
+        inbound_all,
+        &inbound_all.replace("0.0.0.0/0", "10.0.0.0/16"),
+        1,
+    );
+    let lab = Lab::up_with(&yaml);
+    assert_eq!(lab.connect_in("app", "192.0.2.10", "80", 1.5), "TIMEOUT");
+    // The same reply is admitted by security-group state alone once the NACL lets it in:
+    // web (default NACL) reaches the internet and gets its answer.
+    assert_eq!(
+        lab.connect_in("web", "203.0.113.100", "80", 1.5),
+        "internet sees 198.51.100.10"
+    );
 }
