@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// Flow-table bound (default: `Options.FlowTableMaxEntries`, else 262144).
     #[arg(long)]
     pub max_flows: Option<usize>,
+    /// Plain devices: no virtio-net header, no TSO/GSO super-packets.
+    #[arg(long)]
+    pub no_offload: bool,
 }
 
 /// Namespaces this process created, removed again on every exit path.
@@ -64,24 +67,28 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     let plans = io::plan(&cfg);
     let mut created = Namespaces(Vec::new());
-    let mut ports = Vec::with_capacity(plans.len());
-    for p in &plans {
-        match bring_up(p, args.create_namespaces, &mut created) {
-            Ok(port) => {
-                tracing::info!(
-                    port = %p.port_id, namespace = %p.namespace, device = %p.device,
-                    addresses = ?p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                    "port up (single queue, no offloads)"
-                );
-                ports.push(port);
+    // Offloads on every port, or on none: bring all ports up with them, and fall back to plain
+    // devices when the kernel refuses.
+    let mut ports = Vec::new();
+    let mut last_err = None;
+    for offload in [!args.no_offload, false] {
+        match bring_up_all(&plans, offload, args.create_namespaces, &mut created) {
+            Ok(p) => {
+                ports = p;
+                last_err = None;
+                break;
             }
             Err(e) => {
-                eprintln!("error: port {}: {e}", p.port_id);
-                // Devices close (and vanish) as `ports` drops; created namespaces go after.
-                drop(ports);
-                return ExitCode::from(1);
+                if offload {
+                    tracing::warn!("offloads refused ({e}); falling back to plain devices");
+                }
+                last_err = Some(e);
             }
         }
+    }
+    if let Some(e) = last_err {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
     }
     let max_flows = args
         .max_flows
@@ -117,7 +124,34 @@ pub fn run(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn bring_up(p: &PortPlan, create: bool, created: &mut Namespaces) -> std::io::Result<io::Port> {
+/// Brings every port up, or none (devices already opened close as the Vec drops).
+fn bring_up_all(
+    plans: &[PortPlan],
+    offload: bool,
+    create: bool,
+    created: &mut Namespaces,
+) -> Result<Vec<io::Port>, String> {
+    let mut ports = Vec::with_capacity(plans.len());
+    for p in plans {
+        let port = bring_up(p, offload, create, created)
+            .map_err(|e| format!("port {}: {e}", p.port_id))?;
+        tracing::info!(
+            port = %p.port_id, namespace = %p.namespace, device = %p.device,
+            addresses = ?p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            offload = if port.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
+            "port up (single queue)"
+        );
+        ports.push(port);
+    }
+    Ok(ports)
+}
+
+fn bring_up(
+    p: &PortPlan,
+    offload: bool,
+    create: bool,
+    created: &mut Namespaces,
+) -> std::io::Result<io::Port> {
     if !io::namespace_exists(&p.namespace) {
         if !create {
             return Err(std::io::Error::other(format!(
@@ -128,7 +162,7 @@ fn bring_up(p: &PortPlan, create: bool, created: &mut Namespaces) -> std::io::Re
         io::ip(&["netns", "add", &p.namespace])?;
         created.0.push(p.namespace.clone());
     }
-    io::open_port(p)
+    io::open_port(p, offload)
 }
 
 /// Waits for SIGINT or SIGTERM, sweeping idle flows meanwhile. Returns the signal's name.

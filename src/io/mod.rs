@@ -12,8 +12,15 @@
 //! one `FlowTable` shared by all workers: a reply arrives on another device, hence another
 //! worker, than its request.
 //!
-//! Not yet here (issue #4): multi-queue devices with one worker per core, and virtio-net-header
-//! offloads (GSO super-packets decided once). This is the plain one-read-one-write path.
+//! Offloads: every device is opened with `IFF_VNET_HDR` and TSO/checksum offload when the kernel
+//! allows it (all ports or none: a super-packet can only leave through a device that takes one).
+//! A read then returns a virtio-net header and a TCP super-packet of up to 64 KB, which the
+//! pipeline decides once — on the IP packet after the header, with `l4_csum_partial` from
+//! `VIRTIO_NET_HDR_F_NEEDS_CSUM` — and which is written out with its header intact, never split
+//! and re-merged. Generated replies (RST, ICMP) get an empty header. Without offloads (refused,
+//! or `--no-offload`) it is one read and one write per packet.
+//!
+//! Not yet here (issue #4): multi-queue devices with one worker per core.
 
 use crate::config::{Config, InterfaceType};
 use crate::flow::{FlowTable, Time};
@@ -108,11 +115,18 @@ pub fn namespace_exists(ns: &str) -> bool {
 pub struct Port {
     pub plan: PortPlan,
     pub dev: tun_rs::SyncDevice,
+    /// Reads and writes carry a virtio-net header (offloads on).
+    pub vnet: bool,
 }
+
+/// Size of the virtio-net header that precedes every packet on an offload device.
+pub const VNET_HDR_LEN: usize = 10;
+/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the L4 checksum holds only the pseudo-header sum.
+const VNET_F_NEEDS_CSUM: u8 = 1;
 
 /// Creates the port's device inside its namespace and configures it (addresses, MTU,
 /// txqueuelen, up, default routes into it). The namespace must exist.
-pub fn open_port(plan: &PortPlan) -> io::Result<Port> {
+pub fn open_port(plan: &PortPlan, offload: bool) -> io::Result<Port> {
     let ns_path = std::path::Path::new("/var/run/netns").join(&plan.namespace);
     let ns_file = std::fs::File::open(&ns_path).map_err(|e| {
         io::Error::other(format!(
@@ -152,6 +166,7 @@ pub fn open_port(plan: &PortPlan) -> io::Result<Port> {
             .mtu(mtu)
             .tx_queue_len(1000)
             .packet_information(false)
+            .offload(offload)
             .build_sync()
     })
     .join()
@@ -194,6 +209,7 @@ pub fn open_port(plan: &PortPlan) -> io::Result<Port> {
     Ok(Port {
         plan: plan.clone(),
         dev,
+        vnet: offload,
     })
 }
 
@@ -280,14 +296,16 @@ impl Shared {
     }
 }
 
-/// Largest packet a worker reads (64 KiB IP packets) plus room for a generated reply.
-const BUF: usize = 65536 + 256;
+/// Largest read (virtio-net header + 64 KiB IP packet) plus room for a generated reply.
+const BUF: usize = VNET_HDR_LEN + 65536 + 256;
 
 /// The loop of the worker that serves port `me`: read, decide, write, until `stop`.
 pub fn worker(shared: Arc<Shared>, me: usize) {
     let mut buf = vec![0u8; BUF];
     let port = &shared.ports[me];
     let fd = port.dev.as_raw_fd();
+    // With offloads every packet is preceded by a virtio-net header, kept as it came.
+    let hdr = if port.vnet { VNET_HDR_LEN } else { 0 };
     while !shared.stop.load(Ordering::Relaxed) {
         let mut pfd = libc::pollfd {
             fd,
@@ -300,8 +318,9 @@ pub fn worker(shared: Arc<Shared>, me: usize) {
             continue;
         }
         loop {
-            let n = match port.dev.recv(&mut buf[..65536]) {
-                Ok(n) => n,
+            let n = match port.dev.recv(&mut buf[..hdr + 65536]) {
+                Ok(n) if n > hdr => n - hdr,
+                Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
@@ -311,10 +330,11 @@ pub fn worker(shared: Arc<Shared>, me: usize) {
             let rx = Rx {
                 ingress: PortIdx(me as u16),
                 now: shared.now(),
-                l4_csum_partial: false,
+                l4_csum_partial: hdr > 0 && buf[0] & VNET_F_NEEDS_CSUM != 0,
             };
             let (egress, len) =
-                match pipeline::process(&snap, &shared.flows, &mut buf, n, rx, &mut NoTrace) {
+                match pipeline::process(&snap, &shared.flows, &mut buf[hdr..], n, rx, &mut NoTrace)
+                {
                     Verdict::Forward { egress, len } => (egress, len),
                     Verdict::Reply {
                         egress,
@@ -322,6 +342,8 @@ pub fn worker(shared: Arc<Shared>, me: usize) {
                         reason,
                     } => {
                         shared.counters.drops[drop_index(reason)].fetch_add(1, Ordering::Relaxed);
+                        // A generated packet: no segmentation, checksums complete.
+                        buf[..hdr].fill(0);
                         (egress, len)
                     }
                     Verdict::Drop(reason) => {
@@ -332,7 +354,7 @@ pub fn worker(shared: Arc<Shared>, me: usize) {
             let Some(out) = shared.ports.get(usize::from(egress.0)) else {
                 continue;
             };
-            match out.dev.send(&buf[..len]) {
+            match out.dev.send(&buf[..hdr + len]) {
                 Ok(_) => shared.counters.tx_packets.fetch_add(1, Ordering::Relaxed),
                 Err(_) => shared.counters.tx_errors.fetch_add(1, Ordering::Relaxed),
             };
