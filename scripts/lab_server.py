@@ -1,10 +1,25 @@
 #!/usr/bin/env python3
 """Lab service: listens on ADDR:PORT... (TCP) and answers every connection with one line,
 "<name> sees <peer address>", so a client can see what source address arrived (private, NAT'd,
-load balancer). Runs inside a lab namespace until killed."""
+load balancer), then echoes whatever the client sends until it closes (lab_stream.py uses that
+to push a long-lived stream through the forwarder). Runs inside a lab namespace until killed."""
 import socket
 import sys
 import threading
+
+
+def handle(name, c, peer):
+    try:
+        c.sendall(f"{name} sees {peer[0]}\n".encode())
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            c.sendall(data)
+    except OSError:
+        pass
+    finally:
+        c.close()
 
 
 def serve(name, addr, port):
@@ -14,10 +29,7 @@ def serve(name, addr, port):
     s.listen(64)
     while True:
         c, peer = s.accept()
-        try:
-            c.sendall(f"{name} sees {peer[0]}\n".encode())
-        finally:
-            c.close()
+        threading.Thread(target=handle, args=(name, c, peer), daemon=True).start()
 
 
 def main():

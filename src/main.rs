@@ -35,6 +35,12 @@ enum Cmd {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
     },
+    /// The flow table of a running forwarder (admin API).
+    Flows(control::client::FlowsArgs),
+    /// The counters of a running forwarder (admin API): the non-zero Prometheus series.
+    Stats(control::client::StatsArgs),
+    /// Make a running forwarder reload its config file (admin API): exit 2 if it refused.
+    Reload(control::client::AdminArgs),
 }
 
 #[derive(Subcommand)]
@@ -51,6 +57,9 @@ fn main() -> ExitCode {
         Cmd::Run(a) => control::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => lpm::bench::run(a),
         Cmd::Ports { config } => ports(config),
+        Cmd::Flows(a) => control::client::flows(a),
+        Cmd::Stats(a) => control::client::stats(a),
+        Cmd::Reload(a) => control::client::reload(a),
     }
 }
 

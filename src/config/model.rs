@@ -533,6 +533,10 @@ pub struct Port {
     pub addresses: Vec<ipnet::IpNet>,
     #[serde(default)]
     pub mtu: Option<u16>,
+    /// Capture what the port receives and sends into `<PcapDirectory>/<PortId>.pcap` from
+    /// start-up (`vpcfwd run --pcap DIR` captures every port instead).
+    #[serde(default)]
+    pub pcap: bool,
 }
 
 /// vpcfwd behaviour where AWS documents nothing or a lab wants something else.
@@ -553,4 +557,7 @@ pub struct Options {
     /// address ranges, which must never carry live lab traffic.
     #[serde(default)]
     pub trace_only: bool,
+    /// Where ports with `Pcap: true` are captured (default `vpcfwd-pcap`).
+    #[serde(default)]
+    pub pcap_directory: Option<String>,
 }

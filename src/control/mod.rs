@@ -1,31 +1,69 @@
-//! The control plane: start-up, signals, flow-table housekeeping and clean shutdown (tokio), around
-//! the data-path workers of `io` (plain threads).
+//! The control plane: start-up, signals, hot reload, the admin API, flow-log writing and clean
+//! shutdown (tokio), around the data-path workers of `io` (plain threads).
+//!
+//! Reload (SIGHUP, `POST /reload`, `--watch`): the file is parsed, validated and compiled on a
+//! blocking thread, never on a worker. An invalid config changes nothing (the error goes to the
+//! log, the `vpcfwd_reloads_total{result="error"}` metric and the API answer). A valid one
+//! becomes a new [`Live`] (snapshot + ports) swapped in with one pointer store: workers pick it
+//! up at their next batch. The flow table is not part of the snapshot, and ENIs keep their
+//! flow-table zone across compiles, so tracked flows and NAT bindings carry on; security-group
+//! changes do not cut them, NACL and route changes apply to the next packet (semantics §5, §6).
+
+pub mod admin;
+pub mod client;
 
 use crate::config;
 use crate::flow::FlowTable;
-use crate::io::{self, PortPlan, Shared};
+use crate::io::{self, FlowLogTap, Live, Port, PortPlan, Shared};
+use crate::observe::Layout;
+use crate::observe::flowlog::{self, RotatingFile};
 use crate::snapshot;
-use arc_swap::ArcSwap;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// `vpcfwd run` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Config file.
     #[arg(short = 'c', long = "config")]
-    pub config: std::path::PathBuf,
+    pub config: PathBuf,
     /// Create the ports' network namespaces that do not exist (and remove them on exit).
     #[arg(long)]
     pub create_namespaces: bool,
-    /// Flow-table bound (default: `Options.FlowTableMaxEntries`, else 262144).
+    /// Flow-table bound (default: `Options.FlowTableMaxEntries`, else 262144). Fixed at start.
     #[arg(long)]
     pub max_flows: Option<usize>,
     /// Plain devices: no virtio-net header, no TSO/GSO super-packets.
     #[arg(long)]
     pub no_offload: bool,
+    /// Admin API address (metrics, flows, reload). Anything but loopback is reachable by others:
+    /// vpcfwd says so loudly. Port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:9180")]
+    pub admin: String,
+    /// No admin API.
+    #[arg(long)]
+    pub no_admin: bool,
+    /// Reload when the config file changes (checked every second).
+    #[arg(long)]
+    pub watch: bool,
+    /// Write VPC flow logs (AWS default format, version 2) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub flow_log: Option<PathBuf>,
+    /// Flow-log aggregation interval in seconds: 60 or 600 as in AWS; shorter for demos.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub flow_log_interval: u64,
+    /// Rotate the flow-log file past this size (keeps 5 old files).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub flow_log_max_bytes: u64,
+    /// Capture every port into DIR/<port>.pcap from the start (LINKTYPE_RAW).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Size cap of each pcap file.
+    #[arg(long, default_value_t = 100 << 20, value_name = "BYTES")]
+    pub pcap_max_bytes: u64,
 }
 
 /// Namespaces this process created, removed again on every exit path.
@@ -41,8 +79,35 @@ impl Drop for Namespaces {
     }
 }
 
+/// The outcome of the last reload, for the API and metrics.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReloadStatus {
+    pub ok: u64,
+    pub errors: u64,
+    pub last_ok: Option<bool>,
+    pub last_at_unix: Option<u64>,
+    pub last_errors: Vec<String>,
+    pub generation: u64,
+}
+
+/// Everything the control plane manages.
+pub struct Control {
+    pub shared: Arc<Shared>,
+    pub args: RunArgs,
+    offload: bool,
+    created: Mutex<Namespaces>,
+    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub reload_status: Mutex<ReloadStatus>,
+    /// Serialises reloads (SIGHUP, API and file watch may race).
+    reloading: Mutex<()>,
+    /// Where captures go (from `--pcap`, or the last admin start).
+    pub pcap_dir: Mutex<Option<PathBuf>>,
+    pub flushed: AtomicU64,
+    pub flow_log_written: Arc<AtomicU64>,
+}
+
 /// Runs the forwarder until SIGINT/SIGTERM: exit 0 after a clean shutdown, 2 for an invalid
-/// config, 1 when the ports cannot be brought up.
+/// config, 1 when the ports or the admin API cannot be brought up.
 pub fn run(args: &RunArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -67,19 +132,21 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     let plans = io::plan(&cfg);
     let mut created = Namespaces(Vec::new());
-    // Offloads on every port, or on none: bring all ports up with them, and fall back to plain
-    // devices when the kernel refuses.
+    // Offloads on every port, or on none (a super-packet can only leave through a device that
+    // takes one): try with them, fall back to plain devices when the kernel refuses.
     let mut ports = Vec::new();
     let mut last_err = None;
-    for offload in [!args.no_offload, false] {
-        match bring_up_all(&plans, offload, args.create_namespaces, &mut created) {
+    let mut offload = false;
+    for want in [!args.no_offload, false] {
+        match bring_up_all(&plans, want, args.create_namespaces, &mut created) {
             Ok(p) => {
                 ports = p;
+                offload = want;
                 last_err = None;
                 break;
             }
             Err(e) => {
-                if offload {
+                if want {
                     tracing::warn!("offloads refused ({e}); falling back to plain devices");
                 }
                 last_err = Some(e);
@@ -94,34 +161,298 @@ pub fn run(args: &RunArgs) -> ExitCode {
         .max_flows
         .or(cfg.options.flow_table_max_entries.map(|m| m as usize))
         .unwrap_or(262_144);
-    let shared = Arc::new(Shared {
-        ports,
-        snapshot: ArcSwap::from_pointee(snap),
-        flows: FlowTable::new(max_flows),
-        counters: io::Counters::default(),
-        stop: Default::default(),
-        epoch: Instant::now(),
+    let flow_log_written = Arc::new(AtomicU64::new(0));
+    let (flow_log, writer) = match &args.flow_log {
+        Some(path) => match start_flow_log(path, args, Arc::clone(&flow_log_written)) {
+            Ok((tap, w)) => (Some(tap), Some(w)),
+            Err(e) => {
+                eprintln!("error: flow log {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => (None, None),
+    };
+    let snap = Arc::new(snap);
+    let live = Live {
+        generation: 1,
+        layout: Arc::new(Layout::new(&snap)),
+        snap,
+        ports: ports.into_iter().map(Arc::new).collect(),
+    };
+    let shared = Arc::new(Shared::new(live, FlowTable::new(max_flows), flow_log));
+    let ctl = Arc::new(Control {
+        shared: Arc::clone(&shared),
+        args: args.clone(),
+        offload,
+        created: Mutex::new(created),
+        workers: Mutex::new(Vec::new()),
+        reload_status: Mutex::new(ReloadStatus {
+            generation: 1,
+            ..Default::default()
+        }),
+        reloading: Mutex::new(()),
+        pcap_dir: Mutex::new(args.pcap.clone()),
+        flushed: AtomicU64::new(0),
+        flow_log_written,
     });
-    let workers: Vec<_> = (0..shared.ports.len())
-        .map(|i| {
-            let s = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name(format!("vf-worker-{i}"))
-                .spawn(move || io::worker(s, i))
-        })
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    println!("vpcfwd: ready ({} ports)", shared.ports.len());
-    let signal = wait_for_shutdown(Arc::clone(&shared));
+    let all: Vec<Arc<Port>> = shared.live.load().ports.clone();
+    ctl.start_workers(&all);
+    ctl.start_configured_captures(&all, &cfg);
+    // Only `Live` may keep ports alive: a port a reload removes must close with its worker.
+    drop(all);
+    let code = control_loop(&ctl);
     shared.stop.store(true, Ordering::Relaxed);
-    for w in workers {
+    for w in ctl
+        .workers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        let _ = w.join();
+    }
+    for p in shared.live.load().ports.iter() {
+        p.capture.stop();
+    }
+    if let (Some(tap), Some(w)) = (&shared.flow_log, writer) {
+        // The sentinel: write everything pending, then exit.
+        let _ = tap.tx.send(flowlog::Batch {
+            interval: u64::MAX,
+            ..Default::default()
+        });
         let _ = w.join();
     }
     report(&shared);
-    tracing::info!("shut down on {signal}; removing devices");
+    // Devices close as the last references to the ports go; then namespaces are removed.
+    drop(ctl);
     drop(shared);
-    drop(created);
-    ExitCode::SUCCESS
+    code
+}
+
+impl Control {
+    fn start_workers(&self, ports: &[Arc<Port>]) {
+        let mut ws = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for p in ports {
+            let s = Arc::clone(&self.shared);
+            let port = Arc::clone(p);
+            match std::thread::Builder::new()
+                .name(format!("vf-{}", p.plan.port_id))
+                .spawn(move || io::worker(s, port))
+            {
+                Ok(h) => ws.push(h),
+                Err(e) => tracing::error!(port = %p.plan.port_id, "worker thread: {e}"),
+            }
+        }
+        ws.retain(|h| !h.is_finished());
+    }
+
+    /// Captures from `--pcap DIR` (every port) or the ports whose config says `Pcap: true`.
+    fn start_configured_captures(&self, ports: &[Arc<Port>], cfg: &config::Config) {
+        let dir = self
+            .pcap_dir
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for p in ports {
+            let wanted = cfg
+                .ports
+                .iter()
+                .any(|c| c.port_id == p.plan.port_id && c.pcap);
+            let d = match (&dir, wanted) {
+                (Some(d), _) => d.clone(),
+                (None, true) => PathBuf::from(
+                    cfg.options
+                        .pcap_directory
+                        .clone()
+                        .unwrap_or_else(|| "vpcfwd-pcap".into()),
+                ),
+                (None, false) => continue,
+            };
+            if p.capture.active() {
+                continue;
+            }
+            if let Err(e) = self.capture_start(p, &d) {
+                tracing::warn!(port = %p.plan.port_id, "pcap: {e}");
+            }
+        }
+    }
+
+    /// Starts capturing port `p` into `dir/<port>.pcap`.
+    pub fn capture_start(&self, p: &Port, dir: &std::path::Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.pcap", p.plan.port_id));
+        p.capture.start(&path, self.args.pcap_max_bytes)?;
+        tracing::info!(port = %p.plan.port_id, file = %path.display(), "pcap capture started");
+        Ok(path)
+    }
+
+    /// Reloads the config file: `Ok(generation)` when applied, the errors otherwise (the running
+    /// config is untouched). Blocking: call it off the async runtime.
+    pub fn reload(&self, why: &str) -> Result<u64, Vec<String>> {
+        let _one = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let t = Instant::now();
+        let r = self.try_reload();
+        let mut st = self.reload_status.lock().unwrap_or_else(|e| e.into_inner());
+        st.last_at_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+        match &r {
+            Ok(g) => {
+                st.ok += 1;
+                st.last_ok = Some(true);
+                st.last_errors.clear();
+                st.generation = *g;
+                tracing::info!(
+                    "reload ({why}): generation {g} applied in {:.1} ms",
+                    t.elapsed().as_secs_f64() * 1e3
+                );
+            }
+            Err(errs) => {
+                st.errors += 1;
+                st.last_ok = Some(false);
+                st.last_errors = errs.clone();
+                for e in errs {
+                    tracing::error!("reload ({why}) refused, the running config stays: {e}");
+                }
+            }
+        }
+        r
+    }
+
+    fn try_reload(&self) -> Result<u64, Vec<String>> {
+        let strings = |errs: Vec<config::ConfigError>| -> Vec<String> {
+            errs.iter().map(|e| e.to_string()).collect()
+        };
+        let path = &self.args.config;
+        let cfg = config::load_file(path).map_err(strings)?;
+        if cfg.options.trace_only {
+            return Err(vec![format!(
+                "{}: Options.TraceOnly is set: a trace-only config cannot carry live traffic",
+                path.display()
+            )]);
+        }
+        let old = self.shared.live.load_full();
+        let snap = snapshot::compile_after(&cfg, Some(&old.snap)).map_err(strings)?;
+        let plans = io::plan(&cfg);
+        let mut ports = Vec::with_capacity(plans.len());
+        let mut fresh = Vec::new();
+        for p in &plans {
+            let same_place = old.ports.iter().find(|o| {
+                o.plan.port_id == p.port_id
+                    && o.plan.namespace == p.namespace
+                    && o.plan.device == p.device
+            });
+            let port = match same_place {
+                Some(o) if o.plan == *p => Arc::clone(o),
+                Some(o) => {
+                    io::reconfigure_port(&o.plan, p)
+                        .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
+                    Arc::new(Port {
+                        plan: p.clone(),
+                        dev: Arc::clone(&o.dev),
+                        vnet: o.vnet,
+                        capture: Arc::clone(&o.capture),
+                    })
+                }
+                None => {
+                    let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+                    let port = bring_up(p, self.offload, self.args.create_namespaces, &mut created)
+                        .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
+                    log_port(&port, "port up (added by reload)");
+                    Arc::new(port)
+                }
+            };
+            if !old.ports.iter().any(|o| Arc::ptr_eq(o, &port)) {
+                fresh.push(Arc::clone(&port));
+            }
+            ports.push(port);
+        }
+        for o in old.ports.iter() {
+            if !plans.iter().any(|p| p.port_id == o.plan.port_id) {
+                tracing::info!(port = %o.plan.port_id, "port removed by reload");
+            }
+        }
+        let generation = old.generation + 1;
+        let snap = Arc::new(snap);
+        self.shared.live.store(Arc::new(Live {
+            generation,
+            layout: Arc::new(Layout::new(&snap)),
+            snap,
+            ports,
+        }));
+        self.start_workers(&fresh);
+        self.start_configured_captures(&fresh, &cfg);
+        Ok(generation)
+    }
+}
+
+fn log_port(port: &Port, msg: &str) {
+    let p = &port.plan;
+    tracing::info!(
+        port = %p.port_id, namespace = %p.namespace, device = %p.device,
+        addresses = ?p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        offload = if port.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
+        queues = 1,
+        "{msg}"
+    );
+}
+
+fn start_flow_log(
+    path: &std::path::Path,
+    args: &RunArgs,
+    written: Arc<AtomicU64>,
+) -> std::io::Result<(FlowLogTap, std::thread::JoinHandle<()>)> {
+    let file = RotatingFile::open(path, args.flow_log_max_bytes, 5)?;
+    let interval = args.flow_log_interval.max(1);
+    if interval != 60 && interval != 600 {
+        tracing::info!(
+            "flow-log interval {interval} s: AWS offers 60 s and 600 s; a shorter one is for demos"
+        );
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<flowlog::Batch>();
+    let mut w = flowlog::Writer::new(file, interval);
+    let h = std::thread::Builder::new()
+        .name("vf-flowlog".into())
+        .spawn(move || {
+            let unix = || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            };
+            loop {
+                let (all, stop) = match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(b) if b.interval == u64::MAX => (true, true),
+                    Ok(b) => {
+                        w.add(b);
+                        (false, false)
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (false, false),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (true, true),
+                };
+                if let Err(e) = w.flush(unix(), all) {
+                    tracing::error!("flow log: {e}");
+                }
+                written.store(w.written, Ordering::Relaxed);
+                if stop {
+                    // Batches the workers sent before the sentinel are already in.
+                    while let Ok(b) = rx.try_recv() {
+                        w.add(b);
+                    }
+                    let _ = w.flush(unix(), true);
+                    written.store(w.written, Ordering::Relaxed);
+                    return;
+                }
+            }
+        })?;
+    tracing::info!(file = %path.display(), interval_secs = interval, "flow logs on");
+    Ok((
+        FlowLogTap {
+            tx,
+            interval_secs: interval,
+            cap: 65_536,
+        },
+        h,
+    ))
 }
 
 /// Brings every port up, or none (devices already opened close as the Vec drops).
@@ -135,12 +466,7 @@ fn bring_up_all(
     for p in plans {
         let port = bring_up(p, offload, create, created)
             .map_err(|e| format!("port {}: {e}", p.port_id))?;
-        tracing::info!(
-            port = %p.port_id, namespace = %p.namespace, device = %p.device,
-            addresses = ?p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            offload = if port.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
-            "port up (single queue)"
-        );
+        log_port(&port, "port up");
         ports.push(port);
     }
     Ok(ports)
@@ -165,8 +491,8 @@ fn bring_up(
     io::open_port(p, offload)
 }
 
-/// Waits for SIGINT or SIGTERM, sweeping idle flows meanwhile. Returns the signal's name.
-fn wait_for_shutdown(shared: Arc<Shared>) -> &'static str {
+/// Serves signals, the admin API, the file watch and housekeeping until SIGINT/SIGTERM.
+fn control_loop(ctl: &Arc<Control>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -174,42 +500,96 @@ fn wait_for_shutdown(shared: Arc<Shared>) -> &'static str {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: control runtime: {e}");
-            return "runtime error";
+            return ExitCode::from(1);
         }
     };
+    let ctl = Arc::clone(ctl);
     rt.block_on(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return "signal setup error",
-            };
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return "SIGINT",
-                _ = term.recv() => return "SIGTERM",
-                _ = tick.tick() => {
-                    shared.flows.sweep(shared.now(), 1024);
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            eprintln!("error: cannot install signal handlers");
+            return ExitCode::from(1);
+        };
+        if !ctl.args.no_admin {
+            match admin::bind(&ctl.args.admin).await {
+                Ok(listener) => {
+                    let addr = listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    println!("vpcfwd: admin API on http://{addr}");
+                    tokio::spawn(admin::serve(listener, Arc::clone(&ctl)));
+                }
+                Err(e) => {
+                    eprintln!("error: admin API on {}: {e}", ctl.args.admin);
+                    return ExitCode::from(1);
                 }
             }
         }
+        println!(
+            "vpcfwd: ready ({} ports)",
+            ctl.shared.live.load().ports.len()
+        );
+        let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut seen = mtime(&ctl.args.config);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: shutting down"); break; }
+                _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                _ = hup.recv() => {
+                    let c = Arc::clone(&ctl);
+                    tokio::task::spawn_blocking(move || c.reload("SIGHUP"));
+                }
+                _ = tick.tick() => {
+                    let s = &ctl.shared;
+                    s.flows.sweep(s.now(), 1024);
+                    for p in s.live.load().ports.iter() {
+                        p.capture.flush();
+                    }
+                    if ctl.args.watch {
+                        let m = mtime(&ctl.args.config);
+                        if m != seen {
+                            seen = m;
+                            let c = Arc::clone(&ctl);
+                            tokio::task::spawn_blocking(move || c.reload("file changed"));
+                        }
+                    }
+                }
+            }
+        }
+        ExitCode::SUCCESS
     })
 }
 
+/// The one-line summary printed at shutdown (scripts read it).
 fn report(shared: &Shared) {
-    let c = &shared.counters;
+    let totals = shared.stats.totals();
+    let sum = |name: &str, dir: Option<&str>| -> u64 {
+        totals
+            .iter()
+            .filter(|((n, l), _)| {
+                *n == name && dir.is_none_or(|d| l.iter().any(|(k, v)| *k == "direction" && v == d))
+            })
+            .map(|(_, v)| *v)
+            .sum()
+    };
     let mut drops = String::new();
-    for (i, d) in c.drops.iter().enumerate() {
-        let n = d.load(Ordering::Relaxed);
-        if n > 0 {
-            drops.push_str(&format!(" {}={n}", io::drop_code(i)));
+    for ((n, l), v) in &totals {
+        if *n == "vpcfwd_drops_total"
+            && let Some((_, r)) = l.first()
+        {
+            drops.push_str(&format!(" {r}={v}"));
         }
     }
     eprintln!(
         "vpcfwd: rx={} tx={} tx_errors={} drops:{}",
-        c.rx_packets.load(Ordering::Relaxed),
-        c.tx_packets.load(Ordering::Relaxed),
-        c.tx_errors.load(Ordering::Relaxed),
+        sum("vpcfwd_port_packets_total", Some("rx")),
+        sum("vpcfwd_port_packets_total", Some("tx")),
+        sum("vpcfwd_port_tx_errors_total", None),
         if drops.is_empty() {
             " none".into()
         } else {

@@ -160,6 +160,13 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
         self.remove_at(i).map(|(_, v)| v)
     }
 
+    /// Visits every entry (admin views; the caller holds the shard lock for one pass).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+        for (k, v) in self.slots.iter().flatten() {
+            f(k, v);
+        }
+    }
+
     /// Walks `budget` slots from `*cursor` on (a full pass at most), removing the entries
     /// `dead` selects (handed to `gone`). Returns how many were removed.
     pub(crate) fn sweep(

@@ -29,7 +29,7 @@ pub use key::{Dir, FlowKey, IcmpClass, L4, Side, Tuple, icmp_query};
 pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
 pub use rst::{TcpSegmentV4, write_rst_v4};
-pub use table::{Admit, ConnTable, FlowHit, FlowTableFull};
+pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView};
 
 /// Monotonic time supplied by the caller, in nanoseconds since an arbitrary epoch. The core
 /// never reads a clock.

@@ -123,6 +123,31 @@ impl NatTable {
         self.t.sweep(now, budget)
     }
 
+    /// Every live binding: `f(inside flow, external address, external port, expiry)`.
+    pub fn for_each(&self, now: Time, mut f: impl FnMut(&NatFlow, Ipv4Addr, u16, Time)) {
+        self.t.for_each(now, |k, b| {
+            let flow = NatFlow {
+                src: v4(k.src),
+                sport: k.sport,
+                dst: v4(k.dst),
+                dport: k.dport,
+                proto: k.proto,
+            };
+            f(&flow, v4(b.ext), b.ext_port, b.expires);
+        });
+    }
+
+    /// Ports in use per destination, summed over shards: `(external address, destination,
+    /// destination port, protocol) → ports`.
+    pub fn ports_per_destination(&self) -> Vec<((Ipv4Addr, Ipv4Addr, u16, u8), u32)> {
+        let mut m: std::collections::BTreeMap<(Ipv4Addr, Ipv4Addr, u16, u8), u32> =
+            Default::default();
+        self.t.for_each_destination(|ext, remote, rport, proto, n| {
+            *m.entry((v4(ext), v4(remote), rport, proto)).or_default() += n;
+        });
+        m.into_iter().collect()
+    }
+
     pub fn stats(&self) -> NatStats {
         let c = &self.t.counters;
         NatStats {

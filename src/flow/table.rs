@@ -37,6 +37,18 @@ pub struct FlowHit {
     pub new: bool,
 }
 
+/// A flow as the admin API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowView {
+    /// The end that sent the first packet.
+    pub init: Side,
+    pub state: ConnState,
+    pub tracked: bool,
+    /// Flow-table zone of the ENI whose groups track it.
+    pub zone: u32,
+    pub expires: Time,
+}
+
 /// Facts about a new flow, given at admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admit {
@@ -248,6 +260,55 @@ impl ConnTable {
     pub fn remove(&self, key: &FlowKey) -> bool {
         let h = key.hash(self.seed);
         self.shard(h).map.remove(h, key).is_some()
+    }
+
+    /// Visits every live flow, one shard locked at a time (workers wait at most one shard's pass).
+    pub fn for_each(&self, now: Time, mut f: impl FnMut(&FlowKey, &FlowView)) {
+        for s in self.shards.iter() {
+            let sh = s.lock().unwrap_or_else(|e| e.into_inner());
+            sh.map.for_each(|k, e| {
+                if now < e.expires {
+                    f(
+                        k,
+                        &FlowView {
+                            init: e.init,
+                            state: e.state,
+                            tracked: e.tracked,
+                            zone: e.enis[0],
+                            expires: e.expires,
+                        },
+                    );
+                }
+            });
+        }
+    }
+
+    /// Removes every flow `pred` selects; returns how many (admin flush).
+    pub fn remove_matching(&self, mut pred: impl FnMut(&FlowKey, &FlowView) -> bool) -> usize {
+        let mut n = 0;
+        for s in self.shards.iter() {
+            let mut sh = s.lock().unwrap_or_else(|e| e.into_inner());
+            let slots = sh.map.capacity_slots();
+            let mut cursor = 0;
+            n += sh.map.sweep(
+                &mut cursor,
+                slots,
+                |k, e| {
+                    pred(
+                        k,
+                        &FlowView {
+                            init: e.init,
+                            state: e.state,
+                            tracked: e.tracked,
+                            zone: e.enis[0],
+                            expires: e.expires,
+                        },
+                    )
+                },
+                |_, _| {},
+            );
+        }
+        n
     }
 
     /// Housekeeping for an idle worker: examines up to `budget` slots of every shard.

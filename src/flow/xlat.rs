@@ -458,6 +458,28 @@ impl XlatTable {
             .copied()
     }
 
+    /// Visits every live binding, one shard locked at a time.
+    pub fn for_each(&self, now: Time, mut f: impl FnMut(&Inside, &Binding)) {
+        for s in self.shards.iter() {
+            let sh = s.lock().unwrap_or_else(|e| e.into_inner());
+            sh.fwd.for_each(|k, b| {
+                if now < b.expires {
+                    f(k, b);
+                }
+            });
+        }
+    }
+
+    /// Ports in use per destination: `f(external address, remote address, remote port,
+    /// protocol, ports)`, once per shard that holds bindings to it (callers sum).
+    pub fn for_each_destination(&self, mut f: impl FnMut(u128, u128, u16, u8, u32)) {
+        for s in self.shards.iter() {
+            let sh = s.lock().unwrap_or_else(|e| e.into_inner());
+            sh.dests
+                .for_each(|d, n| f(d.ext, d.remote, d.rport, d.proto, *n));
+        }
+    }
+
     /// Housekeeping: examines up to `budget` slots per shard; returns bindings released.
     pub fn sweep(&self, now: Time, budget: usize) -> usize {
         let mut total = 0;

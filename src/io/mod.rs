@@ -22,17 +22,23 @@
 //!
 //! Not yet here (issue #4): multi-queue devices with one worker per core.
 
+pub mod pcap;
+
 use crate::config::{Config, InterfaceType};
 use crate::flow::{FlowTable, Time};
-use crate::pipeline::{self, DropReason, NoTrace, Rx, Verdict};
+use crate::observe::flowlog::{self, Aggregator};
+use crate::observe::metrics::Registry;
+use crate::observe::{Block, Layout, Observer};
+use crate::pipeline::{self, DropReason, Rx, Verdict};
 use crate::snapshot::{PortIdx, Snapshot};
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
+use pcap::Capture;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// What a port needs in the lab: its namespace, device and addresses.
@@ -114,9 +120,11 @@ pub fn namespace_exists(ns: &str) -> bool {
 /// A TUN device of a port, open for reading and writing.
 pub struct Port {
     pub plan: PortPlan,
-    pub dev: tun_rs::SyncDevice,
+    /// Shared with the `Port` that replaces this one when a reload only changes addresses.
+    pub dev: Arc<tun_rs::SyncDevice>,
     /// Reads and writes carry a virtio-net header (offloads on).
     pub vnet: bool,
+    pub capture: Arc<Capture>,
 }
 
 /// Size of the virtio-net header that precedes every packet on an offload device.
@@ -171,6 +179,19 @@ pub fn open_port(plan: &PortPlan, offload: bool) -> io::Result<Port> {
     })
     .join()
     .map_err(|_| io::Error::other("device thread panicked"))??;
+    dev.set_nonblocking(true)?;
+    configure_port(plan)?;
+    Ok(Port {
+        plan: plan.clone(),
+        dev: Arc::new(dev),
+        vnet: offload,
+        capture: Arc::new(Capture::default()),
+    })
+}
+
+/// Gives a port's device its addresses, MTU and default routes (again, after a reload that
+/// changed them: addresses no longer planned are removed).
+pub fn configure_port(plan: &PortPlan) -> io::Result<()> {
     let ns = plan.namespace.as_str();
     let d = plan.device.as_str();
     ip(&["-n", ns, "link", "set", "lo", "up"])?;
@@ -205,22 +226,19 @@ pub fn open_port(plan: &PortPlan, offload: bool) -> io::Result<Port> {
     if plan.addresses.iter().any(|a| a.addr().is_ipv6()) {
         ip(&["-n", ns, "-6", "route", "replace", "default", "dev", d])?;
     }
-    dev.set_nonblocking(true)?;
-    Ok(Port {
-        plan: plan.clone(),
-        dev,
-        vnet: offload,
-    })
+    Ok(())
 }
 
-/// Counters of the data path (per process; workers add with relaxed atomics).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub rx_packets: AtomicU64,
-    pub tx_packets: AtomicU64,
-    pub tx_errors: AtomicU64,
-    /// Drops by reason, indexed by `drop_index`.
-    pub drops: [AtomicU64; DROP_KINDS],
+/// Applies a reload's change of a kept port's addresses or MTU to its device.
+pub fn reconfigure_port(old: &PortPlan, new: &PortPlan) -> io::Result<()> {
+    let (ns, d) = (new.namespace.as_str(), new.device.as_str());
+    for a in old.addresses.iter().filter(|a| !new.addresses.contains(a)) {
+        ip(&["-n", ns, "addr", "del", &a.to_string(), "dev", d])?;
+    }
+    if old.mtu != new.mtu {
+        ip(&["-n", ns, "link", "set", d, "mtu", &new.mtu.to_string()])?;
+    }
+    configure_port(new)
 }
 
 /// Number of distinct drop codes counted.
@@ -279,45 +297,142 @@ pub fn drop_code(i: usize) -> &'static str {
     CODES.get(i).copied().unwrap_or("-")
 }
 
+/// What the workers forward with: a config generation and the ports that go with it. Swapped
+/// whole on reload, so a worker never sees a snapshot whose port indices do not match its ports.
+pub struct Live {
+    pub generation: u64,
+    pub snap: Arc<Snapshot>,
+    pub layout: Arc<Layout>,
+    pub ports: Vec<Arc<Port>>,
+}
+
+/// Flow-log settings of a running forwarder.
+pub struct FlowLogTap {
+    /// Where workers hand their interval batches (to the writer thread).
+    pub tx: std::sync::mpsc::Sender<flowlog::Batch>,
+    pub interval_secs: u64,
+    /// Keys per worker per interval before records are skipped (SKIPDATA).
+    pub cap: usize,
+}
+
 /// What every worker shares.
 pub struct Shared {
-    pub ports: Vec<Port>,
-    pub snapshot: ArcSwap<Snapshot>,
+    pub live: ArcSwap<Live>,
     pub flows: FlowTable,
-    pub counters: Counters,
     pub stop: AtomicBool,
     pub epoch: Instant,
+    /// Wall-clock time at `epoch` (µs since the Unix epoch), for flow logs and pcap.
+    pub epoch_unix_micros: u64,
+    pub stats: Registry,
+    pub flow_log: Option<FlowLogTap>,
 }
 
 impl Shared {
+    pub fn new(live: Live, flows: FlowTable, flow_log: Option<FlowLogTap>) -> Shared {
+        let epoch_unix_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Shared {
+            live: ArcSwap::from_pointee(live),
+            flows,
+            stop: AtomicBool::new(false),
+            epoch: Instant::now(),
+            epoch_unix_micros,
+            stats: Registry::new(),
+            flow_log,
+        }
+    }
+
     /// Monotonic time for the pipeline (the I/O layer reads the clock, the core never does).
     pub fn now(&self) -> Time {
         Time(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    /// Wall-clock microseconds of a pipeline time.
+    pub fn unix_micros(&self, t: Time) -> u64 {
+        self.epoch_unix_micros + t.0 / 1000
     }
 }
 
 /// Largest read (virtio-net header + 64 KiB IP packet) plus room for a generated reply.
 const BUF: usize = VNET_HDR_LEN + 65536 + 256;
+/// Packets handled per wake-up with one snapshot load and one clock read.
+pub const BATCH: usize = 64;
 
-/// The loop of the worker that serves port `me`: read, decide, write, until `stop`.
-pub fn worker(shared: Arc<Shared>, me: usize) {
+/// Wire packets in a read: a GSO super-packet stands for `ceil(payload / gso_size)` segments
+/// (flow logs count packets as AWS sees them on the wire).
+fn segments(vnet: &[u8], len: usize) -> u64 {
+    if vnet.len() < VNET_HDR_LEN || vnet[1] == 0 {
+        return 1;
+    }
+    let hdr_len = usize::from(u16::from_le_bytes([vnet[2], vnet[3]]));
+    let gso = usize::from(u16::from_le_bytes([vnet[4], vnet[5]]));
+    if gso == 0 {
+        return 1;
+    }
+    (len.saturating_sub(hdr_len).div_ceil(gso)).max(1) as u64
+}
+
+/// The loop of a worker serving `port`: read a batch, decide, write, count; until `stop` or
+/// until a reload removes the port.
+pub fn worker(shared: Arc<Shared>, port: Arc<Port>) {
     let mut buf = vec![0u8; BUF];
-    let port = &shared.ports[me];
     let fd = port.dev.as_raw_fd();
     // With offloads every packet is preceded by a virtio-net header, kept as it came.
     let hdr = if port.vnet { VNET_HDR_LEN } else { 0 };
+    let mut generation = u64::MAX;
+    let mut me = 0usize;
+    let mut block: Option<Arc<Block>> = None;
+    let unix = |t: Time| shared.unix_micros(t) / 1_000_000;
+    let mut agg = shared.flow_log.as_ref().map(|f| {
+        (
+            Aggregator::new(f.cap, f.interval_secs, unix(shared.now())),
+            f.tx.clone(),
+        )
+    });
     while !shared.stop.load(Ordering::Relaxed) {
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: one valid pollfd; a timeout keeps shutdown prompt.
+        // SAFETY: one valid pollfd; a timeout keeps shutdown and reloads prompt.
         let r = unsafe { libc::poll(&mut pfd, 1, 200) };
+        let live = shared.live.load();
+        if live.generation != generation {
+            let Some(i) = live.ports.iter().position(|p| Arc::ptr_eq(p, &port)) else {
+                break;
+            };
+            me = i;
+            if let Some(b) = block.take() {
+                b.retire();
+            }
+            block = Some(
+                shared
+                    .stats
+                    .block(Arc::clone(&live.snap), Arc::clone(&live.layout)),
+            );
+            generation = live.generation;
+        }
+        let Some(counters) = block.as_deref() else {
+            break;
+        };
+        let now = shared.now();
+        let now_unix = unix(now);
+        if let Some((a, tx)) = &mut agg
+            && a.due(now_unix)
+        {
+            let b = a.take(now_unix, Some(Arc::clone(&live.snap)));
+            if !b.records.is_empty() || !b.skipped.is_empty() {
+                let _ = tx.send(b);
+            }
+        }
         if r <= 0 {
             continue;
         }
-        loop {
+        let snap = &*live.snap;
+        let ingress_kind = snap.ports.get(me).map(|p| p.kind);
+        for _ in 0..BATCH {
             let n = match port.dev.recv(&mut buf[..hdr + 65536]) {
                 Ok(n) if n > hdr => n - hdr,
                 Ok(_) => continue,
@@ -325,39 +440,61 @@ pub fn worker(shared: Arc<Shared>, me: usize) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            shared.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
-            let snap = shared.snapshot.load();
+            counters.rx(me, n);
+            if port.capture.active() {
+                port.capture
+                    .record(&buf[hdr..hdr + n], shared.unix_micros(now));
+            }
+            let segs = segments(&buf[..hdr], n);
             let rx = Rx {
                 ingress: PortIdx(me as u16),
-                now: shared.now(),
+                now,
                 l4_csum_partial: hdr > 0 && buf[0] & VNET_F_NEEDS_CSUM != 0,
             };
-            let (egress, len) =
-                match pipeline::process(&snap, &shared.flows, &mut buf[hdr..], n, rx, &mut NoTrace)
-                {
-                    Verdict::Forward { egress, len } => (egress, len),
-                    Verdict::Reply {
-                        egress,
-                        len,
-                        reason,
-                    } => {
-                        shared.counters.drops[drop_index(reason)].fetch_add(1, Ordering::Relaxed);
-                        // A generated packet: no segmentation, checksums complete.
-                        buf[..hdr].fill(0);
-                        (egress, len)
+            let mut obs = Observer::default();
+            let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
+            counters.decision(&obs, &v);
+            if let Some((a, _)) = &mut agg {
+                for (e, five, accept) in obs.records(snap, ingress_kind, &v).into_iter().flatten() {
+                    if let Some(eni) = snap.enis.get(e as usize) {
+                        let key = flowlog::Key {
+                            zone: eni.zone,
+                            five,
+                            accept,
+                        };
+                        a.add(key, segs, n as u64, now_unix);
                     }
-                    Verdict::Drop(reason) => {
-                        shared.counters.drops[drop_index(reason)].fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                };
-            let Some(out) = shared.ports.get(usize::from(egress.0)) else {
+                }
+            }
+            let (egress, len) = match v {
+                Verdict::Forward { egress, len } => (egress, len),
+                Verdict::Reply { egress, len, .. } => {
+                    // A generated packet: no segmentation, checksums complete.
+                    buf[..hdr].fill(0);
+                    (egress, len)
+                }
+                Verdict::Drop(_) => continue,
+            };
+            let e = usize::from(egress.0);
+            let Some(out) = live.ports.get(e) else {
                 continue;
             };
+            if out.capture.active() {
+                out.capture
+                    .record(&buf[hdr..hdr + len], shared.unix_micros(now));
+            }
             match out.dev.send(&buf[..hdr + len]) {
-                Ok(_) => shared.counters.tx_packets.fetch_add(1, Ordering::Relaxed),
-                Err(_) => shared.counters.tx_errors.fetch_add(1, Ordering::Relaxed),
-            };
+                Ok(_) => counters.tx(e, len),
+                Err(_) => counters.tx_error(e),
+            }
         }
+    }
+    if let Some(b) = block.take() {
+        b.retire();
+    }
+    if let Some((mut a, tx)) = agg {
+        let now_unix = unix(shared.now());
+        let snap = Arc::clone(&shared.live.load().snap);
+        let _ = tx.send(a.take(now_unix, Some(snap)));
     }
 }

@@ -522,7 +522,8 @@ impl<T: Tracer> Cx<'_, T> {
     /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
     /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
     fn sg(&mut self, e: u32, egress: bool) -> Step {
-        let (key, side) = FlowKey::from_tuple(e as u16, &tuple(&self.m));
+        let zone = self.snap.enis[e as usize].zone;
+        let (key, side) = FlowKey::from_tuple(zone, &tuple(&self.m));
         if let Some(f) = self
             .flows
             .conns()
@@ -550,7 +551,7 @@ impl<T: Tracer> Cx<'_, T> {
                     _ => L4::None,
                 },
             };
-            let (qkey, qside) = FlowKey::from_tuple(e as u16, &quoted);
+            let (qkey, qside) = FlowKey::from_tuple(zone, &quoted);
             if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
                 self.tr.stage(Stage::Flow {
                     eni: e,
@@ -603,7 +604,8 @@ impl<T: Tracer> Cx<'_, T> {
             let a = Admit {
                 tcp_flags: self.orig.tcp_flags,
                 tracked: true,
-                enis: [p.eni, p.eni],
+                // Zones, not indices: they name the same ENI after a reload.
+                enis: [u32::from(eni.zone), u32::from(eni.zone)],
                 timeouts: eni.timeouts,
             };
             match self.flows.conns().admit(&p.key, p.side, &a, self.rx.now) {

@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr};
 pub struct PortIdx(pub u16);
 
 /// Where a port attaches.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
     /// The instance behind an ENI (index into `enis`).
     Eni(u32),
@@ -134,6 +134,9 @@ pub struct Eni {
     pub endpoint: Option<u32>,
     /// Idle timeouts of its tracked flows (AWS defaults, or its ConnectionTrackingConfiguration).
     pub timeouts: crate::flow::Timeouts,
+    /// Flow-table zone of its security-group state. Unlike the index, it stays the same for the
+    /// same ENI id across reloads (see [`compile_after`]), so tracked flows survive a reload.
+    pub zone: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +181,10 @@ pub struct Snapshot {
     /// Public IPv4 → ENI (the internet gateway's 1:1 map).
     pub eni_by_public: FxHashMap<Ipv4Addr, u32>,
     pub router_mode: bool,
+    /// `AccountId` of the config (`-` when absent): the flow logs' account-id field.
+    pub account_id: String,
+    /// The next flow-table zone a new ENI gets (zones are never reused while running).
+    pub next_zone: u32,
 }
 
 /// 169.254.168.0/22 and fd00:ec2::/32: never forwarded.
@@ -203,6 +210,36 @@ fn err(id: &str, field: impl Into<String>, message: impl Into<String>) -> Config
 
 /// Compiles a validated config. Inconsistencies it meets anyway are errors, never panics.
 pub fn compile(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
+    compile_after(cfg, None)
+}
+
+/// Compiles a config that replaces `prev` (a reload): an ENI keeps the flow-table zone it had in
+/// `prev`, a new ENI gets a zone never used before, so the flow state of a kept ENI stays valid
+/// and a new ENI never inherits the flows of a removed one.
+pub fn compile_after(cfg: &Config, prev: Option<&Snapshot>) -> Result<Snapshot, Vec<ConfigError>> {
+    let mut snap = compile_fresh(cfg)?;
+    let mut next = prev.map_or(0, |p| p.next_zone);
+    for e in &mut snap.enis {
+        match prev.and_then(|p| p.enis.iter().find(|o| o.id == e.id)) {
+            Some(o) => e.zone = o.zone,
+            None => {
+                let Ok(z) = u16::try_from(next) else {
+                    return Err(vec![err(
+                        &e.id,
+                        "NetworkInterfaceId",
+                        "more than 65536 distinct ENIs since start-up: restart vpcfwd",
+                    )]);
+                };
+                e.zone = z;
+                next += 1;
+            }
+        }
+    }
+    snap.next_zone = next;
+    Ok(snap)
+}
+
+fn compile_fresh(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let Some(vpc) = cfg.vpcs.first() else {
         return Err(vec![err("Vpcs", "Vpcs", "the config declares no VPC")]);
@@ -339,6 +376,7 @@ pub fn compile(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
             src_dst_check: e.source_dest_check.unwrap_or(true),
             port: None,
             endpoint,
+            zone: 0,
             timeouts: {
                 let c = e.connection_tracking_configuration.unwrap_or_default();
                 crate::flow::Timeouts::with_overrides(
@@ -552,6 +590,8 @@ pub fn compile(cfg: &Config) -> Result<Snapshot, Vec<ConfigError>> {
         eni_by_ip,
         eni_by_public,
         router_mode: cfg.options.router_mode,
+        account_id: cfg.account_id.clone().unwrap_or_else(|| "-".into()),
+        next_zone: 0,
     })
 }
 

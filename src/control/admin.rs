@@ -1,0 +1,509 @@
+//! The admin API (HTTP/1 on the control plane's tokio runtime). Bound to loopback by default.
+//!
+//! - `GET /metrics`: Prometheus text.
+//! - `GET /ports`, `GET /route-tables` (as compiled: prefix lists expanded, ties resolved),
+//!   `GET /flows?addr=&eni=&offset=&limit=`, `GET /nat?offset=&limit=`: JSON views.
+//! - `POST /flows/flush?addr=&eni=` (or `?all=true`): removes matching flows.
+//! - `POST /reload`, `GET /reload`: reload the config file; the last outcome.
+//! - `POST /pcap/start?port=&dir=`, `POST /pcap/stop?port=`: captures on a running forwarder.
+//!
+//! Reads walk the flow tables one shard lock at a time (a worker waits at most for one shard's
+//! pass) on a blocking thread, never on a worker.
+
+use super::Control;
+use crate::flow::key::bits_addr;
+use crate::flow::{FlowKey, FlowView, Side};
+use crate::observe::metrics::Series;
+use crate::snapshot::{PortKind, kind_name};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+type Ctl = State<Arc<Control>>;
+
+/// Binds the admin address; anything but loopback gets a loud warning.
+pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let sa: SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{addr}: not an IP:port address ({e})")))?;
+    if !sa.ip().is_loopback() {
+        let msg = format!(
+            "WARNING: the admin API listens on {sa}, not on loopback: anyone who can reach it can read flows, start captures and reload the config"
+        );
+        eprintln!("{msg}");
+        tracing::warn!("{msg}");
+    }
+    tokio::net::TcpListener::bind(sa).await
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, ctl: Arc<Control>) {
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/metrics", get(metrics))
+        .route("/ports", get(ports))
+        .route("/route-tables", get(route_tables))
+        .route("/flows", get(flows))
+        .route("/flows/flush", post(flush))
+        .route("/nat", get(nat))
+        .route("/reload", get(reload_status).post(reload))
+        .route("/pcap/start", post(pcap_start))
+        .route("/pcap/stop", post(pcap_stop))
+        .with_state(ctl);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("admin API: {e}");
+    }
+}
+
+async fn index() -> Json<Value> {
+    Json(json!({
+        "endpoints": [
+            "GET /metrics", "GET /ports", "GET /route-tables",
+            "GET /flows?addr=&eni=&offset=&limit=", "POST /flows/flush?addr=&eni=|all=true",
+            "GET /nat?offset=&limit=", "GET /reload", "POST /reload",
+            "POST /pcap/start?port=&dir=", "POST /pcap/stop?port="
+        ]
+    }))
+}
+
+/// Runs `f` on the blocking pool (flow-table walks, compiles).
+async fn blocking<T: Send + 'static>(
+    ctl: Arc<Control>,
+    f: impl FnOnce(&Control) -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(move || f(&ctl))
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+async fn metrics(State(c): Ctl) -> Response {
+    match blocking(c, |c| c.render_metrics()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+impl Control {
+    /// Pushes every total into the Prometheus recorder and renders it.
+    pub fn render_metrics(&self) -> String {
+        let s = &self.shared;
+        let reg = &s.stats;
+        for (series, v) in reg.totals() {
+            reg.counter(&series, v);
+        }
+        let f = s.flows.stats();
+        let plain = |n: &'static str| -> Series { (n, vec![]) };
+        reg.counter(&plain("vpcfwd_flow_inserts_total"), f.conns.inserts);
+        reg.counter(&plain("vpcfwd_flow_expiries_total"), f.conns.expiries);
+        reg.counter(&plain("vpcfwd_flow_refusals_total"), f.conns.refusals);
+        reg.counter(
+            &plain("vpcfwd_flow_flushes_total"),
+            self.flushed.load(Ordering::Relaxed),
+        );
+        reg.counter(
+            &plain("vpcfwd_nat_port_allocation_errors_total"),
+            f.nat.port_allocation_errors + f.privatelink_port_allocation_errors,
+        );
+        reg.counter(
+            &plain("vpcfwd_nat_idle_timeouts_total"),
+            f.nat.idle_timeouts,
+        );
+        let st = self
+            .reload_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        reg.counter(
+            &("vpcfwd_reloads_total", vec![("result", "ok".into())]),
+            st.ok,
+        );
+        reg.counter(
+            &("vpcfwd_reloads_total", vec![("result", "error".into())]),
+            st.errors,
+        );
+        reg.counter(
+            &plain("vpcfwd_flow_log_records_total"),
+            self.flow_log_written.load(Ordering::Relaxed),
+        );
+        let mut gauges: Vec<(Series, f64)> = vec![
+            (plain("vpcfwd_flows"), f.conns.size as f64),
+            (plain("vpcfwd_nat_bindings"), f.nat.active as f64),
+            (
+                plain("vpcfwd_privatelink_bindings"),
+                f.privatelink_bindings as f64,
+            ),
+            (plain("vpcfwd_config_generation"), st.generation as f64),
+            (
+                plain("vpcfwd_last_reload_success"),
+                if st.last_ok == Some(false) { 0.0 } else { 1.0 },
+            ),
+        ];
+        for ((ext, dst, dport, proto), n) in s.flows.nat().ports_per_destination() {
+            gauges.push((
+                (
+                    "vpcfwd_nat_ports_in_use",
+                    vec![
+                        ("address", ext.to_string()),
+                        ("destination", dst.to_string()),
+                        ("destination_port", dport.to_string()),
+                        ("protocol", proto.to_string()),
+                    ],
+                ),
+                f64::from(n),
+            ));
+        }
+        reg.gauges(&gauges);
+        for p in s.live.load().ports.iter() {
+            let l = vec![("port", p.plan.port_id.clone())];
+            reg.counter(
+                &("vpcfwd_pcap_packets_total", l.clone()),
+                p.capture.packets.load(Ordering::Relaxed),
+            );
+            reg.counter(
+                &("vpcfwd_pcap_truncated_total", l),
+                p.capture.truncated.load(Ordering::Relaxed),
+            );
+        }
+        reg.render()
+    }
+}
+
+async fn ports(State(c): Ctl) -> Json<Value> {
+    let live = c.shared.live.load_full();
+    let totals = c.shared.stats.totals();
+    let count = |name: &str, port: &str, dir: &str| -> u64 {
+        totals
+            .get(&(
+                // Series names are &'static str; look up by an equal key.
+                match name {
+                    "p" => "vpcfwd_port_packets_total",
+                    _ => "vpcfwd_port_bytes_total",
+                },
+                vec![("port", port.to_string()), ("direction", dir.to_string())],
+            ))
+            .copied()
+            .unwrap_or(0)
+    };
+    let v: Vec<Value> = live
+        .ports
+        .iter()
+        .zip(live.snap.ports.iter())
+        .map(|(p, spec)| {
+            let kind = match spec.kind {
+                PortKind::Eni(e) => json!({"network_interface_id": live.snap.enis[e as usize].id}),
+                PortKind::Internet => json!({"internet_gateway_id": live.snap.igw_id}),
+                PortKind::Service(ep) => {
+                    json!({"vpc_endpoint_id": live.snap.endpoints[ep as usize].id})
+                }
+            };
+            let id = &p.plan.port_id;
+            json!({
+                "port_id": id,
+                "attachment": kind,
+                "namespace": p.plan.namespace,
+                "device": p.plan.device,
+                "addresses": p.plan.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "mtu": p.plan.mtu,
+                "offload": if p.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
+                "queues": 1,
+                "pcap": p.capture.path().map(|x| x.display().to_string()),
+                "rx_packets": count("p", id, "rx"), "rx_bytes": count("b", id, "rx"),
+                "tx_packets": count("p", id, "tx"), "tx_bytes": count("b", id, "tx"),
+            })
+        })
+        .collect();
+    Json(json!({"generation": live.generation, "ports": v}))
+}
+
+async fn route_tables(State(c): Ctl) -> Json<Value> {
+    let live = c.shared.live.load_full();
+    let s = &live.snap;
+    let v: Vec<Value> = s
+        .route_tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let subnets: Vec<&str> = s
+                .subnets
+                .iter()
+                .filter(|x| x.route_table as usize == i)
+                .map(|x| x.id.as_str())
+                .collect();
+            let routes: Vec<Value> = t
+                .routes
+                .iter()
+                .map(|r| {
+                    let pl = match &r.source {
+                        crate::snapshot::RouteSource::PrefixList { pl, .. } => Some(pl.clone()),
+                        _ => None,
+                    };
+                    json!({
+                        "destination": r.dest.to_string(),
+                        "target": r.target_id,
+                        "origin": kind_name(&r.source),
+                        "prefix_list_id": pl,
+                        "won_over": r.won_over,
+                    })
+                })
+                .collect();
+            json!({"route_table_id": t.id, "subnets": subnets, "routes": routes})
+        })
+        .collect();
+    Json(json!({"generation": live.generation, "route_tables": v}))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct FlowQuery {
+    addr: Option<IpAddr>,
+    eni: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    all: Option<bool>,
+}
+
+/// The ends of a flow key, initiator first.
+fn ends(k: &FlowKey, v: &FlowView) -> ((IpAddr, u16), (IpAddr, u16)) {
+    let v6 = k.class & 0x80 != 0;
+    let lo = (bits_addr(k.lo, v6), k.lo_port);
+    let hi = (bits_addr(k.hi, v6), k.hi_port);
+    match v.init {
+        Side::Lo => (lo, hi),
+        Side::Hi => (hi, lo),
+    }
+}
+
+impl Control {
+    /// ENI id per flow-table zone, from the running snapshot.
+    fn zone_names(&self) -> BTreeMap<u32, String> {
+        self.shared
+            .live
+            .load()
+            .snap
+            .enis
+            .iter()
+            .map(|e| (u32::from(e.zone), e.id.clone()))
+            .collect()
+    }
+
+    fn matches(q: &FlowQuery, names: &BTreeMap<u32, String>, k: &FlowKey, v: &FlowView) -> bool {
+        let ((a, _), (b, _)) = ends(k, v);
+        q.addr.is_none_or(|x| x == a || x == b)
+            && q.eni
+                .as_ref()
+                .is_none_or(|e| names.get(&v.zone).is_some_and(|n| n == e))
+    }
+}
+
+async fn flows(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    let r = blocking(c, move |c| {
+        let names = c.zone_names();
+        let now = c.shared.now();
+        let mut rows: Vec<(String, Value)> = Vec::new();
+        c.shared.flows.conns().for_each(now, |k, v| {
+            if !Control::matches(&q, &names, k, v) {
+                return;
+            }
+            let ((a, ap), (b, bp)) = ends(k, v);
+            let eni = names
+                .get(&v.zone)
+                .cloned()
+                .unwrap_or_else(|| format!("zone-{}", v.zone));
+            let sort = format!("{eni} {a} {ap} {b} {bp} {}", k.proto);
+            rows.push((
+                sort,
+                json!({
+                    "network_interface_id": eni,
+                    "protocol": k.proto,
+                    "src": a.to_string(), "src_port": ap,
+                    "dst": b.to_string(), "dst_port": bp,
+                    "state": format!("{:?}", v.state),
+                    "tracked": v.tracked,
+                    "expires_in_secs": v.expires.0.saturating_sub(now.0) / 1_000_000_000,
+                }),
+            ));
+        });
+        rows.sort_by(|x, y| x.0.cmp(&y.0));
+        page(
+            rows.into_iter().map(|r| r.1).collect(),
+            q.offset,
+            q.limit,
+            "flows",
+        )
+    })
+    .await;
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+fn page(rows: Vec<Value>, offset: Option<usize>, limit: Option<usize>, name: &str) -> Value {
+    let total = rows.len();
+    let offset = offset.unwrap_or(0).min(total);
+    let limit = limit.unwrap_or(100).clamp(1, 10_000);
+    let items: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    json!({"total": total, "offset": offset, "limit": limit, name: items})
+}
+
+async fn flush(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    if q.addr.is_none() && q.eni.is_none() && q.all != Some(true) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "give addr=, eni= or all=true"})),
+        )
+            .into_response();
+    }
+    let r = blocking(c, move |c| {
+        let names = c.zone_names();
+        let n = c
+            .shared
+            .flows
+            .conns()
+            .remove_matching(|k, v| Control::matches(&q, &names, k, v));
+        c.flushed.fetch_add(n as u64, Ordering::Relaxed);
+        tracing::info!("admin: flushed {n} flows");
+        n
+    })
+    .await;
+    match r {
+        Ok(n) => Json(json!({"flushed": n})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn nat(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    let r = blocking(c, move |c| {
+        let now = c.shared.now();
+        let live = c.shared.live.load_full();
+        let gw = |a: std::net::Ipv4Addr| {
+            live.snap
+                .nat_gateways
+                .iter()
+                .find(|n| n.public_ips.contains(&a) || n.private_ips.contains(&a))
+                .map(|n| n.id.clone())
+        };
+        let mut rows = Vec::new();
+        c.shared.flows.nat().for_each(now, |f, ext, eport, exp| {
+            if q.addr
+                .is_none_or(|x| x == IpAddr::V4(f.src) || x == IpAddr::V4(f.dst))
+            {
+                rows.push((
+                    (f.src, f.sport, f.dst, f.dport, f.proto),
+                    json!({
+                        "nat_gateway_id": gw(ext),
+                        "protocol": f.proto,
+                        "inside": format!("{}:{}", f.src, f.sport),
+                        "destination": format!("{}:{}", f.dst, f.dport),
+                        "translated": format!("{ext}:{eport}"),
+                        "expires_in_secs": exp.0.saturating_sub(now.0) / 1_000_000_000,
+                    }),
+                ));
+            }
+        });
+        rows.sort_by_key(|r| r.0);
+        let mut v = page(rows.into_iter().map(|r| r.1).collect(), q.offset, q.limit, "bindings");
+        v["ports_per_destination"] = c
+            .shared
+            .flows
+            .nat()
+            .ports_per_destination()
+            .into_iter()
+            .map(|((ext, dst, dport, proto), n)| {
+                json!({"address": ext.to_string(), "destination": format!("{dst}:{dport}"),
+                       "protocol": proto, "ports_in_use": n, "limit": crate::flow::xlat::MAX_PER_DESTINATION})
+            })
+            .collect();
+        v
+    })
+    .await;
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn reload_status(State(c): Ctl) -> Json<Value> {
+    let st = c
+        .reload_status
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(json!(st))
+}
+
+async fn reload(State(c): Ctl) -> Response {
+    match blocking(c, |c| c.reload("admin API")).await {
+        Ok(Ok(g)) => Json(json!({"ok": true, "generation": g})).into_response(),
+        Ok(Err(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"ok": false, "errors": errors, "note": "the running config is unchanged"})),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PcapQuery {
+    port: Option<String>,
+    dir: Option<std::path::PathBuf>,
+}
+
+async fn pcap_start(State(c): Ctl, Query(q): Query<PcapQuery>) -> Response {
+    let r = blocking(c, move |c| -> Result<Vec<String>, String> {
+        let dir = {
+            let mut d = c.pcap_dir.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(x) = &q.dir {
+                *d = Some(x.clone());
+            }
+            d.clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("vpcfwd-pcap"))
+        };
+        let live = c.shared.live.load_full();
+        let mut files = Vec::new();
+        for p in live
+            .ports
+            .iter()
+            .filter(|p| q.port.as_ref().is_none_or(|x| *x == p.plan.port_id))
+        {
+            let f = c.capture_start(p, &dir).map_err(|e| e.to_string())?;
+            files.push(f.display().to_string());
+        }
+        if files.is_empty() {
+            return Err(format!("no port {}", q.port.clone().unwrap_or_default()));
+        }
+        Ok(files)
+    })
+    .await;
+    match r {
+        Ok(Ok(files)) => Json(json!({"capturing": files})).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn pcap_stop(State(c): Ctl, Query(q): Query<PcapQuery>) -> Json<Value> {
+    let live = c.shared.live.load_full();
+    let files: Vec<String> = live
+        .ports
+        .iter()
+        .filter(|p| q.port.as_ref().is_none_or(|x| *x == p.plan.port_id))
+        .filter_map(|p| p.capture.stop())
+        .map(|f| f.display().to_string())
+        .collect();
+    Json(json!({"stopped": files}))
+}

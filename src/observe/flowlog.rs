@@ -1,0 +1,441 @@
+//! VPC flow logs in AWS's default format, version 2 (semantics doc §10):
+//!
+//! `version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status`
+//!
+//! One record per ENI per 5-tuple (and action) per aggregation interval. Workers aggregate into
+//! their own bounded map ([`Aggregator`], no lock, no allocation once warm) and hand it to the
+//! writer when the interval ends; the writer merges the workers' maps of one interval (a flow
+//! may be seen by several workers) and appends the records to a file that rotates by size.
+//! Keys beyond the map's bound are counted and reported as a `SKIPDATA` record of their ENI,
+//! as AWS does when it cannot capture everything.
+
+use super::Five;
+use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The field names of the default format, in order (what a parser of AWS flow logs expects).
+pub const FIELDS: [&str; 14] = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+
+/// Traffic AWS never logs: the VPC resolver and router addresses, instance metadata, Time Sync,
+/// DHCP.
+pub fn excluded(snap: &Snapshot, f: &Five) -> bool {
+    let special = |a: IpAddr| match a {
+        IpAddr::V4(v) => {
+            v == Ipv4Addr::new(169, 254, 169, 254)
+                || v == Ipv4Addr::new(169, 254, 169, 123)
+                || snap.vpc_cidrs.iter().any(|n| match n {
+                    ipnet::IpNet::V4(n) => {
+                        let base = u32::from(n.network());
+                        // base+1: the VPC router; base+2: the Amazon-provided DNS resolver.
+                        u32::from(v) == base + 1 || u32::from(v) == base + 2
+                    }
+                    ipnet::IpNet::V6(_) => false,
+                })
+        }
+        // IPv6 metadata, DNS and Time Sync.
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            s[..7] == [0xfd00, 0xec2, 0, 0, 0, 0, 0] && matches!(s[7], 0x254 | 0x253 | 0x123)
+        }
+    };
+    let dhcp = f.proto == 17
+        && matches!(
+            (f.sport, f.dport),
+            (68, 67) | (67, 68) | (546, 547) | (547, 546)
+        );
+    dhcp || special(f.src) || special(f.dst)
+}
+
+/// An aggregation key: the ENI (by flow-table zone, stable across reloads), the tuple it saw,
+/// and the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub zone: u16,
+    pub five: Five,
+    pub accept: bool,
+}
+
+/// Packets, bytes and first/last second of a key within an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Agg {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
+/// One worker's records of one interval.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Start of the interval (Unix seconds).
+    pub interval: u64,
+    pub records: Vec<(Key, Agg)>,
+    /// Keys not recorded because the map was full, per ENI zone.
+    pub skipped: Vec<(u16, u64)>,
+    /// The snapshot the worker used, to name the zones' ENIs.
+    pub snap: Option<Arc<Snapshot>>,
+}
+
+/// A worker's bounded aggregation map for the current interval.
+pub struct Aggregator {
+    map: FxHashMap<Key, Agg>,
+    skipped: FxHashMap<u16, u64>,
+    cap: usize,
+    interval_secs: u64,
+    /// Start of the current interval (Unix seconds).
+    pub interval: u64,
+}
+
+impl Aggregator {
+    /// `cap` keys per interval (reserved up front), intervals of `interval_secs` aligned to the
+    /// Unix epoch.
+    pub fn new(cap: usize, interval_secs: u64, now_unix: u64) -> Aggregator {
+        let interval_secs = interval_secs.max(1);
+        let mut map = FxHashMap::default();
+        map.reserve(cap);
+        Aggregator {
+            map,
+            skipped: FxHashMap::default(),
+            cap,
+            interval_secs,
+            interval: now_unix - now_unix % interval_secs,
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, key: Key, packets: u64, bytes: u64, now_unix: u64) {
+        if let Some(a) = self.map.get_mut(&key) {
+            a.packets += packets;
+            a.bytes += bytes;
+            a.last = now_unix;
+        } else if self.map.len() < self.cap {
+            self.map.insert(
+                key,
+                Agg {
+                    packets,
+                    bytes,
+                    first: now_unix,
+                    last: now_unix,
+                },
+            );
+        } else {
+            *self.skipped.entry(key.zone).or_default() += 1;
+        }
+    }
+
+    /// Whether the interval containing `now_unix` is a later one (time to hand the batch over).
+    #[inline]
+    pub fn due(&self, now_unix: u64) -> bool {
+        now_unix >= self.interval + self.interval_secs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty() && self.skipped.is_empty()
+    }
+
+    /// Hands the interval's records over and starts the interval containing `now_unix`.
+    pub fn take(&mut self, now_unix: u64, snap: Option<Arc<Snapshot>>) -> Batch {
+        let b = Batch {
+            interval: self.interval,
+            records: self.map.drain().collect(),
+            skipped: self.skipped.drain().collect(),
+            snap,
+        };
+        self.interval = now_unix - now_unix % self.interval_secs;
+        b
+    }
+}
+
+/// Formats one ACCEPT/REJECT record.
+pub fn format_record(account: &str, eni: &str, k: &Key, a: &Agg) -> String {
+    let f = &k.five;
+    format!(
+        "2 {account} {eni} {} {} {} {} {} {} {} {} {} {} OK",
+        f.src,
+        f.dst,
+        f.sport,
+        f.dport,
+        f.proto,
+        a.packets,
+        a.bytes,
+        a.first,
+        a.last,
+        if k.accept { "ACCEPT" } else { "REJECT" }
+    )
+}
+
+/// Formats the record of an ENI whose records were partly skipped in `[start, end]`.
+pub fn format_skipdata(account: &str, eni: &str, start: u64, end: u64) -> String {
+    format!("2 {account} {eni} - - - - - - - {start} {end} - SKIPDATA")
+}
+
+/// The flow-log file: appended to, rotated to `<file>.1 … <file>.<keep>` past `max_bytes`.
+pub struct RotatingFile {
+    path: PathBuf,
+    file: std::fs::File,
+    size: u64,
+    max_bytes: u64,
+    keep: usize,
+}
+
+impl RotatingFile {
+    pub fn open(path: &Path, max_bytes: u64, keep: usize) -> io::Result<RotatingFile> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_bytes: max_bytes.max(1),
+            keep: keep.max(1),
+        })
+    }
+
+    pub fn write_lines(&mut self, lines: &[String]) -> io::Result<()> {
+        for l in lines {
+            if self.size > 0 && self.size + l.len() as u64 + 1 > self.max_bytes {
+                self.rotate()?;
+            }
+            writeln!(self.file, "{l}")?;
+            self.size += l.len() as u64 + 1;
+        }
+        self.file.flush()
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let name = |i: usize| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{i}"));
+            PathBuf::from(p)
+        };
+        for i in (1..self.keep).rev() {
+            let from = name(i);
+            if from.exists() {
+                std::fs::rename(&from, name(i + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, name(1))?;
+        self.file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Merges the workers' batches per interval and writes an interval once every worker had the
+/// chance to hand it over (`grace` seconds after its end).
+pub struct Writer {
+    out: RotatingFile,
+    interval_secs: u64,
+    grace: u64,
+    pending: std::collections::BTreeMap<u64, Pending>,
+    /// ENI id per zone, learned from the batches' snapshots (zones are never reused).
+    names: FxHashMap<u16, String>,
+    account: String,
+    /// Records written so far.
+    pub written: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    records: FxHashMap<Key, Agg>,
+    skipped: FxHashMap<u16, u64>,
+}
+
+impl Writer {
+    pub fn new(out: RotatingFile, interval_secs: u64) -> Writer {
+        Writer {
+            out,
+            interval_secs: interval_secs.max(1),
+            grace: 2,
+            pending: Default::default(),
+            names: FxHashMap::default(),
+            account: "-".into(),
+            written: 0,
+        }
+    }
+
+    pub fn add(&mut self, b: Batch) {
+        if let Some(s) = &b.snap {
+            self.account = s.account_id.clone();
+            for e in &s.enis {
+                self.names.entry(e.zone).or_insert_with(|| e.id.clone());
+            }
+        }
+        let p = self.pending.entry(b.interval).or_default();
+        for (k, a) in b.records {
+            p.records
+                .entry(k)
+                .and_modify(|x| {
+                    x.packets += a.packets;
+                    x.bytes += a.bytes;
+                    x.first = x.first.min(a.first);
+                    x.last = x.last.max(a.last);
+                })
+                .or_insert(a);
+        }
+        for (z, n) in b.skipped {
+            *p.skipped.entry(z).or_default() += n;
+        }
+    }
+
+    /// Writes every interval that ended more than `grace` seconds before `now_unix` (all of
+    /// them when `all`, at shutdown).
+    pub fn flush(&mut self, now_unix: u64, all: bool) -> io::Result<()> {
+        let ready: Vec<u64> = self
+            .pending
+            .keys()
+            .copied()
+            .filter(|&i| all || i + self.interval_secs + self.grace <= now_unix)
+            .collect();
+        for i in ready {
+            let Some(p) = self.pending.remove(&i) else {
+                continue;
+            };
+            let mut recs: Vec<(Key, Agg)> = p.records.into_iter().collect();
+            recs.sort_by_key(|(k, a)| {
+                (
+                    a.first,
+                    k.zone,
+                    k.five.src,
+                    k.five.dst,
+                    k.five.sport,
+                    k.five.dport,
+                )
+            });
+            let name = |z: u16| self.names.get(&z).cloned().unwrap_or_else(|| "-".into());
+            let mut lines: Vec<String> = recs
+                .iter()
+                .map(|(k, a)| format_record(&self.account, &name(k.zone), k, a))
+                .collect();
+            for (z, _) in p.skipped {
+                lines.push(format_skipdata(
+                    &self.account,
+                    &name(z),
+                    i,
+                    i + self.interval_secs,
+                ));
+            }
+            self.written += lines.len() as u64;
+            self.out.write_lines(&lines)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn five(sport: u16) -> Five {
+        Five {
+            src: "10.0.1.10".parse().unwrap(),
+            dst: "203.0.113.100".parse().unwrap(),
+            sport,
+            dport: 80,
+            proto: 6,
+        }
+    }
+
+    #[test]
+    fn aggregates_per_key_and_skips_beyond_the_bound() {
+        let mut a = Aggregator::new(2, 60, 1_000_000);
+        assert_eq!(a.interval, 999_960);
+        let k = |s, accept| Key {
+            zone: 1,
+            five: five(s),
+            accept,
+        };
+        a.add(k(1000, true), 1, 60, 1_000_001);
+        a.add(k(1000, true), 1, 40, 1_000_005);
+        a.add(k(1000, false), 1, 40, 1_000_006);
+        a.add(k(1001, true), 1, 40, 1_000_007);
+        assert!(!a.due(1_000_019));
+        assert!(a.due(1_000_020));
+        let b = a.take(1_000_020, None);
+        assert_eq!(b.interval, 999_960);
+        assert_eq!(a.interval, 1_000_020);
+        let r = b
+            .records
+            .iter()
+            .find(|(x, _)| *x == k(1000, true))
+            .unwrap()
+            .1;
+        assert_eq!(
+            r,
+            Agg {
+                packets: 2,
+                bytes: 100,
+                first: 1_000_001,
+                last: 1_000_005
+            }
+        );
+        assert_eq!(b.records.len(), 2);
+        assert_eq!(b.skipped, vec![(1, 1)]);
+    }
+
+    #[test]
+    fn record_has_the_default_format_fields_in_order() {
+        let k = Key {
+            zone: 0,
+            five: five(49152),
+            accept: false,
+        };
+        let a = Agg {
+            packets: 3,
+            bytes: 180,
+            first: 1700000000,
+            last: 1700000009,
+        };
+        let line = format_record("123456789012", "eni-web", &k, &a);
+        assert_eq!(
+            line,
+            "2 123456789012 eni-web 10.0.1.10 203.0.113.100 49152 80 6 3 180 1700000000 1700000009 REJECT OK"
+        );
+        assert_eq!(line.split(' ').count(), FIELDS.len());
+        assert_eq!(
+            format_skipdata("1", "eni-a", 60, 120).split(' ').count(),
+            FIELDS.len()
+        );
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_n_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("flow.log");
+        let mut f = RotatingFile::open(&p, 100, 2).unwrap();
+        let line = "x".repeat(59);
+        for _ in 0..5 {
+            f.write_lines(std::slice::from_ref(&line)).unwrap();
+        }
+        assert!(p.exists());
+        assert!(d.path().join("flow.log.1").exists());
+        assert!(d.path().join("flow.log.2").exists());
+        assert!(!d.path().join("flow.log.3").exists());
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
+    }
+}

@@ -1,0 +1,397 @@
+//! What the data path saw: per-worker counters (metrics) and per-ENI flow records (flow logs),
+//! fed by an [`Observer`] — a pipeline `Tracer` that keeps a few facts per packet and counts
+//! them when the verdict is known. Nothing here allocates per packet or takes a lock.
+//!
+//! Counters are per worker and per snapshot generation ([`Block`]): only the owning worker writes
+//! them (a relaxed load + store, no atomic read-modify-write, no shared cache line), the
+//! control plane sums them when `/metrics` is scraped ([`metrics::Registry`]). A reload gives
+//! each worker a new block laid out for the new snapshot; the old one is retired and folded
+//! into totals keyed by label, so counts survive the swap.
+
+pub mod flowlog;
+pub mod metrics;
+
+use crate::io::{DROP_KINDS, drop_index};
+use crate::pipeline::{DropReason, Stage, Tracer, Verdict, Xlat};
+use crate::snapshot::{PortKind, Snapshot};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+/// Where each counter of a [`Block`] lives, for one snapshot.
+#[derive(Debug)]
+pub struct Layout {
+    pub ports: usize,
+    /// First cell of each route table's per-route hit counters.
+    route_base: Vec<usize>,
+    /// First cell of each network ACL's counters: inbound rules, then outbound rules.
+    nacl_base: Vec<usize>,
+    /// First cell of the per-ENI security-group drop counters (egress, ingress).
+    sg_base: usize,
+    /// First cell of the per-route-table drop counters (no route, blackhole).
+    rtb_drop_base: usize,
+    cells: usize,
+}
+
+/// Per-port cells: rx packets, rx bytes, tx packets, tx bytes, tx errors.
+pub const PORT_CELLS: usize = 5;
+const DROPS_BASE: usize = 0;
+
+impl Layout {
+    pub fn new(s: &Snapshot) -> Layout {
+        let mut at = DROPS_BASE + DROP_KINDS + PORT_CELLS * s.ports.len();
+        let route_base = s
+            .route_tables
+            .iter()
+            .map(|t| {
+                let b = at;
+                at += t.routes.len();
+                b
+            })
+            .collect();
+        let nacl_base = s
+            .nacls
+            .iter()
+            .map(|n| {
+                let b = at;
+                at += n.inbound.len() + n.outbound.len() + 2;
+                b
+            })
+            .collect();
+        let sg_base = at;
+        at += 2 * s.enis.len();
+        let rtb_drop_base = at;
+        at += 2 * s.route_tables.len();
+        Layout {
+            ports: s.ports.len(),
+            route_base,
+            nacl_base,
+            sg_base,
+            rtb_drop_base,
+            cells: at,
+        }
+    }
+
+    fn port(&self, port: usize, what: usize) -> usize {
+        DROPS_BASE + DROP_KINDS + port * PORT_CELLS + what
+    }
+
+    /// Cell of NACL rule `number` (its position in the compiled list; `*` gets the slot after
+    /// the list).
+    fn nacl_rule(&self, s: &Snapshot, nacl: u32, outbound: bool, number: u16) -> Option<usize> {
+        let n = s.nacls.get(nacl as usize)?;
+        let base = *self.nacl_base.get(nacl as usize)?;
+        let (rules, off) = if outbound {
+            (&n.outbound, n.inbound.len() + 1)
+        } else {
+            (&n.inbound, 0)
+        };
+        let pos = rules
+            .iter()
+            .position(|r| r.number == number)
+            .unwrap_or(rules.len());
+        Some(base + off + pos)
+    }
+}
+
+/// One worker's counters for one snapshot generation.
+#[derive(Debug)]
+pub struct Block {
+    pub snap: Arc<Snapshot>,
+    pub layout: Arc<Layout>,
+    cells: Box<[AtomicU64]>,
+    /// Set by the owner after its last write: the registry may fold and forget it.
+    retired: AtomicBool,
+}
+
+impl Block {
+    pub fn new(snap: Arc<Snapshot>, layout: Arc<Layout>) -> Block {
+        let cells = (0..layout.cells).map(|_| AtomicU64::new(0)).collect();
+        Block {
+            snap,
+            layout,
+            cells,
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// Owner-only increment: no read-modify-write instruction, nobody else writes this cell.
+    #[inline]
+    fn add(&self, i: usize, v: u64) {
+        if let Some(c) = self.cells.get(i) {
+            c.store(c.load(Relaxed).wrapping_add(v), Relaxed);
+        }
+    }
+
+    pub fn get(&self, i: usize) -> u64 {
+        self.cells.get(i).map_or(0, |c| c.load(Relaxed))
+    }
+
+    pub fn retire(&self) {
+        self.retired
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    #[inline]
+    pub fn rx(&self, port: usize, bytes: usize) {
+        self.add(self.layout.port(port, 0), 1);
+        self.add(self.layout.port(port, 1), bytes as u64);
+    }
+
+    #[inline]
+    pub fn tx(&self, port: usize, bytes: usize) {
+        self.add(self.layout.port(port, 2), 1);
+        self.add(self.layout.port(port, 3), bytes as u64);
+    }
+
+    #[inline]
+    pub fn tx_error(&self, port: usize) {
+        self.add(self.layout.port(port, 4), 1);
+    }
+
+    /// Counts a packet's decision: route and NACL-rule hits, and the drop with the object that
+    /// caused it.
+    #[inline]
+    pub fn decision(&self, o: &Observer, v: &Verdict) {
+        let l = &*self.layout;
+        if let Some((table, route)) = o.route
+            && let Some(b) = l.route_base.get(table as usize)
+        {
+            self.add(b + route as usize, 1);
+        }
+        for n in o.nacls.iter().take(o.n_nacls) {
+            if let Some(i) = l.nacl_rule(&self.snap, n.nacl, n.outbound, n.rule) {
+                self.add(i, 1);
+            }
+        }
+        let reason = match v {
+            Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => *r,
+            Verdict::Forward { .. } => return,
+        };
+        self.add(DROPS_BASE + drop_index(reason), 1);
+        match reason {
+            DropReason::SgNoAllow => {
+                if let Some((eni, egress)) = o.sg {
+                    self.add(l.sg_base + 2 * eni as usize + usize::from(!egress), 1);
+                }
+            }
+            DropReason::NoRoute | DropReason::BlackholeRoute => {
+                if let Some(t) = o.table {
+                    let k = usize::from(reason == DropReason::BlackholeRoute);
+                    self.add(l.rtb_drop_base + 2 * t as usize + k, 1);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One NACL evaluation of a packet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NaclHit {
+    pub nacl: u32,
+    pub subnet: u32,
+    pub outbound: bool,
+    pub rule: u16,
+    pub allow: bool,
+}
+
+/// The 5-tuple as an ENI sees it (ports 0 where the protocol has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Five {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+}
+
+/// A pipeline tracer that remembers what counters and flow logs need about one packet. Reset
+/// per packet; every field is Copy, so the hot path stays allocation-free.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observer {
+    /// The packet as it is now (translations applied), and as it arrived.
+    cur: Option<Five>,
+    orig: Option<Five>,
+    pub route: Option<(u32, u32)>,
+    /// The last route table consulted (with or without a hit).
+    pub table: Option<u32>,
+    pub nacls: [NaclHit; 4],
+    pub n_nacls: usize,
+    /// The last security-group evaluation that found no rule: (ENI, egress).
+    pub sg: Option<(u32, bool)>,
+    /// The ENI whose inbound side the packet reached, and the tuple it saw there.
+    pub dst_eni: Option<(u32, Five)>,
+    /// The destination ENI failed its source/destination check.
+    dst_check_failed: bool,
+    /// Translated by PrivateLink: the hop to the provider is not logged.
+    pub privatelink: bool,
+}
+
+impl Tracer for Observer {
+    #[inline]
+    fn stage(&mut self, stage: Stage) {
+        match stage {
+            Stage::Parsed(m) => {
+                let (sport, dport) = if matches!(m.proto, 6 | 17) {
+                    (m.sport, m.dport)
+                } else {
+                    (0, 0)
+                };
+                let f = Five {
+                    src: m.src,
+                    dst: m.dst,
+                    sport,
+                    dport,
+                    proto: m.proto,
+                };
+                self.cur = Some(f);
+                self.orig = Some(f);
+            }
+            Stage::Route { table, route } => {
+                self.table = Some(table);
+                if let Some(r) = route {
+                    self.route = Some((table, r));
+                }
+            }
+            Stage::Nacl {
+                nacl,
+                subnet,
+                outbound,
+                rule,
+                allow,
+            } => {
+                if let Some(slot) = self.nacls.get_mut(self.n_nacls) {
+                    *slot = NaclHit {
+                        nacl,
+                        subnet,
+                        outbound,
+                        rule,
+                        allow,
+                    };
+                    self.n_nacls += 1;
+                }
+            }
+            Stage::Sg {
+                eni,
+                egress,
+                hit: None,
+            } => {
+                self.sg = Some((eni, egress));
+                self.at_dst(eni, egress);
+            }
+            Stage::Sg { eni, egress, .. } | Stage::Flow { eni, egress, .. } => {
+                self.at_dst(eni, egress)
+            }
+            Stage::SrcDstCheck {
+                eni,
+                outbound: false,
+                ..
+            } => {
+                self.at_dst(eni, false);
+                self.dst_check_failed = true;
+            }
+            Stage::Translate { by, field, to, .. } => {
+                if matches!(by, Xlat::PrivateLink(_)) {
+                    self.privatelink = true;
+                }
+                if let Some(c) = &mut self.cur {
+                    let port = if matches!(c.proto, 6 | 17) { to.1 } else { 0 };
+                    match field {
+                        crate::packet::rewrite::Field::Src => {
+                            c.src = to.0;
+                            c.sport = port;
+                        }
+                        crate::packet::rewrite::Field::Dst => {
+                            c.dst = to.0;
+                            c.dport = port;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Observer {
+    fn at_dst(&mut self, eni: u32, egress: bool) {
+        if !egress
+            && self.dst_eni.is_none()
+            && let Some(c) = self.cur
+        {
+            self.dst_eni = Some((eni, c));
+        }
+    }
+
+    /// The per-ENI flow-log records of this packet: `(ENI index, tuple, accepted)`, at most two
+    /// (the sending ENI and the receiving one). `ingress` is the port kind it came in on.
+    pub fn records(
+        &self,
+        snap: &Snapshot,
+        ingress: Option<PortKind>,
+        v: &Verdict,
+    ) -> [Option<(u32, Five, bool)>; 2] {
+        let mut out = [None, None];
+        let (Some(orig), Some(cur)) = (self.orig, self.cur) else {
+            return out;
+        };
+        if flowlog::excluded(snap, &orig) {
+            return out;
+        }
+        let drop = match v {
+            Verdict::Forward { .. } => None,
+            Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => Some(*r),
+        };
+        if drop == Some(DropReason::ReservedDestination)
+            || matches!(drop, Some(DropReason::Malformed(_)))
+        {
+            return out;
+        }
+        let last_nacl = self.n_nacls.checked_sub(1).map(|i| self.nacls[i]);
+        // Rejected where the packet is now: by a NACL (which side: its direction), an SG, or a
+        // failed source/destination check.
+        let nacl_out_deny =
+            drop == Some(DropReason::NaclDeny) && last_nacl.is_some_and(|n| n.outbound);
+        let nacl_in_deny =
+            drop == Some(DropReason::NaclDeny) && last_nacl.is_some_and(|n| !n.outbound);
+        if let Some(PortKind::Eni(e)) = ingress {
+            let rejected = match drop {
+                Some(DropReason::SrcDstCheck) => !self.dst_check_failed,
+                Some(DropReason::SgNoAllow) => self.sg.is_some_and(|(x, eg)| eg && x == e),
+                Some(DropReason::NaclDeny) => {
+                    nacl_out_deny
+                        && last_nacl.is_some_and(|n| {
+                            snap.enis
+                                .get(e as usize)
+                                .is_some_and(|x| x.subnet == n.subnet)
+                        })
+                }
+                _ => false,
+            };
+            out[0] = Some((e, orig, !rejected));
+        }
+        let dst = match self.dst_eni {
+            Some(d) => Some(d),
+            // Denied by the destination subnet's inbound NACL before its ENI was reached.
+            None if nacl_in_deny => snap.eni_by_ip.get(&cur.dst).map(|&e| (e, cur)),
+            None => None,
+        };
+        if let Some((e, five)) = dst {
+            let rejected = match drop {
+                Some(DropReason::SgNoAllow) => self.sg.is_some_and(|(x, eg)| !eg && x == e),
+                Some(DropReason::NaclDeny) => nacl_in_deny,
+                Some(DropReason::SrcDstCheck) => self.dst_check_failed,
+                _ => false,
+            };
+            if out[0].is_none_or(|(s, _, _)| s != e) {
+                out[1] = Some((e, five, !rejected));
+            }
+        }
+        out
+    }
+}

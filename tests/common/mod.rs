@@ -1,0 +1,259 @@
+//! The lab harness of the end-to-end tests: namespaces this test process creates (named
+//! `vpcfwd-t<pid>-<n>-<port>`) and always removes — a Drop guard stops every process it
+//! started, by PID, and deletes every namespace, also on panic.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const LAB: &str = include_str!("../../configs/lab.yaml");
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn have_net_admin() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && std::path::Path::new("/dev/net/tun").exists()
+        && Command::new("ip")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// False (after printing SKIPPED) when the test cannot run here; under CI=true that is a
+/// failure instead.
+pub fn can_run(test: &str) -> bool {
+    if have_net_admin() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs root (CAP_NET_ADMIN), /dev/net/tun and iproute2 under CI=true"
+    );
+    println!("SKIPPED: {test} needs root (CAP_NET_ADMIN) and /dev/net/tun");
+    false
+}
+
+/// Everything the test started; torn down in Drop, whatever happened.
+pub struct Lab {
+    pub prefix: String,
+    pub vpcfwd: Option<Child>,
+    pub servers: Vec<Child>,
+    pub namespaces: Vec<String>,
+    /// The admin API's address.
+    pub admin: String,
+    pub config: std::path::PathBuf,
+    pub flow_log: std::path::PathBuf,
+    pub log: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// The lab services: (port, listening addresses).
+pub const SERVICES: [(&str, &[&str]); 6] = [
+    ("web", &["10.0.1.10:80", "10.0.1.10:22"]),
+    ("app", &["10.0.2.10:22", "10.0.2.10:8080"]),
+    (
+        "internet",
+        &["203.0.113.100:80", "203.0.113.100:23", "203.0.113.200:80"],
+    ),
+    ("s3", &["192.0.2.10:80"]),
+    ("ddb", &["192.0.2.70:80"]),
+    ("api", &["192.0.2.130:443", "192.0.2.131:443"]),
+];
+
+impl Lab {
+    pub fn ns(&self, port: &str) -> String {
+        format!("{}-{port}", self.prefix)
+    }
+
+    pub fn up() -> Lab {
+        Lab::up_with(LAB)
+    }
+
+    /// `yaml_src` (configs/lab.yaml, possibly edited) with this lab's namespace names.
+    fn localize(prefix: &str, yaml_src: &str) -> String {
+        let mut yaml = String::new();
+        for line in yaml_src.lines() {
+            yaml.push_str(line);
+            yaml.push('\n');
+            if let Some(id) = line.trim().strip_prefix("- PortId: ") {
+                yaml.push_str(&format!("    Namespace: {prefix}-{id}\n"));
+            }
+        }
+        yaml
+    }
+
+    /// Replaces the config file (for a reload) with `yaml_src`, localized.
+    pub fn write_config(&self, yaml_src: &str) {
+        let tmp = self.dir.path().join("next.yaml");
+        std::fs::write(&tmp, Lab::localize(&self.prefix, yaml_src)).unwrap();
+        std::fs::rename(&tmp, &self.config).unwrap();
+    }
+
+    /// The lab from `yaml` (configs/lab.yaml, possibly edited), with flow logs every second.
+    pub fn up_with(yaml_src: &str) -> Lab {
+        // Unique per test in this process: tests run in parallel.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prefix = format!("vpcfwd-t{}-{n}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("lab.yaml");
+        std::fs::write(&cfg, Lab::localize(&prefix, yaml_src)).unwrap();
+        let ports = ["web", "app", "internet", "s3", "ddb", "api"];
+        let flow_log = dir.path().join("flow.log");
+        let log = dir.path().join("vpcfwd.log");
+        let mut lab = Lab {
+            namespaces: ports.iter().map(|p| format!("{prefix}-{p}")).collect(),
+            prefix,
+            vpcfwd: None,
+            servers: Vec::new(),
+            admin: String::new(),
+            config: cfg.clone(),
+            flow_log: flow_log.clone(),
+            log: log.clone(),
+            dir,
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+            .args(["run", "--create-namespaces", "--admin", "127.0.0.1:0"])
+            .args(["--flow-log-interval", "1", "--flow-log"])
+            .arg(&flow_log)
+            .arg("-c")
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starts vpcfwd");
+        let stdout = child.stdout.take().unwrap();
+        lab.vpcfwd = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut admin = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("vpcfwd: admin API on http://") {
+                    admin = a.to_string();
+                }
+                if line.starts_with("vpcfwd: ready") {
+                    let _ = tx.send(admin.clone());
+                }
+            }
+        });
+        lab.admin = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("vpcfwd reports ready within 30 s");
+        for (port, addrs) in SERVICES {
+            let s = Command::new("ip")
+                .args(["netns", "exec", &lab.ns(port), "python3"])
+                .arg(format!("{ROOT}/scripts/lab_server.py"))
+                .arg(port)
+                .args(addrs)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starts a lab service");
+            lab.servers.push(s);
+        }
+        // Ready when every service accepts on its own namespace's loopback view.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for (port, addrs) in SERVICES {
+            for a in addrs {
+                let (addr, p) = a.rsplit_once(':').unwrap();
+                while lab.connect_in(port, addr, p, 0.5).starts_with("ERROR")
+                    || lab.connect_in(port, addr, p, 0.5) == "REFUSED"
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "service {a} in {port} not listening"
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        lab
+    }
+
+    /// A TCP connection from namespace of `port` to addr:p: the service's answer or
+    /// TIMEOUT/REFUSED.
+    pub fn connect_in(&self, port: &str, addr: &str, p: &str, timeout: f64) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(port), "python3"])
+            .arg(format!("{ROOT}/scripts/lab_client.py"))
+            .args([addr, p, &timeout.to_string()])
+            .output()
+            .expect("runs the lab client");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Starts a bounded echo stream (scripts/lab_stream.py) of `secs` seconds from `port`'s
+    /// namespace; its one-line verdict comes from `finish`.
+    pub fn stream_in(&mut self, port: &str, addr: &str, p: &str, secs: f64) -> usize {
+        let c = Command::new("ip")
+            .args(["netns", "exec", &self.ns(port), "python3"])
+            .arg(format!("{ROOT}/scripts/lab_stream.py"))
+            .args([addr, p, &secs.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts the lab stream");
+        self.servers.push(c);
+        self.servers.len() - 1
+    }
+
+    /// The verdict line of a stream started by `stream_in`.
+    pub fn finish(&mut self, i: usize) -> String {
+        let c = std::mem::replace(
+            &mut self.servers[i],
+            Command::new("true").spawn().expect("true"),
+        );
+        let out = c.wait_with_output().expect("stream ends");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// One admin API request: (status, body).
+    pub fn api(&self, method: &str, path: &str) -> (u16, String) {
+        vpcfwd::control::client::request(&self.admin, method, path).expect("admin API answers")
+    }
+
+    /// The value of one Prometheus series (`name{labels}` exactly as rendered, labels sorted
+    /// as the exporter writes them), 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.api("GET", "/metrics");
+        body.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    pub fn vpcfwd_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        if let Some(mut c) = self.vpcfwd.take() {
+            // SAFETY: signalling the PID of the child we started.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- vpcfwd log ---\n{}", self.vpcfwd_log());
+        }
+        for ns in &self.namespaces {
+            if std::path::Path::new("/var/run/netns").join(ns).exists() {
+                let _ = Command::new("ip").args(["netns", "delete", ns]).status();
+            }
+        }
+    }
+}
