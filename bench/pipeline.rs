@@ -122,5 +122,70 @@ fn new_flow(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, established, new_flow);
+/// The established-flow packet as a worker handles it: the pipeline with the `Observer` tracer,
+/// then the per-worker counters (`Block::decision`, rx/tx) and the flow-log aggregation — the
+/// cost of observability, next to `pipeline/established` (`NoTrace`) in the same run.
+fn established_observed(c: &mut Criterion) {
+    observed(c, "pipeline/established-metrics", false);
+    observed(c, "pipeline/established-metrics-flowlog", true);
+}
+
+fn observed(c: &mut Criterion, group: &str, flow_log: bool) {
+    use std::sync::Arc;
+    use vpcfwd::observe::flowlog::{Aggregator, Key};
+    use vpcfwd::observe::{Block, Layout, Observer};
+    let snap = Arc::new(lab());
+    let block = Block::new(Arc::clone(&snap), Arc::new(Layout::new(&snap)));
+    let mut agg = Aggregator::new(65_536, 60, 1_700_000_000);
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(1));
+    for &(name, from, src, dst, dport) in PATHS {
+        let flows = FlowTable::new(1 << 16);
+        let pkt = packet::build(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            PROTO_TCP,
+            40000,
+            dport,
+            (0, 0),
+            64,
+        );
+        let mut buf = pkt.clone();
+        buf.resize(pkt.len() + 128, 0);
+        let ingress = port(&snap, from);
+        let kind = Some(snap.ports[usize::from(ingress.0)].kind);
+        let rx = Rx {
+            ingress,
+            now: Time::from_secs(1),
+            l4_csum_partial: false,
+        };
+        let v = process(&snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
+        assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                buf[..pkt.len()].copy_from_slice(&pkt);
+                block.rx(usize::from(ingress.0), pkt.len());
+                let mut obs = Observer::new(flow_log);
+                let v = process(&snap, &flows, black_box(&mut buf), pkt.len(), rx, &mut obs);
+                block.decision(&obs, &v);
+                for (e, five, accept) in obs.records(&snap, kind, &v).into_iter().flatten() {
+                    let zone = snap.enis[e as usize].zone;
+                    agg.add(
+                        Key { zone, five, accept },
+                        1,
+                        pkt.len() as u64,
+                        1_700_000_001,
+                    );
+                }
+                if let Verdict::Forward { egress, len } = v {
+                    block.tx(usize::from(egress.0), len);
+                }
+                black_box(v)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, established, established_observed, new_flow);
 criterion_main!(benches);

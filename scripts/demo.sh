@@ -20,10 +20,14 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "demo: not root: no namespaces or TUN devices; showing the paths with vpcfwd trace only"
   live=0
 fi
+ADMIN=127.0.0.1:9180
+FLOW_LOG=$(mktemp /tmp/vpcfwd-demo-flowlog.XXXXXX)
 if [[ $live -eq 1 ]]; then
-  trap 'scripts/lab.sh down >/dev/null 2>&1 || true' EXIT INT TERM
-  echo "== scripts/lab.sh up"
-  scripts/lab.sh up
+  trap 'scripts/lab.sh down >/dev/null 2>&1 || true; rm -f "$FLOW_LOG"*' EXIT INT TERM
+  echo "== scripts/lab.sh up (flow logs every 5 s, admin API on $ADMIN)"
+  LAB_ADMIN=$ADMIN LAB_FLOW_LOG=$FLOW_LOG LAB_FLOW_LOG_INTERVAL=5 scripts/lab.sh up
+else
+  trap 'rm -f "$FLOW_LOG"*' EXIT
 fi
 
 fail=0
@@ -63,9 +67,42 @@ echo "== one path in full: app -> internet through the NAT gateway, and its repl
 "$BIN" trace -c "$CONFIG" --from app --dst 203.0.113.100 --dport 80 --reply
 
 if [[ $live -eq 1 ]]; then
+  echo "== vpcfwd stats: the counters of these paths (Prometheus text at http://$ADMIN/metrics)"
+  stats=$("$BIN" stats --admin "$ADMIN")
+  grep -E '^vpcfwd_(port_packets_total|drops_total|sg_drops_total|nacl_drops_total|route_table_drops_total|route_hits_total|nat_ports_in_use|flows )' <<< "$stats" | sed 's/^/  /'
+  # metric NAME LABEL-FRAGMENT: the value of the first matching series (0 when absent)
+  metric() { grep -E "^$1\{[^}]*$2" <<< "$stats" | head -n 1 | awk '{print $NF}' || true; }
+  expect_counter() {
+    local v; v=$(metric "$1" "$2"); v=${v:-0}
+    if [[ ${v%.*} -ge 1 ]]; then printf '  ok    %-60s %s\n' "$1{$2}" "$v"
+    else printf '  FAIL  %-60s %s (want >= 1)\n' "$1{$2}" "$v"; fail=1; fi
+  }
+  echo "== the counters moved with the traffic"
+  expect_counter vpcfwd_port_packets_total 'port="web",direction="rx"'
+  expect_counter vpcfwd_nacl_drops_total 'network_acl="acl-private",direction="egress",rule="90"'
+  expect_counter vpcfwd_sg_drops_total 'network_interface="eni-app"'
+  expect_counter vpcfwd_route_table_drops_total 'route_table="rtb-private",reason="BLACKHOLE_ROUTE"'
+  expect_counter vpcfwd_route_hits_total 'route_table="rtb-private",destination="192.0.2.0/26"'
+  echo "== vpcfwd flows: connection tracking of the run"
+  "$BIN" flows --admin "$ADMIN" --limit 12 | sed 's/^/  /'
+  echo "== vpcfwd reload: the same config swapped in without stopping forwarding"
+  "$BIN" reload --admin "$ADMIN" | sed 's/^/  /'
+  got=$(ip netns exec vpcfwd-web python3 scripts/lab_client.py 203.0.113.100 80 1.5)
+  [[ $got == "internet sees 198.51.100.10" ]] && echo "  ok    forwarding after the reload: $got" || { echo "  FAIL  after reload: $got"; fail=1; }
   echo "== scripts/lab.sh down (with vpcfwd's counters of the run)"
   scripts/lab.sh down
-  trap - EXIT INT TERM
+  trap 'rm -f "$FLOW_LOG"*' EXIT INT TERM
+  echo "== the flow log (AWS default format v2; vpcfwd writes what is pending on shutdown)"
+  echo "  version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+  sed 's/^/  /' "$FLOW_LOG"
+  expect_record() {  # expect_record PATTERN DESCRIPTION
+    if grep -qE "$1" "$FLOW_LOG"; then printf '  ok    %s\n' "$2"; else printf '  FAIL  no record: %s\n' "$2"; fail=1; fi
+  }
+  echo "== the records AWS would write"
+  expect_record '^2 123456789012 eni-web 10\.0\.1\.10 203\.0\.113\.100 [0-9]+ 80 6 .* ACCEPT OK$' "web -> internet:80 ACCEPT at eni-web (private source)"
+  expect_record '^2 123456789012 eni-app 10\.0\.1\.10 10\.0\.2\.10 [0-9]+ 8080 6 .* REJECT OK$' "web -> app:8080 REJECT at eni-app (its SG)"
+  expect_record '^2 123456789012 eni-app 10\.0\.2\.10 203\.0\.113\.100 [0-9]+ 23 6 .* REJECT OK$' "app -> internet:23 REJECT at eni-app (NACL rule 90)"
+  expect_record '^2 123456789012 eni-app 10\.0\.2\.10 192\.0\.2\.10 [0-9]+ 80 6 .* ACCEPT OK$' "app -> S3 ACCEPT at eni-app"
 fi
 if [[ $fail -ne 0 ]]; then
   echo "demo: some paths misbehaved" >&2

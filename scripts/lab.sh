@@ -19,6 +19,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 BIN=./target/release/vpcfwd
+# The admin API (metrics, flows, reload) and the flow log of the running lab.
+ADMIN=${LAB_ADMIN:-127.0.0.1:9180}
+FLOW_LOG=${LAB_FLOW_LOG:-$RUN/flow.log}
+FLOW_LOG_INTERVAL=${LAB_FLOW_LOG_INTERVAL:-60}
 
 need_root() {
   if [[ $(id -u) -ne 0 ]]; then
@@ -71,7 +75,9 @@ up() {
   cargo build --release --quiet
   mkdir -p "$RUN"
   "$BIN" ports -c "$CONFIG" | awk '{print $2}' > "$RUN/namespaces"
-  "$BIN" run -c "$CONFIG" --create-namespaces > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &
+  "$BIN" run -c "$CONFIG" --create-namespaces --admin "$ADMIN" \
+    --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" \
+    > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &
   echo $! > "$RUN/vpcfwd.pid"
   for _ in $(seq 100); do
     grep -q "^vpcfwd: ready" "$RUN/vpcfwd.out" 2>/dev/null && break
@@ -93,12 +99,13 @@ up() {
     sleep 0.5
   fi
   echo "lab: up ($(wc -l < "$RUN/namespaces") namespaces; vpcfwd PID $(cat "$RUN/vpcfwd.pid"))"
+  echo "lab: admin API http://$ADMIN (vpcfwd stats / flows / reload --admin $ADMIN); flow log $FLOW_LOG"
 }
 
 status() {
   if [[ ! -d $RUN ]]; then echo "lab: down"; return 0; fi
   local pid; pid=$(cat "$RUN/vpcfwd.pid" 2>/dev/null || echo -)
-  if kill -0 "$pid" 2>/dev/null; then echo "vpcfwd: running (PID $pid)"; else echo "vpcfwd: not running"; fi
+  if kill -0 "$pid" 2>/dev/null; then echo "vpcfwd: running (PID $pid), admin API http://$ADMIN"; else echo "vpcfwd: not running"; fi
   echo "namespaces:"; ip netns list | grep '^vpcfwd-' | sed 's/^/  /' || true
   echo "services:"; for f in "$RUN"/svc-*.pid; do [[ -e $f ]] || continue
     p=$(cat "$f"); kill -0 "$p" 2>/dev/null && echo "  PID $p running" || echo "  PID $p gone"; done

@@ -219,7 +219,7 @@ async fn ports(State(c): Ctl) -> Json<Value> {
                 "addresses": p.plan.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                 "mtu": p.plan.mtu,
                 "offload": if p.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
-                "queues": 1,
+                "queues": p.queues.len(),
                 "pcap": p.capture.path().map(|x| x.display().to_string()),
                 "rx_packets": count("p", id, "rx"), "rx_bytes": count("b", id, "rx"),
                 "tx_packets": count("p", id, "tx"), "tx_bytes": count("b", id, "tx"),

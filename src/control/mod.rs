@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Plain devices: no virtio-net header, no TSO/GSO super-packets.
     #[arg(long)]
     pub no_offload: bool,
+    /// Queues (and workers) per TUN device (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub queues: Option<usize>,
     /// Admin API address (metrics, flows, reload). Anything but loopback is reachable by others:
     /// vpcfwd says so loudly. Port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:9180")]
@@ -138,7 +141,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let mut last_err = None;
     let mut offload = false;
     for want in [!args.no_offload, false] {
-        match bring_up_all(&plans, want, args.create_namespaces, &mut created) {
+        match bring_up_all(
+            &plans,
+            want,
+            queues(args),
+            args.create_namespaces,
+            &mut created,
+        ) {
             Ok(p) => {
                 ports = p;
                 offload = want;
@@ -232,14 +241,16 @@ impl Control {
     fn start_workers(&self, ports: &[Arc<Port>]) {
         let mut ws = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         for p in ports {
-            let s = Arc::clone(&self.shared);
-            let port = Arc::clone(p);
-            match std::thread::Builder::new()
-                .name(format!("vf-{}", p.plan.port_id))
-                .spawn(move || io::worker(s, port))
-            {
-                Ok(h) => ws.push(h),
-                Err(e) => tracing::error!(port = %p.plan.port_id, "worker thread: {e}"),
+            for q in 0..p.queues.len() {
+                let s = Arc::clone(&self.shared);
+                let port = Arc::clone(p);
+                match std::thread::Builder::new()
+                    .name(format!("vf-{}-{q}", p.plan.port_id))
+                    .spawn(move || io::worker(s, port, q))
+                {
+                    Ok(h) => ws.push(h),
+                    Err(e) => tracing::error!(port = %p.plan.port_id, "worker thread: {e}"),
+                }
             }
         }
         ws.retain(|h| !h.is_finished());
@@ -349,15 +360,21 @@ impl Control {
                         .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
                     Arc::new(Port {
                         plan: p.clone(),
-                        dev: Arc::clone(&o.dev),
+                        queues: Arc::clone(&o.queues),
                         vnet: o.vnet,
                         capture: Arc::clone(&o.capture),
                     })
                 }
                 None => {
                     let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-                    let port = bring_up(p, self.offload, self.args.create_namespaces, &mut created)
-                        .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
+                    let port = bring_up(
+                        p,
+                        self.offload,
+                        queues(&self.args),
+                        self.args.create_namespaces,
+                        &mut created,
+                    )
+                    .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
                     log_port(&port, "port up (added by reload)");
                     Arc::new(port)
                 }
@@ -392,7 +409,8 @@ fn log_port(port: &Port, msg: &str) {
         port = %p.port_id, namespace = %p.namespace, device = %p.device,
         addresses = ?p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         offload = if port.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
-        queues = 1,
+        queues = port.queues.len(),
+        txqueuelen = io::TX_QUEUE_LEN,
         "{msg}"
     );
 }
@@ -459,12 +477,13 @@ fn start_flow_log(
 fn bring_up_all(
     plans: &[PortPlan],
     offload: bool,
+    queues: usize,
     create: bool,
     created: &mut Namespaces,
 ) -> Result<Vec<io::Port>, String> {
     let mut ports = Vec::with_capacity(plans.len());
     for p in plans {
-        let port = bring_up(p, offload, create, created)
+        let port = bring_up(p, offload, queues, create, created)
             .map_err(|e| format!("port {}: {e}", p.port_id))?;
         log_port(&port, "port up");
         ports.push(port);
@@ -472,9 +491,19 @@ fn bring_up_all(
     Ok(ports)
 }
 
+/// Queues per device: `--queues`, else one per core (at most 8).
+fn queues(args: &RunArgs) -> usize {
+    args.queues.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    })
+}
+
 fn bring_up(
     p: &PortPlan,
     offload: bool,
+    queues: usize,
     create: bool,
     created: &mut Namespaces,
 ) -> std::io::Result<io::Port> {
@@ -488,7 +517,7 @@ fn bring_up(
         io::ip(&["netns", "add", &p.namespace])?;
         created.0.push(p.namespace.clone());
     }
-    io::open_port(p, offload)
+    io::open_port(p, offload, queues)
 }
 
 /// Serves signals, the admin API, the file watch and housekeeping until SIGINT/SIGTERM.

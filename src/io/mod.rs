@@ -6,11 +6,15 @@
 //! caller's namespace. Its namespace then holds only `lo` and that device, with a default route
 //! into it: nothing can route out of the lab.
 //!
-//! Workers: one thread per port, each with its own preallocated buffer, reading its device,
-//! deciding with `pipeline::process` on the snapshot of the moment (an `ArcSwap` load: a reload
-//! swaps it without stopping forwarding) and writing to the egress port's device. Flow state is
-//! one `FlowTable` shared by all workers: a reply arrives on another device, hence another
-//! worker, than its request.
+//! Workers: one thread per queue of each port (multi-queue TUN, `--queues`, default one per
+//! core), each with its own preallocated buffer, reading its queue in batches of up to
+//! [`BATCH`] packets per wake-up with one snapshot load (an `ArcSwap` load: a reload swaps it
+//! without stopping forwarding) and one clock read, deciding with `pipeline::process` and
+//! writing to the egress port's queue of the same number. The kernel keeps each flow on one
+//! queue. Flow state is one sharded `FlowTable` shared by all workers rather than partitioned
+//! per worker: a reply arrives on another device — hence another worker — than its request,
+//! and the kernel's queue choice on the two devices is not coordinated, so no partition would
+//! keep both directions of a flow on one worker.
 //!
 //! Offloads: every device is opened with `IFF_VNET_HDR` and TSO/checksum offload when the kernel
 //! allows it (all ports or none: a super-packet can only leave through a device that takes one).
@@ -19,8 +23,6 @@
 //! `VIRTIO_NET_HDR_F_NEEDS_CSUM` — and which is written out with its header intact, never split
 //! and re-merged. Generated replies (RST, ICMP) get an empty header. Without offloads (refused,
 //! or `--no-offload`) it is one read and one write per packet.
-//!
-//! Not yet here (issue #4): multi-queue devices with one worker per core.
 
 pub mod pcap;
 
@@ -120,8 +122,9 @@ pub fn namespace_exists(ns: &str) -> bool {
 /// A TUN device of a port, open for reading and writing.
 pub struct Port {
     pub plan: PortPlan,
-    /// Shared with the `Port` that replaces this one when a reload only changes addresses.
-    pub dev: Arc<tun_rs::SyncDevice>,
+    /// The device's queues (one fd each; the kernel keeps each flow on one queue). Shared with
+    /// the `Port` that replaces this one when a reload only changes addresses.
+    pub queues: Arc<[tun_rs::SyncDevice]>,
     /// Reads and writes carry a virtio-net header (offloads on).
     pub vnet: bool,
     pub capture: Arc<Capture>,
@@ -132,9 +135,15 @@ pub const VNET_HDR_LEN: usize = 10;
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the L4 checksum holds only the pseudo-header sum.
 const VNET_F_NEEDS_CSUM: u8 = 1;
 
-/// Creates the port's device inside its namespace and configures it (addresses, MTU,
-/// txqueuelen, up, default routes into it). The namespace must exist.
-pub fn open_port(plan: &PortPlan, offload: bool) -> io::Result<Port> {
+/// The TUN devices' transmit queue length: the default 500 drops bursts of a fast sender
+/// before the worker drains them.
+pub const TX_QUEUE_LEN: u32 = 5000;
+
+/// Creates the port's device inside its namespace with `queues` queues (fewer if the kernel
+/// refuses multi-queue) and configures it (addresses, MTU, txqueuelen, up, default routes into
+/// it). The namespace must exist.
+pub fn open_port(plan: &PortPlan, offload: bool, queues: usize) -> io::Result<Port> {
+    let queues = queues.max(1);
     let ns_path = std::path::Path::new("/var/run/netns").join(&plan.namespace);
     let ns_file = std::fs::File::open(&ns_path).map_err(|e| {
         io::Error::other(format!(
@@ -163,27 +172,54 @@ pub fn open_port(plan: &PortPlan, offload: bool) -> io::Result<Port> {
     }
     let name = plan.device.clone();
     let mtu = plan.mtu;
-    // A thread that enters the namespace creates the device there; the fd outlives the thread.
-    let dev = std::thread::spawn(move || -> io::Result<tun_rs::SyncDevice> {
+    // A thread that enters the namespace creates the device there, and attaches its extra
+    // queues there too (TUNSETIFF finds the device by name in the caller's namespace); the fds
+    // outlive the thread.
+    let devs = std::thread::spawn(move || -> io::Result<Vec<tun_rs::SyncDevice>> {
         // SAFETY: setns on a valid namespace fd affects only this (short-lived) thread.
         if unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        tun_rs::DeviceBuilder::new()
-            .name(&name)
-            .mtu(mtu)
-            .tx_queue_len(1000)
-            .packet_information(false)
-            .offload(offload)
-            .build_sync()
+        let build = |mq: bool| {
+            tun_rs::DeviceBuilder::new()
+                .name(&name)
+                .mtu(mtu)
+                .tx_queue_len(TX_QUEUE_LEN)
+                .packet_information(false)
+                .offload(offload)
+                .multi_queue(mq)
+                .build_sync()
+        };
+        let first = if queues > 1 {
+            match build(true) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!("{name}: multi-queue refused ({e}); one queue");
+                    build(false)?
+                }
+            }
+        } else {
+            build(false)?
+        };
+        let mut devs = Vec::with_capacity(queues);
+        for _ in 1..queues {
+            match first.try_clone() {
+                Ok(d) => devs.push(d),
+                Err(_) => break,
+            }
+        }
+        devs.insert(0, first);
+        Ok(devs)
     })
     .join()
     .map_err(|_| io::Error::other("device thread panicked"))??;
-    dev.set_nonblocking(true)?;
+    for d in &devs {
+        d.set_nonblocking(true)?;
+    }
     configure_port(plan)?;
     Ok(Port {
         plan: plan.clone(),
-        dev: Arc::new(dev),
+        queues: devs.into(),
         vnet: offload,
         capture: Arc::new(Capture::default()),
     })
@@ -373,11 +409,15 @@ fn segments(vnet: &[u8], len: usize) -> u64 {
     (len.saturating_sub(hdr_len).div_ceil(gso)).max(1) as u64
 }
 
-/// The loop of a worker serving `port`: read a batch, decide, write, count; until `stop` or
-/// until a reload removes the port.
-pub fn worker(shared: Arc<Shared>, port: Arc<Port>) {
+/// The loop of the worker serving queue `q` of `port`: read a batch, decide, write (to the
+/// egress port's queue of the same number), count; until `stop` or until a reload removes the
+/// port.
+pub fn worker(shared: Arc<Shared>, port: Arc<Port>, q: usize) {
     let mut buf = vec![0u8; BUF];
-    let fd = port.dev.as_raw_fd();
+    let Some(dev) = port.queues.get(q) else {
+        return;
+    };
+    let fd = dev.as_raw_fd();
     // With offloads every packet is preceded by a virtio-net header, kept as it came.
     let hdr = if port.vnet { VNET_HDR_LEN } else { 0 };
     let mut generation = u64::MAX;
@@ -433,7 +473,7 @@ pub fn worker(shared: Arc<Shared>, port: Arc<Port>) {
         let snap = &*live.snap;
         let ingress_kind = snap.ports.get(me).map(|p| p.kind);
         for _ in 0..BATCH {
-            let n = match port.dev.recv(&mut buf[..hdr + 65536]) {
+            let n = match dev.recv(&mut buf[..hdr + 65536]) {
                 Ok(n) if n > hdr => n - hdr,
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -451,7 +491,7 @@ pub fn worker(shared: Arc<Shared>, port: Arc<Port>) {
                 now,
                 l4_csum_partial: hdr > 0 && buf[0] & VNET_F_NEEDS_CSUM != 0,
             };
-            let mut obs = Observer::default();
+            let mut obs = Observer::new(agg.is_some());
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
@@ -483,7 +523,10 @@ pub fn worker(shared: Arc<Shared>, port: Arc<Port>) {
                 out.capture
                     .record(&buf[hdr..hdr + len], shared.unix_micros(now));
             }
-            match out.dev.send(&buf[..hdr + len]) {
+            let Some(out_q) = out.queues.get(q % out.queues.len().max(1)) else {
+                continue;
+            };
+            match out_q.send(&buf[..hdr + len]) {
                 Ok(_) => counters.tx(e, len),
                 Err(_) => counters.tx_error(e),
             }

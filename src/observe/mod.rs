@@ -157,6 +157,9 @@ impl Block {
     /// caused it.
     #[inline]
     pub fn decision(&self, o: &Observer, v: &Verdict) {
+        if o.n_nacls == 0 && o.route.is_none() && matches!(v, Verdict::Forward { .. }) {
+            return;
+        }
         let l = &*self.layout;
         if let Some((table, route)) = o.route
             && let Some(b) = l.route_base.get(table as usize)
@@ -230,13 +233,18 @@ pub struct Observer {
     dst_check_failed: bool,
     /// Translated by PrivateLink: the hop to the provider is not logged.
     pub privatelink: bool,
+    /// Track the tuples flow logs need (off without flow logs: copying addresses at every
+    /// stage is most of an observer's cost).
+    flow_log: bool,
 }
 
 impl Tracer for Observer {
-    #[inline]
+    // Always inlined: at each call site the variant is known, so the match folds away and a
+    // stage costs one or two stores.
+    #[inline(always)]
     fn stage(&mut self, stage: Stage) {
         match stage {
-            Stage::Parsed(m) => {
+            Stage::Parsed(m) if self.flow_log => {
                 let (sport, dport) = if matches!(m.proto, 6 | 17) {
                     (m.sport, m.dport)
                 } else {
@@ -295,7 +303,7 @@ impl Tracer for Observer {
                 self.at_dst(eni, false);
                 self.dst_check_failed = true;
             }
-            Stage::Translate { by, field, to, .. } => {
+            Stage::Translate { by, field, to, .. } if self.flow_log => {
                 if matches!(by, Xlat::PrivateLink(_)) {
                     self.privatelink = true;
                 }
@@ -319,6 +327,16 @@ impl Tracer for Observer {
 }
 
 impl Observer {
+    /// A fresh observer for one packet; `flow_log`: also keep what flow-log records need.
+    #[inline(always)]
+    pub fn new(flow_log: bool) -> Observer {
+        Observer {
+            flow_log,
+            ..Default::default()
+        }
+    }
+
+    #[inline(always)]
     fn at_dst(&mut self, eni: u32, egress: bool) {
         if !egress
             && self.dst_eni.is_none()
