@@ -7,6 +7,8 @@
 # Measures 1 TCP flow (Gbit/s), 4 TCP flows, 64-byte UDP (packets/s) with iperf3, and vpcfwd's
 # CPU use; prints a table with ratios and writes target/bench-e2e.json.
 #   scripts/bench-e2e.sh [SECONDS_PER_RUN] [ROUNDS]
+# BENCH_VPCFWD_ARGS passes options to `vpcfwd run` (e.g. "--queues 1", "--no-offload"); the lab
+# runs as `scripts/lab.sh up` does: metrics and flow logs on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -40,7 +42,7 @@ ip -n $K-b route add default via 203.0.113.1
 ip netns exec $K-r sysctl -qw net.ipv4.ip_forward=1
 
 # vpcfwd layout: the lab.
-scripts/lab.sh up >/dev/null
+LAB_VPCFWD_ARGS=${BENCH_VPCFWD_ARGS:-} scripts/lab.sh up >/dev/null
 VPID=$(cat lab-run/vpcfwd.pid)
 
 ip netns exec $K-b iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/kserver.pid"
@@ -72,9 +74,10 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" <<'PY'
+python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" "${BENCH_VPCFWD_ARGS:-}" <<'PY'
 import json, statistics, sys, os
 out, rounds, secs, hz = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+args = sys.argv[5]
 def metric(side, kind, r):
     try:
         j = json.load(open(f"{out}/{side}-{kind}-{r}.json"))
@@ -103,10 +106,11 @@ for kind, unit in [("tcp1", "Gbit/s"), ("tcp4", "Gbit/s"), ("udp64", "pkt/s rece
                     "ratio": ratio, "vpcfwd_cpu_percent": cm}
     f = lambda x: "-" if x is None else (f"{x:,.0f}" if x > 1000 else f"{x:.2f}")
     rows.append((kind, unit, f(km), f(vm), "-" if ratio is None else f"{ratio:.2f}x", "-" if cm is None else f"{cm:.0f}%"))
-print(f"vpcfwd vs kernel forwarding, iperf3, {rounds} alternating rounds of {secs:.0f} s, medians")
+print(f"vpcfwd vs kernel forwarding, iperf3, {rounds} alternating rounds of {secs:.0f} s, medians"
+      + (f"; vpcfwd run {args}" if args else ""))
 print(f"{'test':8} {'unit':15} {'kernel':>12} {'vpcfwd':>12} {'ratio':>7} {'vpcfwd CPU':>11}")
 for r in rows:
     print(f"{r[0]:8} {r[1]:15} {r[2]:>12} {r[3]:>12} {r[4]:>7} {r[5]:>11}")
-json.dump({"seconds": secs, "rounds": rounds, "results": result}, open("target/bench-e2e.json", "w"), indent=2)
+json.dump({"seconds": secs, "rounds": rounds, "vpcfwd_args": args, "results": result}, open("target/bench-e2e.json", "w"), indent=2)
 print("written: target/bench-e2e.json")
 PY

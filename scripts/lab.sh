@@ -23,6 +23,8 @@ BIN=./target/release/vpcfwd
 ADMIN=${LAB_ADMIN:-127.0.0.1:9180}
 FLOW_LOG=${LAB_FLOW_LOG:-$RUN/flow.log}
 FLOW_LOG_INTERVAL=${LAB_FLOW_LOG_INTERVAL:-60}
+# Extra `vpcfwd run` options (e.g. --queues 1, --no-offload).
+read -r -a EXTRA <<< "${LAB_VPCFWD_ARGS:-}"
 
 need_root() {
   if [[ $(id -u) -ne 0 ]]; then
@@ -76,7 +78,7 @@ up() {
   mkdir -p "$RUN"
   "$BIN" ports -c "$CONFIG" | awk '{print $2}' > "$RUN/namespaces"
   "$BIN" run -c "$CONFIG" --create-namespaces --admin "$ADMIN" \
-    --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" \
+    --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" ${EXTRA[@]+"${EXTRA[@]}"} \
     > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &
   echo $! > "$RUN/vpcfwd.pid"
   for _ in $(seq 100); do
