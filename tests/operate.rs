@@ -589,3 +589,38 @@ fn a_reload_adds_and_removes_ports() {
     let _ = server.wait();
     assert_eq!(got, "ddb sees 10.0.2.10");
 }
+
+#[test]
+fn watch_reloads_when_the_file_changes() {
+    if !can_run("watch_reloads_when_the_file_changes") {
+        return;
+    }
+    let lab = Lab::up_with_args(LAB, &["--watch", "--queues", "1"]);
+    let (_, ports) = json(&lab, "GET", "/ports");
+    assert_eq!(
+        ports["ports"][0]["queues"], 1,
+        "--queues 1: one queue per device"
+    );
+    assert_eq!(lab.connect_in("web", "10.0.2.10", "8080", 1.0), "TIMEOUT");
+    // sg-app admits 8080 from sg-web: written to the file, picked up without a signal or call.
+    let ssh = "        ReferencedGroupInfo:\n          GroupId: sg-web\n";
+    let open_8080 = format!(
+        "{ssh}      - IsEgress: false\n        IpProtocol: tcp\n        FromPort: 8080\n        ToPort: 8080\n{ssh}"
+    );
+    assert_eq!(LAB.matches(ssh).count(), 1);
+    // A distinct mtime even on coarse-grained file systems.
+    std::thread::sleep(Duration::from_millis(1100));
+    lab.write_config(&LAB.replacen(ssh, &open_8080, 1));
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while metric(&lab, "vpcfwd_config_generation", &[]) != 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "--watch applied the changed file"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        lab.connect_in("web", "10.0.2.10", "8080", 1.5),
+        "app sees 10.0.1.10"
+    );
+}

@@ -92,6 +92,11 @@ impl Lab {
 
     /// The lab from `yaml` (configs/lab.yaml, possibly edited), with flow logs every second.
     pub fn up_with(yaml_src: &str) -> Lab {
+        Lab::up_with_args(yaml_src, &[])
+    }
+
+    /// `up_with`, with extra `vpcfwd run` options.
+    pub fn up_with_args(yaml_src: &str, args: &[&str]) -> Lab {
         // Unique per test in this process: tests run in parallel.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -117,6 +122,7 @@ impl Lab {
             .args(["run", "--create-namespaces", "--admin", "127.0.0.1:0"])
             .args(["--flow-log-interval", "1", "--flow-log"])
             .arg(&flow_log)
+            .args(args)
             .arg("-c")
             .arg(&cfg)
             .stdout(Stdio::piped())
