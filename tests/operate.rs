@@ -624,3 +624,67 @@ fn watch_reloads_when_the_file_changes() {
         "app sees 10.0.1.10"
     );
 }
+
+/// The captures of `dir`: file name → (size, records).
+fn pcaps(dir: &std::path::Path) -> std::collections::BTreeMap<String, (usize, usize)> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let b = std::fs::read(e.path()).unwrap_or_default();
+                    let mut n = 0;
+                    let mut at = 24;
+                    while at + 16 <= b.len() {
+                        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap());
+                        at += 16 + incl as usize;
+                        n += 1;
+                    }
+                    (e.file_name().to_string_lossy().to_string(), (b.len(), n))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn pcap_from_the_command_line_and_from_the_config() {
+    if !can_run("pcap_from_the_command_line_and_from_the_config") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all");
+    {
+        let lab = Lab::up_with_args(LAB, &["--pcap", all.to_str().unwrap()]);
+        lab.connect_in("web", "203.0.113.100", "80", 1.5);
+    }
+    let got = pcaps(&all);
+    assert_eq!(got.len(), 6, "--pcap captures every port: {got:?}");
+    // web's SYN, its ACKs and the reply in; the internet side sees the translated packets.
+    assert!(got["web.pcap"].1 >= 5, "{got:?}");
+    assert!(got["internet.pcap"].1 >= 5, "{got:?}");
+    assert_eq!(got["s3.pcap"], (24, 0), "an idle port: just the header");
+
+    let one = dir.path().join("one");
+    let yaml = LAB
+        .replacen(
+            "  - PortId: app\n    NetworkInterfaceId: eni-app\n",
+            "  - PortId: app\n    NetworkInterfaceId: eni-app\n    Pcap: true\n",
+            1,
+        )
+        .replacen(
+            "Options:\n",
+            &format!("Options:\n  PcapDirectory: {}\n", one.display()),
+            1,
+        );
+    {
+        let lab = Lab::up_with(&yaml);
+        lab.connect_in("app", "192.0.2.10", "80", 1.5);
+    }
+    let got = pcaps(&one);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        vec!["app.pcap"],
+        "only the Pcap: true port"
+    );
+    assert!(got["app.pcap"].1 >= 5, "{got:?}");
+}

@@ -424,6 +424,52 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_merges_workers_and_waits_for_the_interval_to_close() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("flow.log");
+        let mut w = Writer::new(RotatingFile::open(&p, 1 << 20, 2).unwrap(), 60);
+        let k = Key {
+            zone: 7,
+            five: five(40000),
+            accept: true,
+        };
+        let a = |packets, first, last| Agg {
+            packets,
+            bytes: packets * 100,
+            first,
+            last,
+        };
+        // Two workers saw the same flow in the interval starting at 600; one overflowed.
+        w.add(Batch {
+            interval: 600,
+            records: vec![(k, a(2, 610, 620))],
+            skipped: vec![],
+            snap: None,
+        });
+        w.add(Batch {
+            interval: 600,
+            records: vec![(k, a(3, 605, 640))],
+            skipped: vec![(7, 4)],
+            snap: None,
+        });
+        w.names.insert(7, "eni-x".into());
+        w.account = "123456789012".into();
+        w.flush(661, false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "",
+            "grace not over yet"
+        );
+        w.flush(662, false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "2 123456789012 eni-x 10.0.1.10 203.0.113.100 40000 80 6 5 500 605 640 ACCEPT OK\n\
+             2 123456789012 eni-x - - - - - - - 600 660 - SKIPDATA\n"
+        );
+        assert_eq!(w.written, 2);
+    }
+
+    #[test]
     fn rotates_by_size_and_keeps_n_files() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("flow.log");
