@@ -28,31 +28,45 @@ const PATHS: &[(&str, &str, &str, &str, u16)] = &[
     ("privatelink", "app", "10.0.2.10", "10.0.2.20", 443),
 ];
 
+/// A flow table holding the flow of a TCP packet `src:40000 → dst:dport` from port `from`
+/// (and its NAT/PrivateLink binding), the packet, a buffer with room, and its `Rx`.
+fn established_flow(
+    snap: &Snapshot,
+    name: &str,
+    from: &str,
+    src: &str,
+    dst: &str,
+    dport: u16,
+) -> (FlowTable, Vec<u8>, Vec<u8>, Rx) {
+    let flows = FlowTable::new(1 << 16);
+    let pkt = packet::build(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        PROTO_TCP,
+        40000,
+        dport,
+        (0, 0),
+        64,
+    );
+    let mut buf = pkt.clone();
+    buf.resize(pkt.len() + 128, 0);
+    let rx = Rx {
+        ingress: port(snap, from),
+        now: Time::from_secs(1),
+        l4_csum_partial: false,
+    };
+    // The first packet creates the flow (and binding); the benchmarks measure the rest.
+    let v = process(snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
+    assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
+    (flows, pkt, buf, rx)
+}
+
 fn established(c: &mut Criterion) {
     let snap = lab();
     let mut g = c.benchmark_group("pipeline/established");
     g.throughput(Throughput::Elements(1));
     for &(name, from, src, dst, dport) in PATHS {
-        let flows = FlowTable::new(1 << 16);
-        let pkt = packet::build(
-            src.parse().unwrap(),
-            dst.parse().unwrap(),
-            PROTO_TCP,
-            40000,
-            dport,
-            (0, 0),
-            64,
-        );
-        let mut buf = pkt.clone();
-        buf.resize(pkt.len() + 128, 0);
-        let rx = Rx {
-            ingress: port(&snap, from),
-            now: Time::from_secs(1),
-            l4_csum_partial: false,
-        };
-        // The first packet creates the flow (and NAT/PrivateLink binding); then measure the rest.
-        let v = process(&snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
-        assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
+        let (flows, pkt, mut buf, rx) = established_flow(&snap, name, from, src, dst, dport);
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
@@ -140,27 +154,9 @@ fn observed(c: &mut Criterion, group: &str, flow_log: bool) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     for &(name, from, src, dst, dport) in PATHS {
-        let flows = FlowTable::new(1 << 16);
-        let pkt = packet::build(
-            src.parse().unwrap(),
-            dst.parse().unwrap(),
-            PROTO_TCP,
-            40000,
-            dport,
-            (0, 0),
-            64,
-        );
-        let mut buf = pkt.clone();
-        buf.resize(pkt.len() + 128, 0);
-        let ingress = port(&snap, from);
+        let (flows, pkt, mut buf, rx) = established_flow(&snap, name, from, src, dst, dport);
+        let ingress = rx.ingress;
         let kind = Some(snap.ports[usize::from(ingress.0)].kind);
-        let rx = Rx {
-            ingress,
-            now: Time::from_secs(1),
-            l4_csum_partial: false,
-        };
-        let v = process(&snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
-        assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);

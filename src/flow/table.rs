@@ -72,6 +72,16 @@ struct Entry {
 }
 
 impl Entry {
+    fn view(&self) -> FlowView {
+        FlowView {
+            init: self.init,
+            state: self.state,
+            tracked: self.tracked,
+            zone: self.enis[0],
+            expires: self.expires,
+        }
+    }
+
     fn hit(&self, side: Side, new: bool) -> FlowHit {
         FlowHit {
             dir: if side == self.init {
@@ -268,16 +278,7 @@ impl ConnTable {
             let sh = s.lock().unwrap_or_else(|e| e.into_inner());
             sh.map.for_each(|k, e| {
                 if now < e.expires {
-                    f(
-                        k,
-                        &FlowView {
-                            init: e.init,
-                            state: e.state,
-                            tracked: e.tracked,
-                            zone: e.enis[0],
-                            expires: e.expires,
-                        },
-                    );
+                    f(k, &e.view());
                 }
             });
         }
@@ -290,23 +291,9 @@ impl ConnTable {
             let mut sh = s.lock().unwrap_or_else(|e| e.into_inner());
             let slots = sh.map.capacity_slots();
             let mut cursor = 0;
-            n += sh.map.sweep(
-                &mut cursor,
-                slots,
-                |k, e| {
-                    pred(
-                        k,
-                        &FlowView {
-                            init: e.init,
-                            state: e.state,
-                            tracked: e.tracked,
-                            zone: e.enis[0],
-                            expires: e.expires,
-                        },
-                    )
-                },
-                |_, _| {},
-            );
+            n += sh
+                .map
+                .sweep(&mut cursor, slots, |k, e| pred(k, &e.view()), |_, _| {});
         }
         n
     }
