@@ -191,8 +191,10 @@ fn metrics_and_flow_logs_follow_the_traffic() {
     assert_eq!(r["protocol"], "6");
     assert_eq!(r["action"], "ACCEPT");
     assert_eq!(r["log-status"], "OK");
-    assert!(r["packets"].parse::<u64>().unwrap() >= 3);
-    assert!(r["bytes"].parse::<u64>().unwrap() >= 120);
+    // A connection's packets may straddle two 1-s intervals: each record has at least one.
+    let packets: u64 = r["packets"].parse().unwrap();
+    assert!(packets >= 1);
+    assert!(r["bytes"].parse::<u64>().unwrap() >= 40 * packets);
     assert!(r["start"].parse::<u64>().unwrap() <= r["end"].parse::<u64>().unwrap());
     wait_record(
         &lab,
