@@ -59,7 +59,8 @@ path web      10.0.1.20     443  "api sees 192.0.2.129"        "verdict: ACCEPT 
 path web      10.0.2.10     22   "app sees 10.0.1.10"          "verdict: ACCEPT egress=app"      "SG reference: ssh from sg-web"
 path app      203.0.113.100 23   "TIMEOUT"                     "verdict: DROP reason=NACL_DENY"  "NACL rule 90 denies telnet first"
 path web      10.0.2.10     8080 "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "SG deny: sg-app has no 8080"
-path app      10.0.2.20     80   "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "endpoint SG allows 443 only"
+path web      10.0.1.20     80   "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "endpoint SG allows 443 only"
+path app      10.0.2.20     80   "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "app's own SG: egress 443 only"
 path app      203.0.113.200 80   "TIMEOUT"                     "verdict: DROP reason=BLACKHOLE_ROUTE" "blackhole route (host is up)"
 path internet 198.51.100.5  80   "TIMEOUT"                     "verdict: DROP reason=UNSOLICITED" "no connection into a NAT gateway"
 

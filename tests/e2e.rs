@@ -25,6 +25,7 @@ fn every_lab_path_with_real_packets() {
         ("app", "203.0.113.100", "23", "TIMEOUT"),
         ("web", "10.0.2.10", "8080", "TIMEOUT"),
         ("app", "10.0.2.20", "80", "TIMEOUT"),
+        ("web", "10.0.1.20", "80", "TIMEOUT"),
         ("app", "203.0.113.200", "80", "TIMEOUT"),
         ("internet", "198.51.100.5", "80", "TIMEOUT"),
     ];
