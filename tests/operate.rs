@@ -234,6 +234,21 @@ fn metrics_and_flow_logs_follow_the_traffic() {
             ("action", "REJECT"),
         ],
     );
+    // An ENI that saw nothing in an interval: one NODATA record, the traffic fields `-`.
+    let quiet = wait_record(
+        &lab,
+        &[("interface-id", "eni-lab-api-b"), ("log-status", "NODATA")],
+    );
+    for f in [
+        "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "action",
+    ] {
+        assert_eq!(quiet[f], "-", "{f}");
+    }
+    assert_eq!(
+        quiet["end"].parse::<u64>().unwrap() - quiet["start"].parse::<u64>().unwrap(),
+        1,
+        "start/end of a NODATA record: the interval"
+    );
     let text = std::fs::read_to_string(&lab.flow_log).unwrap();
     assert!(
         !text

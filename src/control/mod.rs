@@ -172,7 +172,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         .unwrap_or(262_144);
     let flow_log_written = Arc::new(AtomicU64::new(0));
     let (flow_log, writer) = match &args.flow_log {
-        Some(path) => match start_flow_log(path, args, Arc::clone(&flow_log_written)) {
+        Some(path) => match start_flow_log(path, args, &snap, Arc::clone(&flow_log_written)) {
             Ok((tap, w)) => (Some(tap), Some(w)),
             Err(e) => {
                 eprintln!("error: flow log {}: {e}", path.display());
@@ -399,6 +399,13 @@ impl Control {
         }));
         self.start_workers(&fresh);
         self.start_configured_captures(&fresh, &cfg);
+        if let Some(tap) = &self.shared.flow_log {
+            // The writer learns the new ENIs (for NODATA records) even if no packet flows.
+            let _ = tap.tx.send(flowlog::Batch {
+                snap: Some(Arc::clone(&self.shared.live.load().snap)),
+                ..Default::default()
+            });
+        }
         Ok(generation)
     }
 }
@@ -418,6 +425,7 @@ fn log_port(port: &Port, msg: &str) {
 fn start_flow_log(
     path: &std::path::Path,
     args: &RunArgs,
+    snap: &snapshot::Snapshot,
     written: Arc<AtomicU64>,
 ) -> std::io::Result<(FlowLogTap, std::thread::JoinHandle<()>)> {
     let file = RotatingFile::open(path, args.flow_log_max_bytes, 5)?;
@@ -428,7 +436,14 @@ fn start_flow_log(
         );
     }
     let (tx, rx) = std::sync::mpsc::channel::<flowlog::Batch>();
-    let mut w = flowlog::Writer::new(file, interval);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut w = flowlog::Writer::new(file, interval, now);
+    w.learn(
+        &snap.account_id,
+        snap.enis.iter().map(|e| (e.zone, e.id.clone())),
+    );
     let h = std::thread::Builder::new()
         .name("vf-flowlog".into())
         .spawn(move || {

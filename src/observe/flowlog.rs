@@ -188,6 +188,11 @@ pub fn format_skipdata(account: &str, eni: &str, start: u64, end: u64) -> String
     format!("2 {account} {eni} - - - - - - - {start} {end} - SKIPDATA")
 }
 
+/// Formats the record of an ENI that saw no traffic in `[start, end]`.
+pub fn format_nodata(account: &str, eni: &str, start: u64, end: u64) -> String {
+    format!("2 {account} {eni} - - - - - - - {start} {end} - NODATA")
+}
+
 /// The flow-log file: appended to, rotated to `<file>.1 … <file>.<keep>` past `max_bytes`.
 pub struct RotatingFile {
     path: PathBuf,
@@ -247,14 +252,19 @@ impl RotatingFile {
 }
 
 /// Merges the workers' batches per interval and writes an interval once every worker had the
-/// chance to hand it over (`grace` seconds after its end).
+/// chance to hand it over (`grace` seconds after its end). Every closed interval gives each
+/// known ENI its records, or one `NODATA` record when it saw no traffic, as AWS writes them.
 pub struct Writer {
     out: RotatingFile,
     interval_secs: u64,
     grace: u64,
     pending: std::collections::BTreeMap<u64, Pending>,
-    /// ENI id per zone, learned from the batches' snapshots (zones are never reused).
+    /// Start of the next interval to close (`NODATA` is written from here on).
+    next: u64,
+    /// ENI id per zone (zones are never reused, so old names stay right).
     names: FxHashMap<u16, String>,
+    /// The ENIs of the running config, in config order.
+    current: Vec<u16>,
     account: String,
     /// Records written so far.
     pub written: u64,
@@ -267,24 +277,38 @@ struct Pending {
 }
 
 impl Writer {
-    pub fn new(out: RotatingFile, interval_secs: u64) -> Writer {
+    /// A writer whose first interval is the one containing `start_unix`.
+    pub fn new(out: RotatingFile, interval_secs: u64, start_unix: u64) -> Writer {
+        let interval_secs = interval_secs.max(1);
         Writer {
             out,
-            interval_secs: interval_secs.max(1),
+            interval_secs,
             grace: 2,
             pending: Default::default(),
+            next: start_unix - start_unix % interval_secs,
             names: FxHashMap::default(),
+            current: Vec::new(),
             account: "-".into(),
             written: 0,
         }
     }
 
+    /// The account and the ENIs (zone, id) of the running config.
+    pub fn learn(&mut self, account: &str, enis: impl IntoIterator<Item = (u16, String)>) {
+        self.account = account.to_string();
+        self.current.clear();
+        for (z, id) in enis {
+            self.current.push(z);
+            self.names.insert(z, id);
+        }
+    }
+
     pub fn add(&mut self, b: Batch) {
         if let Some(s) = &b.snap {
-            self.account = s.account_id.clone();
-            for e in &s.enis {
-                self.names.entry(e.zone).or_insert_with(|| e.id.clone());
-            }
+            self.learn(&s.account_id, s.enis.iter().map(|e| (e.zone, e.id.clone())));
+        }
+        if b.records.is_empty() && b.skipped.is_empty() {
+            return;
         }
         let p = self.pending.entry(b.interval).or_default();
         for (k, a) in b.records {
@@ -303,47 +327,58 @@ impl Writer {
         }
     }
 
-    /// Writes every interval that ended more than `grace` seconds before `now_unix` (all of
-    /// them when `all`, at shutdown).
+    /// Writes every interval that ended more than `grace` seconds before `now_unix`; with
+    /// `all` (shutdown) also what is pending of the interval still open.
     pub fn flush(&mut self, now_unix: u64, all: bool) -> io::Result<()> {
-        let ready: Vec<u64> = self
-            .pending
-            .keys()
-            .copied()
-            .filter(|&i| all || i + self.interval_secs + self.grace <= now_unix)
-            .collect();
-        for i in ready {
-            let Some(p) = self.pending.remove(&i) else {
-                continue;
-            };
-            let mut recs: Vec<(Key, Agg)> = p.records.into_iter().collect();
-            recs.sort_by_key(|(k, a)| {
-                (
-                    a.first,
-                    k.zone,
-                    k.five.src,
-                    k.five.dst,
-                    k.five.sport,
-                    k.five.dport,
-                )
-            });
-            let name = |z: u16| self.names.get(&z).cloned().unwrap_or_else(|| "-".into());
-            let mut lines: Vec<String> = recs
-                .iter()
-                .map(|(k, a)| format_record(&self.account, &name(k.zone), k, a))
-                .collect();
-            for (z, _) in p.skipped {
-                lines.push(format_skipdata(
-                    &self.account,
-                    &name(z),
-                    i,
-                    i + self.interval_secs,
-                ));
+        // Batches that came after their interval was written: their records, late.
+        let late: Vec<u64> = self.pending.range(..self.next).map(|(i, _)| *i).collect();
+        for i in late {
+            self.write_interval(i, false)?;
+        }
+        while self.next + self.interval_secs + self.grace <= now_unix {
+            self.write_interval(self.next, true)?;
+            self.next += self.interval_secs;
+        }
+        if all {
+            let open: Vec<u64> = self.pending.keys().copied().collect();
+            for i in open {
+                self.write_interval(i, false)?;
             }
-            self.written += lines.len() as u64;
-            self.out.write_lines(&lines)?;
         }
         Ok(())
+    }
+
+    fn write_interval(&mut self, i: u64, nodata: bool) -> io::Result<()> {
+        let p = self.pending.remove(&i).unwrap_or_default();
+        let mut recs: Vec<(Key, Agg)> = p.records.into_iter().collect();
+        recs.sort_by_key(|(k, a)| {
+            (
+                a.first,
+                k.zone,
+                k.five.src,
+                k.five.dst,
+                k.five.sport,
+                k.five.dport,
+            )
+        });
+        let name = |z: u16| self.names.get(&z).cloned().unwrap_or_else(|| "-".into());
+        let end = i + self.interval_secs;
+        let mut lines: Vec<String> = recs
+            .iter()
+            .map(|(k, a)| format_record(&self.account, &name(k.zone), k, a))
+            .collect();
+        for z in p.skipped.keys() {
+            lines.push(format_skipdata(&self.account, &name(*z), i, end));
+        }
+        if nodata {
+            for z in &self.current {
+                if !recs.iter().any(|(k, _)| k.zone == *z) && !p.skipped.contains_key(z) {
+                    lines.push(format_nodata(&self.account, &name(*z), i, end));
+                }
+            }
+        }
+        self.written += lines.len() as u64;
+        self.out.write_lines(&lines)
     }
 }
 
@@ -421,13 +456,17 @@ mod tests {
             format_skipdata("1", "eni-a", 60, 120).split(' ').count(),
             FIELDS.len()
         );
+        assert_eq!(
+            format_nodata("1", "eni-a", 60, 120).split(' ').count(),
+            FIELDS.len()
+        );
     }
 
     #[test]
     fn the_writer_merges_workers_and_waits_for_the_interval_to_close() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("flow.log");
-        let mut w = Writer::new(RotatingFile::open(&p, 1 << 20, 2).unwrap(), 60);
+        let mut w = Writer::new(RotatingFile::open(&p, 1 << 20, 2).unwrap(), 60, 600);
         let k = Key {
             zone: 7,
             five: five(40000),
@@ -452,8 +491,10 @@ mod tests {
             skipped: vec![(7, 4)],
             snap: None,
         });
-        w.names.insert(7, "eni-x".into());
-        w.account = "123456789012".into();
+        w.learn(
+            "123456789012",
+            [(7, "eni-x".to_string()), (8, "eni-quiet".to_string())],
+        );
         w.flush(661, false).unwrap();
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
@@ -464,9 +505,28 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "2 123456789012 eni-x 10.0.1.10 203.0.113.100 40000 80 6 5 500 605 640 ACCEPT OK\n\
-             2 123456789012 eni-x - - - - - - - 600 660 - SKIPDATA\n"
+             2 123456789012 eni-x - - - - - - - 600 660 - SKIPDATA\n\
+             2 123456789012 eni-quiet - - - - - - - 600 660 - NODATA\n"
         );
-        assert_eq!(w.written, 2);
+        assert_eq!(w.written, 3);
+        // A quiet interval: NODATA for every ENI; shutdown writes the open one's records only.
+        w.add(Batch {
+            interval: 720,
+            records: vec![(k, a(1, 730, 730))],
+            skipped: vec![],
+            snap: None,
+        });
+        w.flush(750, true).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let tail: Vec<&str> = text.lines().skip(3).collect();
+        assert_eq!(
+            tail,
+            vec![
+                "2 123456789012 eni-x - - - - - - - 660 720 - NODATA",
+                "2 123456789012 eni-quiet - - - - - - - 660 720 - NODATA",
+                "2 123456789012 eni-x 10.0.1.10 203.0.113.100 40000 80 6 1 100 730 730 ACCEPT OK",
+            ]
+        );
     }
 
     #[test]
