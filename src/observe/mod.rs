@@ -76,21 +76,18 @@ impl Layout {
         DROPS_BASE + DROP_KINDS + port * PORT_CELLS + what
     }
 
-    /// Cell of NACL rule `number` (its position in the compiled list; `*` gets the slot after
-    /// the list).
-    fn nacl_rule(&self, s: &Snapshot, nacl: u32, outbound: bool, number: u16) -> Option<usize> {
+    /// Cell of the NACL rule at `pos` of a direction's list (`pos == len`: the implicit `*`,
+    /// which has the slot after the list).
+    #[inline]
+    fn nacl_rule(&self, s: &Snapshot, nacl: u32, outbound: bool, pos: u16) -> Option<usize> {
         let n = s.nacls.get(nacl as usize)?;
         let base = *self.nacl_base.get(nacl as usize)?;
-        let (rules, off) = if outbound {
-            (&n.outbound, n.inbound.len() + 1)
+        let (len, off) = if outbound {
+            (n.outbound.len(), n.inbound.len() + 1)
         } else {
-            (&n.inbound, 0)
+            (n.inbound.len(), 0)
         };
-        let pos = rules
-            .iter()
-            .position(|r| r.number == number)
-            .unwrap_or(rules.len());
-        Some(base + off + pos)
+        Some(base + off + usize::from(pos).min(len))
     }
 }
 
@@ -167,7 +164,7 @@ impl Block {
             self.add(b + route as usize, 1);
         }
         for n in o.nacls.iter().take(o.n_nacls) {
-            if let Some(i) = l.nacl_rule(&self.snap, n.nacl, n.outbound, n.rule) {
+            if let Some(i) = l.nacl_rule(&self.snap, n.nacl, n.outbound, n.pos) {
                 self.add(i, 1);
             }
         }
@@ -200,6 +197,7 @@ pub struct NaclHit {
     pub subnet: u32,
     pub outbound: bool,
     pub rule: u16,
+    pub pos: u16,
     pub allow: bool,
 }
 
@@ -271,6 +269,7 @@ impl Tracer for Observer {
                 subnet,
                 outbound,
                 rule,
+                pos,
                 allow,
             } => {
                 if let Some(slot) = self.nacls.get_mut(self.n_nacls) {
@@ -279,6 +278,7 @@ impl Tracer for Observer {
                         subnet,
                         outbound,
                         rule,
+                        pos,
                         allow,
                     };
                     self.n_nacls += 1;

@@ -73,12 +73,14 @@ pub enum Stage {
     },
     /// Route lookup in a table: the winning route (index into its `routes`), or none.
     Route { table: u32, route: Option<u32> },
-    /// A network ACL: first matching rule and its action.
+    /// A network ACL: first matching rule (its number, and its position in the compiled list
+    /// for counters) and its action.
     Nacl {
         nacl: u32,
         subnet: u32,
         outbound: bool,
         rule: u16,
+        pos: u16,
         allow: bool,
     },
     /// Traffic between two ENIs of one subnet: NACLs do not apply.
@@ -504,12 +506,13 @@ impl<T: Tracer> Cx<'_, T> {
 
     fn nacl(&mut self, subnet: u32, outbound: bool) -> Step {
         let s = &self.snap.subnets[subnet as usize];
-        let (allow, rule) = self.snap.nacls[s.nacl as usize].eval(outbound, &self.m);
+        let (allow, rule, pos) = self.snap.nacls[s.nacl as usize].eval(outbound, &self.m);
         self.tr.stage(Stage::Nacl {
             nacl: s.nacl,
             subnet,
             outbound,
             rule,
+            pos,
             allow,
         });
         if allow {

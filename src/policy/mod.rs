@@ -82,21 +82,22 @@ pub struct Nacl {
 }
 
 impl Nacl {
-    /// First matching rule in ascending order: `(allowed, rule number)`. The CIDR is matched
-    /// against the remote end: the source inbound, the destination outbound.
+    /// First matching rule in ascending order: `(allowed, rule number, its position in the
+    /// direction's list)` — the position is `len` when no rule matched (the implicit `*`). The
+    /// CIDR is matched against the remote end: the source inbound, the destination outbound.
     #[inline]
-    pub fn eval(&self, outbound: bool, m: &PacketMeta) -> (bool, u16) {
+    pub fn eval(&self, outbound: bool, m: &PacketMeta) -> (bool, u16, u16) {
         let (rules, remote) = if outbound {
             (&self.outbound, m.dst)
         } else {
             (&self.inbound, m.src)
         };
-        for r in rules {
+        for (i, r) in rules.iter().enumerate() {
             if r.proto.is_none_or(|p| p == m.proto) && r.cidr.contains(&remote) && r.l4.matches(m) {
-                return (r.allow, r.number);
+                return (r.allow, r.number, i as u16);
             }
         }
-        (false, NACL_STAR)
+        (false, NACL_STAR, rules.len() as u16)
     }
 }
 

@@ -408,6 +408,7 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             outbound,
             rule,
             allow,
+            ..
         } => {
             let id = &snap.nacls[nacl as usize].id;
             let sub = &snap.subnets[subnet as usize].id;
