@@ -12,7 +12,7 @@ pub mod flowlog;
 pub mod metrics;
 
 use crate::io::{DROP_KINDS, drop_index};
-use crate::pipeline::{DropReason, Stage, Tracer, Verdict, Xlat};
+use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
 use crate::snapshot::{PortKind, Snapshot};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -196,9 +196,8 @@ pub struct NaclHit {
     pub nacl: u32,
     pub subnet: u32,
     pub outbound: bool,
-    pub rule: u16,
+    /// Position of the deciding rule in the compiled list (see `Stage::Nacl`).
     pub pos: u16,
-    pub allow: bool,
 }
 
 /// The 5-tuple as an ENI sees it (ports 0 where the protocol has none).
@@ -229,8 +228,6 @@ pub struct Observer {
     pub dst_eni: Option<(u32, Five)>,
     /// The destination ENI failed its source/destination check.
     dst_check_failed: bool,
-    /// Translated by PrivateLink: the hop to the provider is not logged.
-    pub privatelink: bool,
     /// Track the tuples flow logs need (off without flow logs: copying addresses at every
     /// stage is most of an observer's cost).
     flow_log: bool,
@@ -268,18 +265,15 @@ impl Tracer for Observer {
                 nacl,
                 subnet,
                 outbound,
-                rule,
                 pos,
-                allow,
+                ..
             } => {
                 if let Some(slot) = self.nacls.get_mut(self.n_nacls) {
                     *slot = NaclHit {
                         nacl,
                         subnet,
                         outbound,
-                        rule,
                         pos,
-                        allow,
                     };
                     self.n_nacls += 1;
                 }
@@ -303,10 +297,7 @@ impl Tracer for Observer {
                 self.at_dst(eni, false);
                 self.dst_check_failed = true;
             }
-            Stage::Translate { by, field, to, .. } if self.flow_log => {
-                if matches!(by, Xlat::PrivateLink(_)) {
-                    self.privatelink = true;
-                }
+            Stage::Translate { field, to, .. } if self.flow_log => {
                 if let Some(c) = &mut self.cur {
                     let port = if matches!(c.proto, 6 | 17) { to.1 } else { 0 };
                     match field {
