@@ -368,18 +368,41 @@ fn admin_api_views_flush_pcap_and_cli() {
     assert!(metric(&lab, "vpcfwd_flow_flushes_total", &[]) >= 1.0);
 }
 
-/// lab.yaml with sg-web admitting one more port: a different snapshot, same paths.
+/// `yaml` with eni-app declared before eni-web: every ENI index changes, so only flow state
+/// keyed by something stable across reloads (the ENI's zone) survives the swap.
+fn enis_reordered(yaml: &str) -> String {
+    let web = yaml
+        .find("  - NetworkInterfaceId: eni-web\n")
+        .expect("eni-web");
+    let app = yaml
+        .find("  - NetworkInterfaceId: eni-app\n")
+        .expect("eni-app");
+    let end = yaml
+        .find("  - NetworkInterfaceId: eni-lab-api-a\n")
+        .expect("eni-lab-api-a");
+    assert!(web < app && app < end);
+    format!(
+        "{}{}{}{}",
+        &yaml[..web],
+        &yaml[app..end],
+        &yaml[web..app],
+        &yaml[end..]
+    )
+}
+
+/// lab.yaml with sg-web admitting one more port, and the ENIs in another order: a different
+/// snapshot, same paths.
 fn variant(i: usize) -> String {
     let anchor = "      - IsEgress: false\n        IpProtocol: icmp\n        FromPort: -1\n        ToPort: -1\n        CidrIpv4: 0.0.0.0/0\n";
     assert_eq!(LAB.matches(anchor).count(), 1);
-    LAB.replacen(
+    enis_reordered(&LAB.replacen(
         anchor,
         &format!(
             "{anchor}      - IsEgress: false\n        IpProtocol: tcp\n        FromPort: {p}\n        ToPort: {p}\n        CidrIpv4: 192.0.2.0/24\n",
             p = 9000 + i
         ),
         1,
-    )
+    ))
 }
 
 #[test]
@@ -390,6 +413,8 @@ fn reload_every_second_under_a_nat_stream_loses_nothing() {
     let mut lab = Lab::up();
     let s = lab.stream_in("app", "203.0.113.100", "80", 12.0);
     std::thread::sleep(Duration::from_millis(700));
+    let inserts = metric(&lab, "vpcfwd_flow_inserts_total", &[]);
+    assert!(inserts >= 1.0);
     for i in 0..10 {
         lab.write_config(&if i % 2 == 0 {
             variant(i)
@@ -407,6 +432,13 @@ fn reload_every_second_under_a_nat_stream_loses_nothing() {
     );
     let (sent, echoed) = sent_echoed(&verdict);
     assert_eq!(sent, echoed, "zero bytes lost: {verdict}");
+    // The stream kept its tracked flow through every swap (ENI indices changed each time): a
+    // lost flow would have been admitted again by the rules and counted as a new insert.
+    assert_eq!(
+        metric(&lab, "vpcfwd_flow_inserts_total", &[]),
+        inserts,
+        "no flow was re-created"
+    );
     assert!(sent >= 100_000, "{verdict}");
     assert_eq!(
         metric(&lab, "vpcfwd_reloads_total", &[("result", "ok")]),
@@ -496,23 +528,34 @@ fn removing_an_sg_rule_keeps_tracked_flows_and_refuses_new_ones() {
         return;
     }
     let mut lab = Lab::up();
-    let s = lab.stream_in("web", "10.0.2.10", "22", 5.0);
+    // Tracked at both ends (web's egress, app's ingress), and at app only (through the NAT).
+    let ssh = lab.stream_in("web", "10.0.2.10", "22", 5.0);
+    let nat = lab.stream_in("app", "203.0.113.100", "80", 5.0);
     std::thread::sleep(Duration::from_millis(1500));
-    let ssh = "      - IsEgress: false\n        IpProtocol: tcp\n        FromPort: 22\n        ToPort: 22\n        ReferencedGroupInfo:\n          GroupId: sg-web\n";
-    assert_eq!(LAB.matches(ssh).count(), 1);
-    lab.write_config(&LAB.replacen(ssh, "", 1));
+    let ssh_rule = "      - IsEgress: false\n        IpProtocol: tcp\n        FromPort: 22\n        ToPort: 22\n        ReferencedGroupInfo:\n          GroupId: sg-web\n";
+    let out_rule = "      - IsEgress: true\n        IpProtocol: tcp\n        FromPort: 0\n        ToPort: 65535\n        CidrIpv4: 203.0.113.0/24\n";
+    assert_eq!(LAB.matches(ssh_rule).count(), 1);
+    assert_eq!(LAB.matches(out_rule).count(), 1);
+    // Both rules gone, and the ENIs reordered so that their indices change too.
+    lab.write_config(&enis_reordered(
+        &LAB.replacen(ssh_rule, "", 1).replacen(out_rule, "", 1),
+    ));
     let (code, body) = lab.api("POST", "/reload");
     assert_eq!(code, 200, "{body}");
-    assert_eq!(
-        lab.connect_in("web", "10.0.2.10", "22", 1.0),
-        "TIMEOUT",
-        "a new connection follows the new rules"
-    );
-    let verdict = lab.finish(s);
-    assert!(
-        verdict.starts_with("OK "),
-        "the tracked connection outlives the removed rule (§5): {verdict}"
-    );
+    for (from, dst, port) in [("web", "10.0.2.10", "22"), ("app", "203.0.113.100", "80")] {
+        assert_eq!(
+            lab.connect_in(from, dst, port, 1.0),
+            "TIMEOUT",
+            "a new connection {from} -> {dst}:{port} follows the new rules"
+        );
+    }
+    for (what, s) in [("web -> app:22", ssh), ("app -> internet:80 via NAT", nat)] {
+        let verdict = lab.finish(s);
+        assert!(
+            verdict.starts_with("OK "),
+            "the tracked connection {what} outlives the removed rule (§5): {verdict}"
+        );
+    }
 }
 
 #[test]

@@ -185,19 +185,11 @@ impl Control {
 async fn ports(State(c): Ctl) -> Json<Value> {
     let live = c.shared.live.load_full();
     let totals = c.shared.stats.totals();
-    let count = |name: &str, port: &str, dir: &str| -> u64 {
-        totals
-            .get(&(
-                // Series names are &'static str; look up by an equal key.
-                match name {
-                    "p" => "vpcfwd_port_packets_total",
-                    _ => "vpcfwd_port_bytes_total",
-                },
-                vec![("port", port.to_string()), ("direction", dir.to_string())],
-            ))
-            .copied()
-            .unwrap_or(0)
+    let count = |name: &'static str, port: &str, dir: &str| -> u64 {
+        let labels = vec![("port", port.to_string()), ("direction", dir.to_string())];
+        totals.get(&(name, labels)).copied().unwrap_or(0)
     };
+    let (packets, bytes) = ("vpcfwd_port_packets_total", "vpcfwd_port_bytes_total");
     let v: Vec<Value> = live
         .ports
         .iter()
@@ -221,8 +213,8 @@ async fn ports(State(c): Ctl) -> Json<Value> {
                 "offload": if p.vnet { "vnet-hdr, TSO4/6, csum" } else { "none" },
                 "queues": p.queues.len(),
                 "pcap": p.capture.path().map(|x| x.display().to_string()),
-                "rx_packets": count("p", id, "rx"), "rx_bytes": count("b", id, "rx"),
-                "tx_packets": count("p", id, "tx"), "tx_bytes": count("b", id, "tx"),
+                "rx_packets": count(packets, id, "rx"), "rx_bytes": count(bytes, id, "rx"),
+                "tx_packets": count(packets, id, "tx"), "tx_bytes": count(bytes, id, "tx"),
             })
         })
         .collect();

@@ -103,6 +103,21 @@ fn get_json(addr: &str, method: &str, path: &str) -> Result<(u16, Value), String
     Ok((code, v))
 }
 
+/// The body of a `200 OK` answer; anything else is printed as an error (exit code 1).
+fn ok_body<T: std::fmt::Display>(answer: Result<(u16, T), String>) -> Result<T, ExitCode> {
+    match answer {
+        Ok((200, body)) => Ok(body),
+        Ok((code, body)) => {
+            eprintln!("error: HTTP {code}: {body}");
+            Err(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
 pub fn flows(a: &FlowsArgs) -> ExitCode {
     let mut q = format!("/flows?offset={}&limit={}", a.offset, a.limit);
     if let Some(x) = a.addr {
@@ -111,16 +126,9 @@ pub fn flows(a: &FlowsArgs) -> ExitCode {
     if let Some(e) = &a.eni {
         q.push_str(&format!("&eni={e}"));
     }
-    let v = match get_json(&a.admin.admin, "GET", &q) {
-        Ok((200, v)) => v,
-        Ok((code, v)) => {
-            eprintln!("error: HTTP {code}: {v}");
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    let v = match ok_body(get_json(&a.admin.admin, "GET", &q)) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -152,16 +160,9 @@ pub fn flows(a: &FlowsArgs) -> ExitCode {
 }
 
 pub fn stats(a: &StatsArgs) -> ExitCode {
-    let body = match request(&a.admin.admin, "GET", "/metrics") {
-        Ok((200, b)) => b,
-        Ok((code, b)) => {
-            eprintln!("error: HTTP {code}: {b}");
-            return ExitCode::from(1);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    let body = match ok_body(request(&a.admin.admin, "GET", "/metrics")) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     for line in body
         .lines()

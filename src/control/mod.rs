@@ -15,7 +15,6 @@ pub mod client;
 use crate::config;
 use crate::flow::FlowTable;
 use crate::io::{self, FlowLogTap, Live, Port, PortPlan, Shared};
-use crate::observe::Layout;
 use crate::observe::flowlog::{self, RotatingFile};
 use crate::snapshot;
 use std::path::PathBuf;
@@ -181,13 +180,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         },
         None => (None, None),
     };
-    let snap = Arc::new(snap);
-    let live = Live {
-        generation: 1,
-        layout: Arc::new(Layout::new(&snap)),
-        snap,
-        ports: ports.into_iter().map(Arc::new).collect(),
-    };
+    let live = Live::new(1, snap, ports.into_iter().map(Arc::new).collect());
     let shared = Arc::new(Shared::new(live, FlowTable::new(max_flows), flow_log));
     let ctl = Arc::new(Control {
         shared: Arc::clone(&shared),
@@ -390,13 +383,9 @@ impl Control {
             }
         }
         let generation = old.generation + 1;
-        let snap = Arc::new(snap);
-        self.shared.live.store(Arc::new(Live {
-            generation,
-            layout: Arc::new(Layout::new(&snap)),
-            snap,
-            ports,
-        }));
+        self.shared
+            .live
+            .store(Arc::new(Live::new(generation, snap, ports)));
         self.start_workers(&fresh);
         self.start_configured_captures(&fresh, &cfg);
         if let Some(tap) = &self.shared.flow_log {

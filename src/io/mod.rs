@@ -31,7 +31,7 @@ use crate::flow::{FlowTable, Time};
 use crate::observe::flowlog::{self, Aggregator};
 use crate::observe::metrics::Registry;
 use crate::observe::{Block, Layout, Observer};
-use crate::pipeline::{self, DropReason, Rx, Verdict};
+use crate::pipeline::{self, Rx, Verdict};
 use crate::snapshot::{PortIdx, Snapshot};
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
@@ -277,62 +277,6 @@ pub fn reconfigure_port(old: &PortPlan, new: &PortPlan) -> io::Result<()> {
     configure_port(new)
 }
 
-/// Number of distinct drop codes counted.
-pub const DROP_KINDS: usize = 20;
-
-/// A stable index per drop code (malformed kinds share one).
-pub fn drop_index(r: DropReason) -> usize {
-    use DropReason::*;
-    match r {
-        Malformed(_) => 0,
-        Ipv6NotEnabled => 1,
-        SrcDstCheck => 2,
-        NaclDeny => 3,
-        SgNoAllow => 4,
-        NoRoute => 5,
-        BlackholeRoute => 6,
-        ReservedDestination => 7,
-        NoEniAtDestination => 8,
-        NoPublicIp => 9,
-        NoPublicIpMapping => 10,
-        NoPort => 11,
-        TtlExceeded => 12,
-        FlowTableFull => 13,
-        NatPortAllocation => 14,
-        Unsolicited => 15,
-        NatFragment => 16,
-        NatIdleTimeout => 17,
-        UnsupportedProtocol => 18,
-    }
-}
-
-/// The drop code of an index (for reports).
-pub fn drop_code(i: usize) -> &'static str {
-    const CODES: [&str; DROP_KINDS] = [
-        "MALFORMED",
-        "IPV6_NOT_ENABLED",
-        "SRC_DST_CHECK",
-        "NACL_DENY",
-        "SG_NO_ALLOW",
-        "NO_ROUTE",
-        "BLACKHOLE_ROUTE",
-        "RESERVED_DESTINATION",
-        "NO_ENI_AT_DESTINATION",
-        "NO_PUBLIC_IP",
-        "NO_PUBLIC_IP_MAPPING",
-        "NO_PORT",
-        "TTL_EXCEEDED",
-        "FLOW_TABLE_FULL",
-        "NAT_PORT_ALLOCATION",
-        "UNSOLICITED",
-        "NAT_FRAGMENT",
-        "NAT_IDLE_TIMEOUT",
-        "UNSUPPORTED_PROTOCOL",
-        "-",
-    ];
-    CODES.get(i).copied().unwrap_or("-")
-}
-
 /// What the workers forward with: a config generation and the ports that go with it. Swapped
 /// whole on reload, so a worker never sees a snapshot whose port indices do not match its ports.
 pub struct Live {
@@ -340,6 +284,19 @@ pub struct Live {
     pub snap: Arc<Snapshot>,
     pub layout: Arc<Layout>,
     pub ports: Vec<Arc<Port>>,
+}
+
+impl Live {
+    /// Generation `generation` of `snap` with its ports (in the snapshot's port order), and
+    /// where each of its counters lives.
+    pub fn new(generation: u64, snap: Snapshot, ports: Vec<Arc<Port>>) -> Live {
+        Live {
+            generation,
+            layout: Arc::new(Layout::new(&snap)),
+            snap: Arc::new(snap),
+            ports,
+        }
+    }
 }
 
 /// Flow-log settings of a running forwarder.

@@ -2,7 +2,8 @@
 //! `metrics` facade's Prometheus recorder, rendered as text for `/metrics`.
 
 use super::{Block, Layout, PORT_CELLS};
-use crate::io::{DROP_KINDS, drop_code};
+use crate::pipeline::DropReason;
+use crate::policy::NACL_STAR;
 use crate::snapshot::{Snapshot, Target};
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -218,12 +219,12 @@ fn direction(outbound: bool) -> String {
 fn series(b: &Block, out: &mut BTreeMap<Series, u64>) {
     let s = &*b.snap;
     let l: &Layout = &b.layout;
-    for i in 0..DROP_KINDS {
+    for r in DropReason::ALL {
         add(
             out,
             "vpcfwd_drops_total",
-            vec![("reason", drop_code(i).into())],
-            b.get(i),
+            vec![("reason", r.to_string())],
+            b.get(l.drop(r)),
         );
     }
     for (p, spec) in s.ports.iter().enumerate().take(l.ports) {
@@ -282,54 +283,32 @@ fn series(b: &Block, out: &mut BTreeMap<Series, u64>) {
             } else {
                 &acl.inbound
             };
-            let base = l.nacl_base[n] + if outbound { acl.inbound.len() + 1 } else { 0 };
-            // The compiled list ends with `*`; the extra slot after it catches a miss.
-            for (i, r) in rules.iter().enumerate() {
-                let v = b.get(base + i);
-                let rule = if r.number == crate::policy::NACL_STAR {
+            // One past the list: the implicit `*` (a packet no rule matched).
+            for pos in 0..=rules.len() {
+                let Some(cell) = l.nacl_rule(s, n as u32, outbound, pos as u16) else {
+                    continue;
+                };
+                let v = b.get(cell);
+                let (number, allow) = rules
+                    .get(pos)
+                    .map_or((NACL_STAR, false), |r| (r.number, r.allow));
+                let rule = if number == NACL_STAR {
                     "*".to_string()
                 } else {
-                    r.number.to_string()
+                    number.to_string()
                 };
-                let action = if r.allow { "allow" } else { "deny" };
-                add(
-                    out,
-                    "vpcfwd_nacl_rule_hits_total",
-                    vec![
-                        ("network_acl", acl.id.clone()),
-                        ("direction", direction(outbound)),
-                        ("rule", rule.clone()),
-                        ("action", action.into()),
-                    ],
-                    v,
-                );
-                if !r.allow {
-                    add(
-                        out,
-                        "vpcfwd_nacl_drops_total",
-                        vec![
-                            ("network_acl", acl.id.clone()),
-                            ("direction", direction(outbound)),
-                            ("rule", rule),
-                        ],
-                        v,
-                    );
-                }
-            }
-            let star = b.get(base + rules.len());
-            for (name, extra) in [
-                ("vpcfwd_nacl_rule_hits_total", Some("deny")),
-                ("vpcfwd_nacl_drops_total", None),
-            ] {
-                let mut labels = vec![
+                let labels = vec![
                     ("network_acl", acl.id.clone()),
                     ("direction", direction(outbound)),
-                    ("rule", "*".to_string()),
+                    ("rule", rule),
                 ];
-                if let Some(a) = extra {
-                    labels.push(("action", a.into()));
+                if !allow {
+                    add(out, "vpcfwd_nacl_drops_total", labels.clone(), v);
                 }
-                add(out, name, labels, star);
+                let action = if allow { "allow" } else { "deny" };
+                let mut hit = labels;
+                hit.push(("action", action.into()));
+                add(out, "vpcfwd_nacl_rule_hits_total", hit, v);
             }
         }
     }

@@ -11,7 +11,6 @@
 pub mod flowlog;
 pub mod metrics;
 
-use crate::io::{DROP_KINDS, drop_index};
 use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
 use crate::snapshot::{PortKind, Snapshot};
 use std::net::IpAddr;
@@ -36,6 +35,7 @@ pub struct Layout {
 /// Per-port cells: rx packets, rx bytes, tx packets, tx bytes, tx errors.
 pub const PORT_CELLS: usize = 5;
 const DROPS_BASE: usize = 0;
+const DROP_KINDS: usize = DropReason::ALL.len();
 
 impl Layout {
     pub fn new(s: &Snapshot) -> Layout {
@@ -70,6 +70,10 @@ impl Layout {
             rtb_drop_base,
             cells: at,
         }
+    }
+
+    fn drop(&self, r: DropReason) -> usize {
+        DROPS_BASE + r.index()
     }
 
     fn port(&self, port: usize, what: usize) -> usize {
@@ -120,7 +124,7 @@ impl Block {
         }
     }
 
-    pub fn get(&self, i: usize) -> u64 {
+    fn get(&self, i: usize) -> u64 {
         self.cells.get(i).map_or(0, |c| c.load(Relaxed))
     }
 
@@ -172,7 +176,7 @@ impl Block {
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => *r,
             Verdict::Forward { .. } => return,
         };
-        self.add(DROPS_BASE + drop_index(reason), 1);
+        self.add(l.drop(reason), 1);
         match reason {
             DropReason::SgNoAllow => {
                 if let Some((eni, egress)) = o.sg {

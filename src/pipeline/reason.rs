@@ -58,6 +58,72 @@ pub enum MalformedKind {
 }
 
 impl DropReason {
+    /// Every reason, each malformed kind on its own: `ALL[r.index()] == r`. Counters are
+    /// indexed by it; their labels are the `Display` form (the trace vocabulary).
+    pub const ALL: [DropReason; 24] = {
+        use DropReason::*;
+        use MalformedKind::*;
+        [
+            Malformed(Truncated),
+            Malformed(BadVersion),
+            Malformed(BadIhl),
+            Malformed(BadTotalLength),
+            Malformed(BadChecksum),
+            Malformed(BadL4Header),
+            Ipv6NotEnabled,
+            SrcDstCheck,
+            NaclDeny,
+            SgNoAllow,
+            NoRoute,
+            BlackholeRoute,
+            ReservedDestination,
+            NoEniAtDestination,
+            NoPublicIp,
+            NoPublicIpMapping,
+            NoPort,
+            TtlExceeded,
+            FlowTableFull,
+            NatPortAllocation,
+            Unsolicited,
+            NatFragment,
+            NatIdleTimeout,
+            UnsupportedProtocol,
+        ]
+    };
+
+    /// Position in [`DropReason::ALL`].
+    #[inline]
+    pub fn index(self) -> usize {
+        use DropReason::*;
+        use MalformedKind::*;
+        match self {
+            Malformed(Truncated) => 0,
+            Malformed(BadVersion) => 1,
+            Malformed(BadIhl) => 2,
+            Malformed(BadTotalLength) => 3,
+            Malformed(BadChecksum) => 4,
+            Malformed(BadL4Header) => 5,
+            Ipv6NotEnabled => 6,
+            SrcDstCheck => 7,
+            NaclDeny => 8,
+            SgNoAllow => 9,
+            NoRoute => 10,
+            BlackholeRoute => 11,
+            ReservedDestination => 12,
+            NoEniAtDestination => 13,
+            NoPublicIp => 14,
+            NoPublicIpMapping => 15,
+            NoPort => 16,
+            TtlExceeded => 17,
+            FlowTableFull => 18,
+            NatPortAllocation => 19,
+            Unsolicited => 20,
+            NatFragment => 21,
+            NatIdleTimeout => 22,
+            UnsupportedProtocol => 23,
+        }
+    }
+
     /// The stable code.
     pub fn code(self) -> &'static str {
         use DropReason::*;
@@ -104,6 +170,18 @@ impl fmt::Display for DropReason {
         match self {
             DropReason::Malformed(k) => write!(f, "MALFORMED({})", k.code()),
             r => f.write_str(r.code()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r}");
         }
     }
 }

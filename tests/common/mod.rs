@@ -39,6 +39,8 @@ pub struct Lab {
     pub prefix: String,
     pub vpcfwd: Option<Child>,
     pub servers: Vec<Child>,
+    /// Streams of `stream_in`, until `finish` takes them.
+    pub streams: Vec<Option<Child>>,
     pub namespaces: Vec<String>,
     /// The admin API's address.
     pub admin: String,
@@ -112,6 +114,7 @@ impl Lab {
             prefix,
             vpcfwd: None,
             servers: Vec::new(),
+            streams: Vec::new(),
             admin: String::new(),
             config: cfg.clone(),
             flow_log: flow_log.clone(),
@@ -200,16 +203,13 @@ impl Lab {
             .stderr(Stdio::null())
             .spawn()
             .expect("starts the lab stream");
-        self.servers.push(c);
-        self.servers.len() - 1
+        self.streams.push(Some(c));
+        self.streams.len() - 1
     }
 
     /// The verdict line of a stream started by `stream_in`.
     pub fn finish(&mut self, i: usize) -> String {
-        let c = std::mem::replace(
-            &mut self.servers[i],
-            Command::new("true").spawn().expect("true"),
-        );
+        let c = self.streams[i].take().expect("a stream not finished yet");
         let out = c.wait_with_output().expect("stream ends");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -236,7 +236,11 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for s in &mut self.servers {
+        for s in self
+            .servers
+            .iter_mut()
+            .chain(self.streams.iter_mut().flatten())
+        {
             let _ = s.kill();
             let _ = s.wait();
         }
