@@ -9,8 +9,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::hint::black_box;
 use std::time::Duration;
-use vpcfwd::lpm::bench::{Contender, KeyRng, contenders_v4, contenders_v6, keys_v4, keys_v6};
-use vpcfwd::lpm::table::{self, nh_of};
+use vpcfwd_bench::table::{self, nh_of};
+use vpcfwd_bench::{Contender, KeyRng, contenders_v4, contenders_v6, keys_v4, keys_v6};
 
 /// Keys per iteration: enough that a full table is walked at random, not from a warm subset.
 const KEYS: usize = 1 << 16;
@@ -78,10 +78,7 @@ fn run<K>(c: &mut Criterion, group: &str, cs: &[(Box<dyn Contender<K>>, f64)], k
 fn bench_v4(c: &mut Criterion) {
     let mut tables = vec![("vpc", vpc_v4())];
     match table::tier1_path() {
-        Some(p) => tables.push((
-            "tier1",
-            vpcfwd::lpm::bench::routes_v4(&table::read(&p).unwrap()),
-        )),
+        Some(p) => tables.push(("tier1", vpcfwd_bench::routes_v4(&table::read(&p).unwrap()))),
         None => println!("SKIPPED: Tier-1 table not found (set VPCFWD_SHARED)"),
     }
     for (name, routes) in tables {
@@ -96,10 +93,7 @@ fn bench_v4(c: &mut Criterion) {
 fn bench_v6(c: &mut Criterion) {
     let mut tables = vec![("vpc", vpc_v6())];
     match table::tier1_path() {
-        Some(p) => tables.push((
-            "tier1",
-            vpcfwd::lpm::bench::routes_v6(&table::read(&p).unwrap()),
-        )),
+        Some(p) => tables.push(("tier1", vpcfwd_bench::routes_v6(&table::read(&p).unwrap()))),
         None => println!("SKIPPED: Tier-1 table not found (set VPCFWD_SHARED)"),
     }
     for (name, routes) in tables {

@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vpcfwd::{config, control, io, lpm, snapshot, trace};
+use vpcfwd::{config, control, io, snapshot};
+
+mod cli_trace;
 
 #[derive(Parser)]
 #[command(
@@ -24,7 +26,7 @@ enum Cmd {
         config: PathBuf,
     },
     /// Run the pipeline on a synthetic packet and show why it went where it went.
-    Trace(trace::TraceArgs),
+    Trace(cli_trace::TraceArgs),
     /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
     Run(control::RunArgs),
     /// Benchmarks users can run.
@@ -46,16 +48,16 @@ enum Cmd {
 #[derive(Subcommand)]
 enum BenchCmd {
     /// Route lookup: the compiled FIB against prefix-trie (and DPDK with `--features dpdk`).
-    Lpm(lpm::bench::BenchLpmArgs),
+    Lpm(vpcfwd_bench::BenchLpmArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.cmd {
         Cmd::Check { config } => check(config),
-        Cmd::Trace(a) => trace::run(a),
+        Cmd::Trace(a) => cli_trace::run(a),
         Cmd::Run(a) => control::run(a),
-        Cmd::Bench(BenchCmd::Lpm(a)) => lpm::bench::run(a),
+        Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
         Cmd::Ports { config } => ports(config),
         Cmd::Flows(a) => control::client::flows(a),
         Cmd::Stats(a) => control::client::stats(a),

@@ -2,8 +2,8 @@
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
-use vpcfwd::lpm::table::{self, nh_of};
 use vpcfwd::lpm::{Fib4, Fib6};
+use vpcfwd_bench::table::{self, nh_of};
 
 fn load() -> Option<table::PrefixTable> {
     match table::tier1_path() {

@@ -1,8 +1,7 @@
 //! Longest-prefix-match FIBs for the hot path.
 //!
-//! A route table is kept in a control-plane RIB and compiled into a read-only FIB: `Fib4` /
-//! `Fib6`, built once from `(prefix, next hop)` pairs and swapped in whole when the config
-//! changes. Next hops are indices into a table the caller owns.
+//! A route table is compiled into a read-only FIB: `Fib4` / `Fib6`, built once from
+//! `(prefix, next hop)` pairs and swapped in whole with the snapshot when the config changes. Next hops are indices into a table the caller owns.
 //!
 //! # Design: Poptrie
 //!
@@ -37,11 +36,7 @@
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub mod bench;
-#[cfg(feature = "dpdk")]
-pub mod dpdk;
 pub mod poptrie;
-pub mod table;
 
 pub use poptrie::MAX_NEXT_HOP;
 use poptrie::{Poptrie, decode, default_direct_bits};

@@ -2,11 +2,11 @@
 //! the C shim in `csrc/dpdk_lpm_shim.c`. The EAL starts once per process without hugepages or
 //! devices (`--no-huge --no-pci --no-shconf --no-telemetry -l 0 -m 1024`).
 
-use super::NextHop;
-use super::bench::Contender;
+use crate::Contender;
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::ffi::{CString, c_char, c_int};
 use std::sync::atomic::{AtomicU32, Ordering};
+use vpcfwd_core::lpm::NextHop;
 
 #[repr(C)]
 struct RteLpm {

@@ -1,4 +1,6 @@
-//! `vpcfwd bench lpm`: every lookup contender side by side on the same keys.
+//! The lookup benchmark harness behind `vpcfwd bench lpm` and the criterion bench: every
+//! contender side by side on the same keys. Kept out of the decision core: it reads files, parses
+//! arguments and links DPDK, none of which the forwarder needs.
 //!
 //! Contenders: this crate's Poptrie FIB, prefix-trie's `PrefixMap::get_lpm` (the RIB), and with
 //! the `dpdk` cargo feature DPDK's `rte_lpm` / `rte_lpm6`. Each repetition runs every contender
@@ -6,12 +8,16 @@
 //! medians are reported. Every contender must produce the same next-hop checksum on the same
 //! keys, or the run fails.
 
-use super::table::{self, nh_of};
-use super::{Fib4, Fib6, NextHop};
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+pub mod table;
+
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use std::process::ExitCode;
 use std::time::Instant;
+use table::nh_of;
+use vpcfwd_core::lpm::{Fib4, Fib6, NextHop};
 
 /// `vpcfwd bench lpm` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -299,7 +305,7 @@ pub fn contenders_v4(routes: &[(Ipv4Net, NextHop)]) -> Result<Contenders<u32>, S
     v.push((Box::new(TrieV4(rib)), t));
     #[cfg(feature = "dpdk")]
     {
-        let (d, t) = timed(|| super::dpdk::Dpdk4::build(routes));
+        let (d, t) = timed(|| crate::dpdk::Dpdk4::build(routes));
         v.push((Box::new(d?), t));
     }
     Ok(v)
@@ -320,7 +326,7 @@ pub fn contenders_v6(routes: &[(Ipv6Net, NextHop)]) -> Result<Contenders<u128>, 
     v.push((Box::new(TrieV6(rib)), t));
     #[cfg(feature = "dpdk")]
     {
-        let (d, t) = timed(|| super::dpdk::Dpdk6::build(routes));
+        let (d, t) = timed(|| crate::dpdk::Dpdk6::build(routes));
         v.push((Box::new(d?), t));
     }
     Ok(v)

@@ -1,0 +1,25 @@
+//! vpcfwd's decision core: everything that decides what happens to a packet, and nothing that
+//! touches the outside world. No syscalls, no clock, no threads, no runtime crate: the I/O layer,
+//! the control plane and the command line live in the `vpcfwd` package and drive this one (as
+//! `quinn` drives `quinn-proto`).
+//!
+//! Modules, lowest first; each imports only from modules above it in this list:
+//!
+//! 1. `lpm` — longest-prefix-match FIBs (Poptrie), knows nothing of VPCs.
+//! 2. `packet` — wire formats: parsing, rewrites, checksums.
+//! 3. `policy` — security-group and network-ACL rules in matchable form.
+//! 4. `config` — the YAML model (`describe-*` names), loading, validation.
+//! 5. `flow` — connection tracking, NAT and PrivateLink bindings (bounded, sharded tables).
+//! 6. `snapshot` — the compiled, immutable form of a config (dense indices, FIBs, rules).
+//! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
+//!    flow state).
+//! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.
+
+pub mod config;
+pub mod flow;
+pub mod lpm;
+pub mod packet;
+pub mod pipeline;
+pub mod policy;
+pub mod snapshot;
+pub mod trace;
