@@ -14,7 +14,8 @@ pub mod client;
 
 use crate::config;
 use crate::flow::FlowTable;
-use crate::io::{self, FlowLogTap, Live, Port, PortPlan, Shared};
+use crate::io::pcap::{Capture, Captured};
+use crate::io::{self, FlowLogTap, Live, LivePort, PortPlan, Shared, TunPort};
 use crate::observe::flowlog::{self, RotatingFile};
 use crate::snapshot;
 use std::path::PathBuf;
@@ -180,7 +181,14 @@ pub fn run(args: &RunArgs) -> ExitCode {
         },
         None => (None, None),
     };
-    let live = Live::new(1, snap, ports.into_iter().map(Arc::new).collect());
+    let live = Live::new(
+        1,
+        snap,
+        ports
+            .into_iter()
+            .map(|p| Arc::new(Captured::new(p, Arc::new(Capture::default()))))
+            .collect(),
+    );
     let shared = Arc::new(Shared::new(live, FlowTable::new(max_flows), flow_log));
     let ctl = Arc::new(Control {
         shared: Arc::clone(&shared),
@@ -197,7 +205,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         flushed: AtomicU64::new(0),
         flow_log_written,
     });
-    let all: Vec<Arc<Port>> = shared.live.load().ports.clone();
+    let all: Vec<Arc<LivePort>> = shared.live.load().ports.clone();
     ctl.start_workers(&all);
     ctl.start_configured_captures(&all, &cfg);
     // Only `Live` may keep ports alive: a port a reload removes must close with its worker.
@@ -231,7 +239,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 impl Control {
-    fn start_workers(&self, ports: &[Arc<Port>]) {
+    fn start_workers(&self, ports: &[Arc<LivePort>]) {
         let mut ws = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         for p in ports {
             for q in 0..p.queues.len() {
@@ -239,7 +247,7 @@ impl Control {
                 let port = Arc::clone(p);
                 match std::thread::Builder::new()
                     .name(format!("vf-{}-{q}", p.plan.port_id))
-                    .spawn(move || io::worker(s, port, q))
+                    .spawn(move || io::worker::run(s, port, q))
                 {
                     Ok(h) => ws.push(h),
                     Err(e) => tracing::error!(port = %p.plan.port_id, "worker thread: {e}"),
@@ -250,7 +258,7 @@ impl Control {
     }
 
     /// Captures from `--pcap DIR` (every port) or the ports whose config says `Pcap: true`.
-    fn start_configured_captures(&self, ports: &[Arc<Port>], cfg: &config::Config) {
+    fn start_configured_captures(&self, ports: &[Arc<LivePort>], cfg: &config::Config) {
         let dir = self
             .pcap_dir
             .lock()
@@ -281,7 +289,7 @@ impl Control {
     }
 
     /// Starts capturing port `p` into `dir/<port>.pcap`.
-    pub fn capture_start(&self, p: &Port, dir: &std::path::Path) -> std::io::Result<PathBuf> {
+    pub fn capture_start(&self, p: &LivePort, dir: &std::path::Path) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{}.pcap", p.plan.port_id));
         p.capture.start(&path, self.args.pcap_max_bytes)?;
@@ -351,12 +359,12 @@ impl Control {
                 Some(o) => {
                     io::reconfigure_port(&o.plan, p)
                         .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
-                    Arc::new(Port {
+                    let tun = TunPort {
                         plan: p.clone(),
                         queues: Arc::clone(&o.queues),
                         vnet: o.vnet,
-                        capture: Arc::clone(&o.capture),
-                    })
+                    };
+                    Arc::new(Captured::new(tun, Arc::clone(&o.capture)))
                 }
                 None => {
                     let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
@@ -369,7 +377,7 @@ impl Control {
                     )
                     .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
                     log_port(&port, "port up (added by reload)");
-                    Arc::new(port)
+                    Arc::new(Captured::new(port, Arc::new(Capture::default())))
                 }
             };
             if !old.ports.iter().any(|o| Arc::ptr_eq(o, &port)) {
@@ -399,7 +407,7 @@ impl Control {
     }
 }
 
-fn log_port(port: &Port, msg: &str) {
+fn log_port(port: &TunPort, msg: &str) {
     let p = &port.plan;
     tracing::info!(
         port = %p.port_id, namespace = %p.namespace, device = %p.device,
@@ -484,7 +492,7 @@ fn bring_up_all(
     queues: usize,
     create: bool,
     created: &mut Namespaces,
-) -> Result<Vec<io::Port>, String> {
+) -> Result<Vec<TunPort>, String> {
     let mut ports = Vec::with_capacity(plans.len());
     for p in plans {
         let port = bring_up(p, offload, queues, create, created)
@@ -510,7 +518,7 @@ fn bring_up(
     queues: usize,
     create: bool,
     created: &mut Namespaces,
-) -> std::io::Result<io::Port> {
+) -> std::io::Result<TunPort> {
     if !io::namespace_exists(&p.namespace) {
         if !create {
             return Err(std::io::Error::other(format!(

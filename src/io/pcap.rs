@@ -2,11 +2,17 @@
 //! packet, v4 or v6), which tcpdump and Wireshark read. One file per port holds what the port
 //! receives and what is sent out of it; past its size cap a file takes no more packets (they
 //! are counted), so a forgotten capture cannot fill the disk.
+//!
+//! Capture is a wrapper around a port ([`Captured`]): a [`Port`] that forwards every call to the
+//! port inside and records the IP packet of each frame it reads or writes while a capture runs.
+//! The worker knows nothing of it.
 
+use super::port::{Port, RxMeta, Tx};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// pcap magic (microsecond timestamps), version 2.4.
 const MAGIC: u32 = 0xa1b2_c3d4;
@@ -129,6 +135,73 @@ impl Capture {
     }
 }
 
+/// Wall-clock time of a capture record.
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A port whose traffic can be captured: what it receives and what is sent out of it go to its
+/// [`Capture`] while one runs (one relaxed load per packet otherwise). Dereferences to the port
+/// inside, so its fields read as the port's own.
+pub struct Captured<P> {
+    pub inner: P,
+    /// Shared with the `Captured` that replaces this one when a reload only changes addresses.
+    pub capture: Arc<Capture>,
+}
+
+impl<P> Captured<P> {
+    pub fn new(inner: P, capture: Arc<Capture>) -> Captured<P> {
+        Captured { inner, capture }
+    }
+}
+
+impl<P> std::ops::Deref for Captured<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        &self.inner
+    }
+}
+
+impl<P: Port> Port for Captured<P> {
+    fn queues(&self) -> usize {
+        self.inner.queues()
+    }
+
+    fn headroom(&self) -> usize {
+        self.inner.headroom()
+    }
+
+    fn wait(&self, q: usize, timeout: Duration) -> io::Result<bool> {
+        self.inner.wait(q, timeout)
+    }
+
+    #[inline]
+    fn recv(&self, q: usize, frame: &mut [u8]) -> io::Result<Option<RxMeta>> {
+        let r = self.inner.recv(q, frame);
+        if let Ok(Some(m)) = &r
+            && self.capture.active()
+        {
+            let h = self.inner.headroom();
+            if let Some(pkt) = frame.get(h..h + m.len) {
+                self.capture.record(pkt, unix_micros());
+            }
+        }
+        r
+    }
+
+    #[inline]
+    fn send(&self, q: usize, frame: &mut [u8], tx: Tx) -> io::Result<()> {
+        if self.capture.active()
+            && let Some(pkt) = frame.get(self.inner.headroom()..)
+        {
+            self.capture.record(pkt, unix_micros());
+        }
+        self.inner.send(q, frame, tx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +230,32 @@ mod tests {
         assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), 123_456);
         assert_eq!(u32::from_le_bytes(b[32..36].try_into().unwrap()), 20);
         assert_eq!(&b[40..60], &pkt);
+    }
+
+    #[test]
+    fn a_captured_port_records_what_it_reads_and_sends_only_while_capturing() {
+        use crate::io::mem::MemPort;
+        let d = tempfile::tempdir().unwrap();
+        let p = Captured::new(MemPort::new(1, 0), Arc::new(Capture::default()));
+        let mut frame = vec![0u8; 64];
+        p.inner.push(0, vec![0x45; 20]);
+        assert!(p.recv(0, &mut frame).unwrap().is_some());
+        assert_eq!(p.capture.packets.load(Relaxed), 0, "no capture running");
+        p.capture.start(&d.path().join("p.pcap"), 1 << 20).unwrap();
+        p.inner.push(0, vec![0x45; 20]);
+        let m = p.recv(0, &mut frame).unwrap().unwrap();
+        assert_eq!(m.len, 20);
+        p.send(0, &mut [0x46; 28], Tx::Forwarded).unwrap();
+        assert_eq!(p.capture.packets.load(Relaxed), 2);
+        let path = p.capture.stop().unwrap();
+        let b = std::fs::read(path).unwrap();
+        assert_eq!(b.len(), 24 + (16 + 20) + (16 + 28));
+        assert_eq!(&b[40..60], &[0x45; 20]);
+        assert_eq!(&b[76..104], &[0x46; 28]);
+        assert_eq!(
+            p.inner.sent(0),
+            vec![vec![0x46; 28]],
+            "the frame went through"
+        );
     }
 }

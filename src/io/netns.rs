@@ -1,0 +1,160 @@
+//! Namespace plumbing: where each port of a config lives (its [`PortPlan`]: namespace, device
+//! name, addresses, MTU) and the `ip` commands that give a device its addresses and routes.
+//! Nothing here reads or writes packets.
+
+use crate::config::{Config, InterfaceType};
+use ipnet::IpNet;
+use std::io;
+use std::process::Command;
+
+/// What a port needs in the lab: its namespace, device and addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortPlan {
+    pub port_id: String,
+    pub namespace: String,
+    pub device: String,
+    /// Addresses of the namespace's host(s) on the device.
+    pub addresses: Vec<IpNet>,
+    pub mtu: u16,
+}
+
+/// The lab layout of a (validated) config: one entry per port, in port order.
+pub fn plan(cfg: &Config) -> Vec<PortPlan> {
+    cfg.ports
+        .iter()
+        .map(|p| {
+            let mut addresses: Vec<IpNet> = p.addresses.clone();
+            if let Some(eni_id) = &p.network_interface_id
+                && let Some(eni) = cfg
+                    .network_interfaces
+                    .iter()
+                    .find(|e| &e.network_interface_id == eni_id)
+                && eni.interface_type != Some(InterfaceType::VpcEndpoint)
+            {
+                let subnet = cfg.subnets.iter().find(|s| s.subnet_id == eni.subnet_id);
+                let len4 = subnet.map_or(32, |s| s.cidr_block.prefix_len());
+                let mut v4 = vec![eni.private_ip_address];
+                v4.extend(
+                    eni.private_ip_addresses
+                        .iter()
+                        .map(|a| a.private_ip_address)
+                        .filter(|a| *a != eni.private_ip_address),
+                );
+                addresses = v4
+                    .into_iter()
+                    .filter_map(|a| ipnet::Ipv4Net::new(a, len4).ok().map(IpNet::V4))
+                    .collect();
+                for a in &eni.ipv6_addresses {
+                    if let Ok(n) = ipnet::Ipv6Net::new(a.ipv6_address, 64) {
+                        addresses.push(IpNet::V6(n));
+                    }
+                }
+            }
+            PortPlan {
+                port_id: p.port_id.clone(),
+                namespace: p
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| format!("vpcfwd-{}", p.port_id)),
+                device: format!("vf-{}", p.port_id),
+                addresses,
+                mtu: p.mtu.unwrap_or(1500),
+            }
+        })
+        .collect()
+}
+
+/// Runs `ip` with `args`; an error names the command.
+pub fn ip(args: &[&str]) -> io::Result<()> {
+    let out = Command::new("ip").args(args).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Whether network namespace `ns` exists.
+pub fn namespace_exists(ns: &str) -> bool {
+    std::path::Path::new("/var/run/netns").join(ns).exists()
+}
+
+/// Turns IPv6 off in an IPv4-only port's namespace: no link-local IPv6 chatter (router
+/// solicitations) into the VPC. Best effort: a failure is logged, not fatal.
+pub fn quiet_ipv6(plan: &PortPlan) {
+    if plan.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        return;
+    }
+    let out = Command::new("ip")
+        .args(["netns", "exec", &plan.namespace, "sysctl", "-qw"])
+        .args([
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ])
+        .output();
+    if let Ok(o) = out
+        && !o.status.success()
+    {
+        tracing::debug!(
+            "disable_ipv6 in {}: {}",
+            plan.namespace,
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// Gives a port's device its addresses, MTU and default routes (again, after a reload that
+/// changed them: addresses no longer planned are removed).
+pub fn configure_port(plan: &PortPlan) -> io::Result<()> {
+    let ns = plan.namespace.as_str();
+    let d = plan.device.as_str();
+    ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    for a in &plan.addresses {
+        let family = if a.addr().is_ipv6() { "-6" } else { "-4" };
+        ip(&[
+            "-n",
+            ns,
+            family,
+            "addr",
+            "replace",
+            &a.to_string(),
+            "dev",
+            d,
+            "nodad",
+        ])
+        .or_else(|_| {
+            ip(&[
+                "-n",
+                ns,
+                family,
+                "addr",
+                "replace",
+                &a.to_string(),
+                "dev",
+                d,
+            ])
+        })?;
+    }
+    ip(&["-n", ns, "link", "set", d, "up"])?;
+    ip(&["-n", ns, "-4", "route", "replace", "default", "dev", d])?;
+    if plan.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        ip(&["-n", ns, "-6", "route", "replace", "default", "dev", d])?;
+    }
+    Ok(())
+}
+
+/// Applies a reload's change of a kept port's addresses or MTU to its device.
+pub fn reconfigure_port(old: &PortPlan, new: &PortPlan) -> io::Result<()> {
+    let (ns, d) = (new.namespace.as_str(), new.device.as_str());
+    for a in old.addresses.iter().filter(|a| !new.addresses.contains(a)) {
+        ip(&["-n", ns, "addr", "del", &a.to_string(), "dev", d])?;
+    }
+    if old.mtu != new.mtu {
+        ip(&["-n", ns, "link", "set", d, "mtu", &new.mtu.to_string()])?;
+    }
+    configure_port(new)
+}

@@ -1,0 +1,305 @@
+//! A port's TUN device: opened inside the port's namespace, one fd per queue, offloads
+//! negotiated, and the virtio-net header that precedes every packet on an offload device.
+//!
+//! The device is created by a thread that has entered the port's namespace (`setns`), so it is
+//! born there and never exists in the caller's namespace.
+//!
+//! Offloads: every device is opened with `IFF_VNET_HDR` and TSO/checksum offload when the kernel
+//! allows it (all ports or none: a super-packet can only leave through a device that takes one).
+//! A read then returns a virtio-net header and a TCP super-packet of up to 64 KB, which the
+//! pipeline decides once — on the IP packet after the header, with its checksum partial when
+//! the header says `VIRTIO_NET_HDR_F_NEEDS_CSUM` — and which is written out with its header
+//! intact, never split and re-merged. Generated replies (RST, ICMP) get an empty header. Without
+//! offloads (refused, or `--no-offload`) it is one read and one write per packet, no header.
+//!
+//! Every byte offset of the virtio-net header is in [`VnetHdr`] (as in firecracker's
+//! `devices/virtio/net/tap.rs`): the worker never reads the header, the port tells it what it
+//! needs ([`RxMeta`]).
+
+use super::netns::{self, PortPlan};
+use super::port::{Port, RxMeta, Tx};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Size of the virtio-net header (`struct virtio_net_hdr`, no `num_buffers`) that precedes
+/// every packet on an offload device.
+pub const VNET_HDR_LEN: usize = 10;
+
+/// The TUN devices' transmit queue length: the default 500 drops bursts of a fast sender
+/// before the worker drains them.
+pub const TX_QUEUE_LEN: u32 = 5000;
+
+/// A virtio-net header, decoded (little-endian fields, as the TUN device writes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VnetHdr {
+    pub flags: u8,
+    pub gso_type: u8,
+    /// Bytes of headers (IP + TCP) before the payload a super-packet is cut into.
+    pub hdr_len: u16,
+    /// Payload bytes per segment.
+    pub gso_size: u16,
+    pub csum_start: u16,
+    pub csum_offset: u16,
+}
+
+impl VnetHdr {
+    /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the L4 checksum holds only the pseudo-header sum.
+    pub const F_NEEDS_CSUM: u8 = 1;
+    /// `VIRTIO_NET_HDR_GSO_NONE`.
+    pub const GSO_NONE: u8 = 0;
+    /// `VIRTIO_NET_HDR_GSO_TCPV4`.
+    pub const GSO_TCPV4: u8 = 1;
+    /// `VIRTIO_NET_HDR_GSO_TCPV6`.
+    pub const GSO_TCPV6: u8 = 4;
+
+    /// The header at the start of `b` (all zero — no offload — if `b` is shorter).
+    pub fn parse(b: &[u8]) -> VnetHdr {
+        let Some(b) = b.get(..VNET_HDR_LEN) else {
+            return VnetHdr::default();
+        };
+        let le = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        VnetHdr {
+            flags: b[0],
+            gso_type: b[1],
+            hdr_len: le(2),
+            gso_size: le(4),
+            csum_start: le(6),
+            csum_offset: le(8),
+        }
+    }
+
+    /// Writes the header into the first [`VNET_HDR_LEN`] bytes of `b`.
+    pub fn write(&self, b: &mut [u8]) {
+        let Some(b) = b.get_mut(..VNET_HDR_LEN) else {
+            return;
+        };
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        b[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());
+        b[4..6].copy_from_slice(&self.gso_size.to_le_bytes());
+        b[6..8].copy_from_slice(&self.csum_start.to_le_bytes());
+        b[8..10].copy_from_slice(&self.csum_offset.to_le_bytes());
+    }
+
+    pub fn needs_csum(&self) -> bool {
+        self.flags & Self::F_NEEDS_CSUM != 0
+    }
+
+    /// Wire packets an IP packet of `len` bytes under this header stands for: a GSO
+    /// super-packet is `ceil(payload / gso_size)` segments.
+    pub fn segments(&self, len: usize) -> u64 {
+        if self.gso_type == Self::GSO_NONE || self.gso_size == 0 {
+            return 1;
+        }
+        let payload = len.saturating_sub(usize::from(self.hdr_len));
+        payload.div_ceil(usize::from(self.gso_size)).max(1) as u64
+    }
+
+    /// What the worker needs of a frame read with this header in front of `len` IP bytes.
+    pub fn rx_meta(&self, len: usize) -> RxMeta {
+        RxMeta {
+            len,
+            csum_partial: self.needs_csum(),
+            segments: self.segments(len),
+        }
+    }
+
+    /// What a frame read says of its `len` IP bytes: from its header on an offload device
+    /// (`vnet`), else a plain packet.
+    #[inline]
+    pub fn frame_meta(vnet: bool, frame: &[u8], len: usize) -> RxMeta {
+        if vnet {
+            VnetHdr::parse(frame).rx_meta(len)
+        } else {
+            RxMeta {
+                len,
+                csum_partial: false,
+                segments: 1,
+            }
+        }
+    }
+
+    /// Readies a frame's header for sending: a forwarded packet keeps the header it came with
+    /// (its segmentation and checksum state); a generated one gets an empty header.
+    #[inline]
+    pub fn frame_tx(vnet: bool, frame: &mut [u8], tx: Tx) {
+        if vnet && tx == Tx::Generated {
+            VnetHdr::default().write(frame);
+        }
+    }
+}
+
+/// A TUN device of a port, open for reading and writing.
+pub struct TunPort {
+    pub plan: PortPlan,
+    /// The device's queues (one fd each; the kernel keeps each flow on one queue). Shared with
+    /// the `TunPort` that replaces this one when a reload only changes addresses.
+    pub queues: Arc<[tun_rs::SyncDevice]>,
+    /// Reads and writes carry a virtio-net header (offloads on).
+    pub vnet: bool,
+}
+
+impl TunPort {
+    fn queue(&self, q: usize) -> io::Result<&tun_rs::SyncDevice> {
+        self.queues
+            .get(q % self.queues.len().max(1))
+            .ok_or_else(|| io::Error::other("port without queues"))
+    }
+}
+
+impl Port for TunPort {
+    fn queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn headroom(&self) -> usize {
+        if self.vnet { VNET_HDR_LEN } else { 0 }
+    }
+
+    fn wait(&self, q: usize, timeout: Duration) -> io::Result<bool> {
+        let mut pfd = libc::pollfd {
+            fd: self.queue(q)?.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(r > 0)
+    }
+
+    #[inline]
+    fn recv(&self, q: usize, frame: &mut [u8]) -> io::Result<Option<RxMeta>> {
+        let hdr = self.headroom();
+        let n = match self.queue(q)?.recv(frame) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if n <= hdr {
+            return Err(io::ErrorKind::InvalidData.into());
+        }
+        Ok(Some(VnetHdr::frame_meta(self.vnet, frame, n - hdr)))
+    }
+
+    #[inline]
+    fn send(&self, q: usize, frame: &mut [u8], tx: Tx) -> io::Result<()> {
+        VnetHdr::frame_tx(self.vnet, frame, tx);
+        self.queue(q)?.send(frame).map(|_| ())
+    }
+}
+
+/// Creates the port's device inside its namespace with `queues` queues (fewer if the kernel
+/// refuses multi-queue) and configures it (addresses, MTU, txqueuelen, up, default routes into
+/// it). The namespace must exist.
+pub fn open_port(plan: &PortPlan, offload: bool, queues: usize) -> io::Result<TunPort> {
+    let queues = queues.max(1);
+    let ns_path = std::path::Path::new("/var/run/netns").join(&plan.namespace);
+    let ns_file = std::fs::File::open(&ns_path).map_err(|e| {
+        io::Error::other(format!(
+            "namespace {}: {e} (create it, or run with --create-namespaces)",
+            plan.namespace
+        ))
+    })?;
+    netns::quiet_ipv6(plan);
+    let name = plan.device.clone();
+    let mtu = plan.mtu;
+    // A thread that enters the namespace creates the device there, and attaches its extra
+    // queues there too (TUNSETIFF finds the device by name in the caller's namespace); the fds
+    // outlive the thread.
+    let devs = std::thread::spawn(move || -> io::Result<Vec<tun_rs::SyncDevice>> {
+        // SAFETY: setns on a valid namespace fd affects only this (short-lived) thread.
+        if unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let build = |mq: bool| {
+            tun_rs::DeviceBuilder::new()
+                .name(&name)
+                .mtu(mtu)
+                .tx_queue_len(TX_QUEUE_LEN)
+                .packet_information(false)
+                .offload(offload)
+                .multi_queue(mq)
+                .build_sync()
+        };
+        let first = if queues > 1 {
+            match build(true) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!("{name}: multi-queue refused ({e}); one queue");
+                    build(false)?
+                }
+            }
+        } else {
+            build(false)?
+        };
+        let mut devs = Vec::with_capacity(queues);
+        for _ in 1..queues {
+            match first.try_clone() {
+                Ok(d) => devs.push(d),
+                Err(_) => break,
+            }
+        }
+        devs.insert(0, first);
+        Ok(devs)
+    })
+    .join()
+    .map_err(|_| io::Error::other("device thread panicked"))??;
+    for d in &devs {
+        d.set_nonblocking(true)?;
+    }
+    netns::configure_port(plan)?;
+    Ok(TunPort {
+        plan: plan.clone(),
+        queues: devs.into(),
+        vnet: offload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_round_trip_little_endian() {
+        let h = VnetHdr {
+            flags: VnetHdr::F_NEEDS_CSUM,
+            gso_type: VnetHdr::GSO_TCPV4,
+            hdr_len: 40,
+            gso_size: 1448,
+            csum_start: 20,
+            csum_offset: 16,
+        };
+        let mut b = [0u8; VNET_HDR_LEN];
+        h.write(&mut b);
+        assert_eq!(b, [1, 1, 40, 0, 0xa8, 0x05, 20, 0, 16, 0]);
+        assert_eq!(VnetHdr::parse(&b), h);
+        assert_eq!(VnetHdr::parse(&b[..4]), VnetHdr::default());
+    }
+
+    #[test]
+    fn a_super_packet_counts_its_segments_and_a_plain_one_is_one() {
+        let h = VnetHdr {
+            gso_type: VnetHdr::GSO_TCPV4,
+            hdr_len: 40,
+            gso_size: 1000,
+            ..Default::default()
+        };
+        assert_eq!(h.segments(40 + 3500), 4);
+        assert_eq!(h.segments(40 + 1000), 1);
+        assert_eq!(h.segments(40), 1);
+        let m = h.rx_meta(40 + 2001);
+        assert_eq!((m.len, m.segments, m.csum_partial), (2041, 3, false));
+        assert_eq!(VnetHdr::default().segments(9000), 1);
+        let partial = VnetHdr {
+            flags: VnetHdr::F_NEEDS_CSUM,
+            ..Default::default()
+        };
+        assert!(partial.rx_meta(60).csum_partial);
+    }
+}

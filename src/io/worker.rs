@@ -1,0 +1,152 @@
+//! The worker: one thread per queue of each port, each with its own preallocated buffer,
+//! reading its queue in batches of up to [`BATCH`] packets per wake-up with one snapshot load
+//! (an `ArcSwap` load: a reload swaps it without stopping forwarding) and one clock read,
+//! deciding with `pipeline::process` and writing to the egress port's queue of the same number.
+//! The kernel keeps each flow on one queue.
+//!
+//! Flow state is one sharded `FlowTable` shared by all workers rather than partitioned per
+//! worker: a reply arrives on another device — hence another worker — than its request, and the
+//! kernel's queue choice on the two devices is not coordinated, so no partition would keep both
+//! directions of a flow on one worker.
+//!
+//! The loop is generic over the [`Port`] it runs on (a TUN device in `vpcfwd run`, an in-memory
+//! port in tests): one monomorphic loop per port type, no dynamic dispatch per packet.
+
+use super::live::Shared;
+use super::port::{Port, Tx};
+use crate::flow::Time;
+use crate::observe::flowlog::{self, Aggregator};
+use crate::observe::{Block, Observer};
+use crate::pipeline::{self, Rx, Verdict};
+use crate::snapshot::PortIdx;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Largest IP packet a read may hold (a 64 KiB super-packet).
+const MAX_PACKET: usize = 65536;
+/// Room after the largest read for a generated reply.
+const REPLY_ROOM: usize = 256;
+/// Packets handled per wake-up with one snapshot load and one clock read.
+pub const BATCH: usize = 64;
+/// How long a worker waits for packets before it looks for shutdown and reloads again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The loop of the worker serving queue `q` of `port`: read a batch, decide, write (to the
+/// egress port's queue of the same number), count; until `stop` or until a reload removes the
+/// port.
+pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
+    if q >= port.queues() {
+        return;
+    }
+    // The port's headroom (a virtio-net header with offloads) precedes every packet, kept as
+    // it came.
+    let hdr = port.headroom();
+    let mut buf = vec![0u8; hdr + MAX_PACKET + REPLY_ROOM];
+    let mut generation = u64::MAX;
+    let mut me = 0usize;
+    let mut block: Option<Arc<Block>> = None;
+    let unix = |t: Time| shared.unix_micros(t) / 1_000_000;
+    let mut agg = shared.flow_log.as_ref().map(|f| {
+        (
+            Aggregator::new(f.cap, f.interval_secs, unix(shared.now())),
+            f.tx.clone(),
+        )
+    });
+    while !shared.stop.load(Ordering::Relaxed) {
+        let ready = port.wait(q, POLL).unwrap_or(false);
+        let live = shared.live.load();
+        if live.generation != generation {
+            let Some(i) = live.ports.iter().position(|p| Arc::ptr_eq(p, &port)) else {
+                break;
+            };
+            me = i;
+            if let Some(b) = block.take() {
+                b.retire();
+            }
+            block = Some(
+                shared
+                    .stats
+                    .block(Arc::clone(&live.snap), Arc::clone(&live.layout)),
+            );
+            generation = live.generation;
+        }
+        let Some(counters) = block.as_deref() else {
+            break;
+        };
+        let now = shared.now();
+        let now_unix = unix(now);
+        if let Some((a, tx)) = &mut agg
+            && a.due(now_unix)
+        {
+            let b = a.take(now_unix, Some(Arc::clone(&live.snap)));
+            if !b.records.is_empty() || !b.skipped.is_empty() {
+                let _ = tx.send(b);
+            }
+        }
+        if !ready {
+            continue;
+        }
+        let snap = &*live.snap;
+        let ingress_kind = snap.ports.get(me).map(|p| p.kind);
+        for _ in 0..BATCH {
+            let m = match port.recv(q, &mut buf[..hdr + MAX_PACKET]) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::InvalidData
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => break,
+            };
+            let n = m.len;
+            counters.rx(me, n);
+            let rx = Rx {
+                ingress: PortIdx(me as u16),
+                now,
+                l4_csum_partial: m.csum_partial,
+            };
+            let mut obs = Observer::new(agg.is_some());
+            let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
+            counters.decision(&obs, &v);
+            if let Some((a, _)) = &mut agg {
+                for (e, five, accept) in obs.records(snap, ingress_kind, &v).into_iter().flatten() {
+                    if let Some(eni) = snap.enis.get(e as usize) {
+                        let key = flowlog::Key {
+                            zone: eni.zone,
+                            five,
+                            accept,
+                        };
+                        a.add(key, m.segments, n as u64, now_unix);
+                    }
+                }
+            }
+            let (egress, len, tx) = match v {
+                Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
+                Verdict::Reply { egress, len, .. } => (egress, len, Tx::Generated),
+                Verdict::Drop(_) => continue,
+            };
+            let e = usize::from(egress.0);
+            let Some(out) = live.ports.get(e) else {
+                continue;
+            };
+            match out.send(q, &mut buf[..hdr + len], tx) {
+                Ok(()) => counters.tx(e, len),
+                Err(_) => counters.tx_error(e),
+            }
+        }
+    }
+    if let Some(b) = block.take() {
+        b.retire();
+    }
+    if let Some((mut a, tx)) = agg {
+        let now_unix = unix(shared.now());
+        let snap = Arc::clone(&shared.live.load().snap);
+        let _ = tx.send(a.take(now_unix, Some(snap)));
+    }
+}
