@@ -1,10 +1,10 @@
 //! End to end: real TCP connections through real TUN devices in network namespaces this test
-//! creates and always removes (see `common`). Needs root (CAP_NET_ADMIN): without it the test
+//! creates and always removes (see `support/lab.rs`). Needs root (CAP_NET_ADMIN): without it the test
 //! prints SKIPPED, and under CI=true that is a failure.
 
-mod common;
-use common::*;
+mod support;
 use std::time::{Duration, Instant};
+use support::lab::*;
 
 #[test]
 fn every_lab_path_with_real_packets() {

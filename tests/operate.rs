@@ -4,9 +4,9 @@
 //! survive security-group changes, NACL changes apply to the next packet (semantics §5, §6).
 //! Needs root (CAP_NET_ADMIN): SKIPPED without it, a failure under CI=true.
 
-mod common;
-use common::*;
+mod support;
 use std::time::{Duration, Instant};
+use support::lab::*;
 use vpcfwd::observe::flowlog::FIELDS;
 
 /// One parsed flow-log record, by AWS field name.

@@ -1,13 +1,13 @@
 //! The lab harness of the end-to-end tests: namespaces this test process creates (named
 //! `vpcfwd-t<pid>-<n>-<port>`) and always removes — a Drop guard stops every process it
-//! started, by PID, and deletes every namespace, also on panic.
-#![allow(dead_code)]
+//! started, by PID, and deletes every namespace, also on panic. Needs root: `can_run` says
+//! whether a test can (and prints SKIPPED when not).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const LAB: &str = include_str!("../../configs/lab.yaml");
+pub use super::sans_io::LAB_YAML as LAB;
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 pub fn have_net_admin() -> bool {
