@@ -2,22 +2,16 @@
 //! conntrack hit, then route and NACLs) and the first packet of a new flow (rules, admission,
 //! NAT binding), on the main paths. `cargo bench --bench pipeline`.
 
+#[path = "../tests/support/sans_io.rs"]
+mod sans_io;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sans_io::{lab_snapshot as lab, pkt, rx};
 use std::hint::black_box;
 use vpcfwd::flow::{FlowTable, Time};
 use vpcfwd::packet::{self, PROTO_TCP};
 use vpcfwd::pipeline::{NoTrace, Rx, Verdict, process};
-use vpcfwd::snapshot::{PortIdx, Snapshot};
-
-fn lab() -> Snapshot {
-    let cfg = vpcfwd::config::load::parse_str(include_str!("../configs/lab.yaml"), "lab")
-        .expect("lab parses");
-    vpcfwd::snapshot::compile(&cfg).expect("lab compiles")
-}
-
-fn port(s: &Snapshot, id: &str) -> PortIdx {
-    PortIdx(s.ports.iter().position(|p| p.id == id).unwrap() as u16)
-}
+use vpcfwd::snapshot::Snapshot;
 
 /// (name, ingress port, src, dst, dport)
 const PATHS: &[(&str, &str, &str, &str, u16)] = &[
@@ -39,22 +33,10 @@ fn established_flow(
     dport: u16,
 ) -> (FlowTable, Vec<u8>, Vec<u8>, Rx) {
     let flows = FlowTable::new(1 << 16);
-    let pkt = packet::build(
-        src.parse().unwrap(),
-        dst.parse().unwrap(),
-        PROTO_TCP,
-        40000,
-        dport,
-        (0, 0),
-        64,
-    );
+    let pkt = pkt(src, dst, PROTO_TCP, 40000, dport);
     let mut buf = pkt.clone();
     buf.resize(pkt.len() + 128, 0);
-    let rx = Rx {
-        ingress: port(snap, from),
-        now: Time::from_secs(1),
-        l4_csum_partial: false,
-    };
+    let rx = rx(snap, from, 1);
     // The first packet creates the flow (and binding); the benchmarks measure the rest.
     let v = process(snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
     assert!(matches!(v, Verdict::Forward { .. }), "{name}: {v:?}");
@@ -91,24 +73,12 @@ fn new_flow(c: &mut Criterion) {
     for &(name, from, src, dst, dport) in PATHS {
         // Room for every flow the measurement makes: each iteration is a new source port.
         let flows = FlowTable::new(1 << 22);
-        let pkt = packet::build(
-            src.parse().unwrap(),
-            dst.parse().unwrap(),
-            PROTO_TCP,
-            1024,
-            dport,
-            (0, 0),
-            64,
-        );
+        let pkt = pkt(src, dst, PROTO_TCP, 1024, dport);
         let mut buf = pkt.clone();
         buf.resize(pkt.len() + 128, 0);
         let mut sport: u16 = 1024;
         let mut now = 1u64;
-        let rx0 = Rx {
-            ingress: port(&snap, from),
-            now: Time::from_secs(1),
-            l4_csum_partial: false,
-        };
+        let rx0 = rx(&snap, from, 1);
         let m = packet::parse(&pkt).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {

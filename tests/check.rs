@@ -2,9 +2,10 @@
 //! error — `file:line:column` for YAML errors, object id and field for semantic ones — and never
 //! a panic. Each error class is produced by one small edit of configs/lab.yaml.
 
-use std::process::Command;
+mod support;
 
-const LAB: &str = include_str!("../configs/lab.yaml");
+use std::process::Command;
+use support::{LAB_YAML as LAB, lab_with};
 
 struct Out {
     code: Option<i32>,
@@ -36,16 +37,6 @@ fn check_text(yaml: &str) -> Out {
     let path = dir.path().join("vpc.yaml");
     std::fs::write(&path, yaml).unwrap();
     check_file(&path)
-}
-
-/// The lab with `from` replaced by `to` (which must occur exactly once).
-fn lab_with(from: &str, to: &str) -> String {
-    assert_eq!(
-        LAB.matches(from).count(),
-        1,
-        "fixture edit must be unique: {from}"
-    );
-    LAB.replacen(from, to, 1)
 }
 
 /// Asserts exit 2 with an error line containing every fragment.

@@ -3,26 +3,20 @@
 //! per-object counters, checked against the trace of the same packets. Also: counters and
 //! zones across a reload, and the flow-log aggregator against a naive model (proptest).
 
+mod support;
+
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use vpcfwd::config::{self, Config};
-use vpcfwd::flow::{FlowTable, Time};
+use support::{lab, pkt, reply, rx};
+use vpcfwd::flow::FlowTable;
 use vpcfwd::observe::flowlog::{Aggregator, Key};
 use vpcfwd::observe::metrics::Registry;
 use vpcfwd::observe::{Five, Layout, Observer};
-use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP, rewrite};
-use vpcfwd::pipeline::{self, Rx, Verdict};
-use vpcfwd::snapshot::{self, PortIdx, Snapshot};
-
-fn lab() -> Config {
-    config::load::parse_str(include_str!("../configs/lab.yaml"), "lab.yaml").expect("lab parses")
-}
-
-fn port(snap: &Snapshot, id: &str) -> PortIdx {
-    PortIdx(snap.ports.iter().position(|p| p.id == id).unwrap() as u16)
-}
+use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP};
+use vpcfwd::pipeline::{self, Verdict};
+use vpcfwd::snapshot::{self, Snapshot};
 
 struct Out {
     v: Verdict,
@@ -36,12 +30,8 @@ struct Out {
 fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs: u64) -> Out {
     let len = packet::parse(buf).unwrap().len;
     buf.resize(len + 128, 0);
-    let ingress = port(snap, from);
-    let rx = Rx {
-        ingress,
-        now: Time::from_secs(secs),
-        l4_csum_partial: false,
-    };
+    let rx = rx(snap, from, secs);
+    let ingress = rx.ingress;
     let mut obs = Observer::new(true);
     let v = pipeline::process(snap, flows, buf, len, rx, &mut obs);
     let kind = Some(snap.ports[usize::from(ingress.0)].kind);
@@ -68,18 +58,6 @@ fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs:
     Out { v, records, obs }
 }
 
-fn pkt(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
-    packet::build(
-        src.parse().unwrap(),
-        dst.parse().unwrap(),
-        proto,
-        sport,
-        dport,
-        (0, 0),
-        64,
-    )
-}
-
 fn rec(
     eni: &str,
     src: &str,
@@ -89,11 +67,6 @@ fn rec(
     accept: bool,
 ) -> (String, String, String, u16, u16, bool) {
     (eni.into(), src.into(), dst.into(), sport, dport, accept)
-}
-
-fn reply(buf: &mut [u8]) {
-    let m = packet::parse(buf).unwrap();
-    rewrite::make_reply(buf, &m);
 }
 
 #[test]

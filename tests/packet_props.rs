@@ -1,8 +1,11 @@
 //! Property tests of the packet layer: parsing never panics on any bytes, and every in-place
 //! rewrite leaves checksums equal to a full recomputation (the naive reference).
 
+mod support;
+
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
+use support::{rx_at, shared_lab};
 use vpcfwd::packet::rewrite::{Field, set_v4_addr};
 use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP, checksum};
 
@@ -72,27 +75,18 @@ proptest! {
     }
 }
 
-fn lab() -> &'static vpcfwd::snapshot::Snapshot {
-    static S: std::sync::OnceLock<vpcfwd::snapshot::Snapshot> = std::sync::OnceLock::new();
-    S.get_or_init(|| {
-        let cfg = vpcfwd::config::load::parse_str(include_str!("../configs/lab.yaml"), "lab")
-            .expect("lab parses");
-        vpcfwd::snapshot::compile(&cfg).expect("lab compiles")
-    })
-}
-
 proptest! {
     /// The pipeline (as the fuzz target drives it) never panics: any bytes, any port.
     #[test]
     fn pipeline_never_panics(port in 0u16..6, mut bytes in proptest::collection::vec(any::<u8>(), 0..120), v4 in any::<bool>()) {
         use vpcfwd::flow::{FlowTable, Time};
-        use vpcfwd::pipeline::{NoTrace, Rx, process};
+        use vpcfwd::pipeline::{NoTrace, process};
         if v4 && !bytes.is_empty() {
             bytes[0] = 0x45;
         }
         let len = bytes.len();
         bytes.resize(len + 128, 0);
-        let rx = Rx { ingress: vpcfwd::snapshot::PortIdx(port), now: Time(0), l4_csum_partial: false };
-        let _ = process(lab(), &FlowTable::new(16), &mut bytes, len, rx, &mut NoTrace);
+        let rx = rx_at(vpcfwd::snapshot::PortIdx(port), Time(0));
+        let _ = process(shared_lab(), &FlowTable::new(16), &mut bytes, len, rx, &mut NoTrace);
     }
 }

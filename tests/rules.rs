@@ -2,24 +2,18 @@
 //! Each starts from configs/lab.yaml, changes what the rule is about, and checks the verdict (and
 //! where it matters the bytes that leave), so that breaking the rule fails the test.
 
+mod support;
+
 use std::net::IpAddr;
+use support::{
+    cidr_route, compile, eni, lab, nacl, nacl_entry, pl, probe_pkt as pkt, rtb, rx, sg, sg_rule,
+};
 use vpcfwd::config::{self, Config};
-use vpcfwd::flow::{FlowTable, Time};
+use vpcfwd::flow::FlowTable;
 use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use vpcfwd::pipeline::{self, DropReason, MalformedKind, NoTrace, Rx, Verdict};
-use vpcfwd::snapshot::{self, PortIdx, Snapshot};
+use vpcfwd::pipeline::{self, DropReason, MalformedKind, NoTrace, Verdict};
+use vpcfwd::snapshot::Snapshot;
 use vpcfwd::trace::{Probe, trace};
-
-fn lab() -> Config {
-    let text = include_str!("../configs/lab.yaml");
-    config::load::parse_str(text, "lab.yaml").expect("lab parses")
-}
-
-fn compile(cfg: &Config) -> Snapshot {
-    let errors = config::validate::validate(cfg);
-    assert!(errors.is_empty(), "config invalid: {errors:?}");
-    snapshot::compile(cfg).expect("compiles")
-}
 
 /// The verdict line of a trace.
 fn verdict(cfg: &Config, from: &str, dst: &str, proto: u8, dport: u16) -> String {
@@ -66,119 +60,14 @@ fn trace_text(cfg: &Config, from: &str, dst: &str, proto: u8, dport: u16) -> Str
 
 /// Runs raw bytes through the pipeline from `port`; returns the verdict and the bytes after.
 fn run(snap: &Snapshot, port: &str, mut pkt: Vec<u8>) -> (Verdict, Vec<u8>) {
-    let i = snap.ports.iter().position(|p| p.id == port).unwrap();
     let len = pkt.len();
     pkt.resize(len + 128, 0);
-    let rx = Rx {
-        ingress: PortIdx(i as u16),
-        now: Time(0),
-        l4_csum_partial: false,
-    };
+    let rx = rx(snap, port, 0);
     let v = pipeline::process(snap, &FlowTable::new(16), &mut pkt, len, rx, &mut NoTrace);
     (v, pkt)
 }
 
-fn pkt(src: &str, dst: &str, proto: u8, dport: u16, ttl: u8) -> Vec<u8> {
-    packet::build(
-        src.parse().unwrap(),
-        dst.parse().unwrap(),
-        proto,
-        49152,
-        dport,
-        (8, 0),
-        ttl,
-    )
-}
-
 const ACCEPT_INTERNET: &str = "verdict: ACCEPT egress=internet";
-
-fn rtb<'a>(cfg: &'a mut Config, id: &str) -> &'a mut config::RouteTable {
-    cfg.route_tables
-        .iter_mut()
-        .find(|r| r.route_table_id == id)
-        .unwrap()
-}
-fn eni<'a>(cfg: &'a mut Config, id: &str) -> &'a mut config::NetworkInterface {
-    cfg.network_interfaces
-        .iter_mut()
-        .find(|e| e.network_interface_id == id)
-        .unwrap()
-}
-fn sg<'a>(cfg: &'a mut Config, id: &str) -> &'a mut config::SecurityGroup {
-    cfg.security_groups
-        .iter_mut()
-        .find(|g| g.group_id == id)
-        .unwrap()
-}
-fn nacl<'a>(cfg: &'a mut Config, id: &str) -> &'a mut config::NetworkAcl {
-    cfg.network_acls
-        .iter_mut()
-        .find(|n| n.network_acl_id == id)
-        .unwrap()
-}
-fn cidr_route(dst: &str, target: &str) -> config::Route {
-    let mut r = config::Route {
-        destination_cidr_block: Some(dst.parse().unwrap()),
-        ..Default::default()
-    };
-    match &target[..4] {
-        "nat-" => r.nat_gateway_id = Some(target.into()),
-        "eni-" => r.network_interface_id = Some(target.into()),
-        _ => r.gateway_id = Some(target.into()),
-    }
-    r
-}
-fn pl(id: &str, name: &str, entries: &[&str]) -> config::ManagedPrefixList {
-    config::ManagedPrefixList {
-        prefix_list_id: id.into(),
-        prefix_list_name: name.into(),
-        address_family: config::AddressFamily::IPv4,
-        max_entries: Some(10),
-        owner_id: Some("123456789012".into()),
-        version: None,
-        entries: entries
-            .iter()
-            .map(|c| config::PrefixListEntry {
-                cidr: c.parse().unwrap(),
-                description: None,
-            })
-            .collect(),
-        tags: vec![],
-    }
-}
-fn nacl_entry(
-    n: u32,
-    egress: bool,
-    proto: &str,
-    allow: bool,
-    cidr: &str,
-    ports: Option<(i32, i32)>,
-) -> config::NetworkAclEntry {
-    config::NetworkAclEntry {
-        rule_number: n,
-        egress,
-        protocol: proto.into(),
-        rule_action: if allow {
-            config::RuleAction::Allow
-        } else {
-            config::RuleAction::Deny
-        },
-        cidr_block: Some(cidr.parse().unwrap()),
-        ipv6_cidr_block: None,
-        port_range: ports.map(|(from, to)| config::PortRange { from, to }),
-        icmp_type_code: None,
-    }
-}
-fn sg_rule(egress: bool, proto: &str, from: i32, to: i32, cidr: &str) -> config::SecurityGroupRule {
-    config::SecurityGroupRule {
-        is_egress: egress,
-        ip_protocol: proto.into(),
-        from_port: Some(from),
-        to_port: Some(to),
-        cidr_ipv4: Some(cidr.parse().unwrap()),
-        ..Default::default()
-    }
-}
 
 // ---- §1 Route tables -------------------------------------------------------------------------
 

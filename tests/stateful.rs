@@ -2,78 +2,18 @@
 //! simulated time: connection tracking of security groups, tracked vs untracked flows, idle
 //! timeouts, NAT gateway and PrivateLink translation both ways.
 
-use std::net::IpAddr;
+mod support;
+
+use support::{Pkt, compile, ip, lab, port, rx};
 use vpcfwd::config::{self, Config};
 use vpcfwd::flow::{FlowTable, Time};
-use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP, rewrite};
+use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use vpcfwd::pipeline::{self, DropReason, NoTrace, Recorder, Rx, Stage, Verdict};
-use vpcfwd::snapshot::{self, PortIdx, Snapshot};
-
-fn lab() -> Config {
-    config::load::parse_str(include_str!("../configs/lab.yaml"), "lab.yaml").expect("lab parses")
-}
-
-fn compile(cfg: &Config) -> Snapshot {
-    assert!(config::validate::validate(cfg).is_empty());
-    snapshot::compile(cfg).expect("compiles")
-}
-
-fn port(snap: &Snapshot, id: &str) -> PortIdx {
-    PortIdx(snap.ports.iter().position(|p| p.id == id).unwrap() as u16)
-}
-
-/// A packet in flight: its bytes and where it is.
-struct Pkt {
-    buf: Vec<u8>,
-    len: usize,
-}
-
-impl Pkt {
-    fn new(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Pkt {
-        let p = packet::build(
-            src.parse().unwrap(),
-            dst.parse().unwrap(),
-            proto,
-            sport,
-            dport,
-            (8, 0),
-            64,
-        );
-        let len = p.len();
-        let mut buf = p;
-        buf.resize(len + 128, 0);
-        Pkt { buf, len }
-    }
-    fn meta(&self) -> packet::PacketMeta {
-        packet::parse(&self.buf[..self.len]).unwrap()
-    }
-    /// The answer the receiver sends back.
-    fn reply(&mut self) {
-        let m = self.meta();
-        rewrite::make_reply(&mut self.buf, &m);
-    }
-    /// A later packet of the same connection (plain ACK) in the same direction.
-    fn ack(&mut self) {
-        let m = self.meta();
-        assert_eq!(m.proto, PROTO_TCP);
-        let at = m.l4_offset + 12;
-        let old = u16::from_be_bytes([self.buf[at], self.buf[at + 1]]);
-        let new = (old & 0xff00) | 0x10;
-        self.buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
-        let c_at = m.l4_offset + 16;
-        let c = u16::from_be_bytes([self.buf[c_at], self.buf[c_at + 1]]);
-        let c = packet::checksum::update16(c, old, new);
-        self.buf[c_at..c_at + 2].copy_from_slice(&c.to_be_bytes());
-    }
-}
+use vpcfwd::snapshot::Snapshot;
 
 /// Sends `p` in from port `from` at `secs`; on forwarding, `p` becomes the packet as it left.
 fn send(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) -> Verdict {
-    let rx = Rx {
-        ingress: port(snap, from),
-        now: Time::from_secs(secs),
-        l4_csum_partial: false,
-    };
+    let rx = rx(snap, from, secs);
     let v = pipeline::process(snap, flows, &mut p.buf, p.len, rx, &mut NoTrace);
     if let Verdict::Forward { len, .. } | Verdict::Reply { len, .. } = v {
         p.len = len;
@@ -82,11 +22,7 @@ fn send(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) 
 }
 
 fn stages(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) -> Vec<Stage> {
-    let rx = Rx {
-        ingress: port(snap, from),
-        now: Time::from_secs(secs),
-        l4_csum_partial: false,
-    };
+    let rx = rx(snap, from, secs);
     let mut rec = Recorder::default();
     pipeline::process(snap, flows, &mut p.buf, p.len, rx, &mut rec);
     rec.0
@@ -97,10 +33,6 @@ fn egress(snap: &Snapshot, v: Verdict) -> String {
         Verdict::Forward { egress, .. } => snap.ports[usize::from(egress.0)].id.clone(),
         other => format!("{other:?}"),
     }
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Golden trace output (text and JSON) for every path of configs/lab.yaml. Regenerate after an
 //! intended change with `UPDATE_GOLDEN=1 cargo test --test trace_golden`, and review the diff.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
-use vpcfwd::config;
-use vpcfwd::snapshot;
+use support::{LAB_PATH, lab_compiled};
 use vpcfwd::trace::{Probe, parse_proto, trace};
 
 /// (golden name, --from, --dst, --proto, --dport, --src)
@@ -265,7 +266,7 @@ const REPLIES: &[(&str, &str, &str, &str, u16, &str)] = &[
 
 #[test]
 fn replies_match_golden_files() {
-    let (cfg, snap) = lab();
+    let (cfg, snap) = lab_compiled();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
@@ -314,16 +315,9 @@ fn compare(
     }
 }
 
-fn lab() -> (config::Config, snapshot::Snapshot) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs/lab.yaml");
-    let cfg = config::load_file(&path).expect("lab config is valid");
-    let snap = snapshot::compile(&cfg).expect("lab config compiles");
-    (cfg, snap)
-}
-
 #[test]
 fn lab_paths_match_golden_files() {
-    let (cfg, snap) = lab();
+    let (cfg, snap) = lab_compiled();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
@@ -348,7 +342,7 @@ fn lab_paths_match_golden_files() {
 /// The verdict each lab path must have, independent of the golden files' wording.
 #[test]
 fn lab_verdicts() {
-    let (cfg, snap) = lab();
+    let (cfg, snap) = lab_compiled();
     let expect: &[(&str, &str)] = &[
         ("web-to-internet-igw", "verdict: ACCEPT egress=internet"),
         ("internet-to-web-public-ip", "verdict: ACCEPT egress=web"),
@@ -439,7 +433,7 @@ fn lab_verdicts() {
 #[test]
 fn trace_cli_contract() {
     let bin = env!("CARGO_BIN_EXE_vpcfwd");
-    let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/lab.yaml");
+    let lab = LAB_PATH;
     let out = Command::new(bin)
         .args([
             "trace",

@@ -15,6 +15,16 @@ pub const LAB_YAML: &str = include_str!("../../configs/lab.yaml");
 /// Its path (for the CLI).
 pub const LAB_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/lab.yaml");
 
+/// The lab's text with `from` replaced by `to` (which must occur exactly once).
+pub fn lab_with(from: &str, to: &str) -> String {
+    assert_eq!(
+        LAB_YAML.matches(from).count(),
+        1,
+        "fixture edit must be unique: {from}"
+    );
+    LAB_YAML.replacen(from, to, 1)
+}
+
 /// The lab config, parsed.
 pub fn lab() -> Config {
     config::load::parse_str(LAB_YAML, "lab.yaml").expect("lab parses")
