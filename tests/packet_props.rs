@@ -5,19 +5,9 @@ mod support;
 
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
-use support::{rx_at, shared_lab};
+use support::{l4_checksum_ok, rx_at, shared_lab};
 use vpcfwd::packet::rewrite::{Field, set_v4_addr};
 use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP, checksum};
-
-fn l4_checksum_ok(p: &[u8]) -> bool {
-    let m = packet::parse(p).unwrap();
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (m.src, m.dst) else {
-        return false;
-    };
-    let l4 = &p[m.l4_offset..m.len];
-    let acc = checksum::pseudo_v4(s, d, m.proto, l4.len() as u16);
-    checksum::finish(checksum::sum(l4, acc)) == 0
-}
 
 proptest! {
     #[test]

@@ -171,3 +171,58 @@ impl Port for MemPort {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn reads_follow_the_script_batch_ends_and_calls_included() {
+        let p = MemPort::new(1, 0);
+        let called = Arc::new(AtomicBool::new(false));
+        p.push(0, vec![1; 20]);
+        let c = Arc::clone(&called);
+        p.call(0, move || c.store(true, Ordering::Relaxed));
+        p.push(0, vec![2; 21]);
+        p.end_batch(0);
+        p.push(0, vec![3; 22]);
+        let mut f = [0u8; 64];
+        assert!(p.wait(0, Duration::ZERO).unwrap());
+        assert_eq!(p.recv(0, &mut f).unwrap().map(|m| m.len), Some(20));
+        assert!(!called.load(Ordering::Relaxed));
+        assert_eq!(p.recv(0, &mut f).unwrap().map(|m| m.len), Some(21));
+        assert!(called.load(Ordering::Relaxed), "ran between the two reads");
+        assert_eq!(p.recv(0, &mut f).unwrap(), None, "the batch ends");
+        assert!(!p.settle(0, Duration::ZERO), "a packet is still queued");
+        assert_eq!(p.recv(0, &mut f).unwrap().map(|m| m.len), Some(22));
+        assert!(!p.wait(0, Duration::ZERO).unwrap());
+        assert!(p.settle(0, Duration::ZERO), "drained and waiting again");
+    }
+
+    #[test]
+    fn an_offload_port_reads_the_header_and_empties_it_for_a_generated_packet() {
+        let p = MemPort::new(1, VNET_HDR_LEN);
+        let h = VnetHdr {
+            flags: VnetHdr::F_NEEDS_CSUM,
+            gso_type: VnetHdr::GSO_TCPV4,
+            hdr_len: 40,
+            gso_size: 100,
+            csum_start: 20,
+            csum_offset: 16,
+        };
+        p.push_with(0, h, &[0x45; 340]);
+        let mut f = [0u8; 512];
+        let m = p.recv(0, &mut f).unwrap().unwrap();
+        assert_eq!((m.len, m.csum_partial, m.segments), (340, true, 3));
+        p.send(0, &mut f[..VNET_HDR_LEN + 340], Tx::Forwarded)
+            .unwrap();
+        p.send(0, &mut f[..VNET_HDR_LEN + 28], Tx::Generated)
+            .unwrap();
+        let sent = p.sent(0);
+        assert_eq!(VnetHdr::parse(&sent[0]), h, "forwarded: header kept");
+        assert_eq!(VnetHdr::parse(&sent[1]), VnetHdr::default());
+        assert_eq!(sent[1].len(), VNET_HDR_LEN + 28);
+    }
+}

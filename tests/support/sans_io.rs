@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use vpcfwd::config::{self, Config};
 use vpcfwd::flow::Time;
-use vpcfwd::packet::{self, PROTO_TCP, rewrite};
+use vpcfwd::packet::{self, PROTO_TCP, checksum, rewrite};
 use vpcfwd::pipeline::Rx;
 use vpcfwd::snapshot::{self, PortIdx, Snapshot};
 
@@ -184,6 +184,17 @@ fn l4_pseudo_sum(p: &[u8]) -> u32 {
         panic!("IPv4 only");
     };
     packet::checksum::pseudo_v4(s, d, m.proto, (m.len - m.l4_offset) as u16)
+}
+
+/// Whether an IPv4 packet's L4 checksum is complete and right (a full recomputation).
+pub fn l4_checksum_ok(p: &[u8]) -> bool {
+    let m = packet::parse(p).unwrap();
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (m.src, m.dst) else {
+        return false;
+    };
+    let l4 = &p[m.l4_offset..m.len];
+    let acc = checksum::pseudo_v4(s, d, m.proto, l4.len() as u16);
+    checksum::finish(checksum::sum(l4, acc)) == 0
 }
 
 /// The TCP checksum field of an IPv4 packet.
