@@ -142,9 +142,13 @@ pub struct TunPort {
 }
 
 impl TunPort {
+    /// Queue `q`, or `q % queues` for a worker of a port with more queues than this one.
+    #[inline]
     fn queue(&self, q: usize) -> io::Result<&tun_rs::SyncDevice> {
+        let n = self.queues.len();
+        let q = if q < n { q } else { q % n.max(1) };
         self.queues
-            .get(q % self.queues.len().max(1))
+            .get(q)
             .ok_or_else(|| io::Error::other("port without queues"))
     }
 }
