@@ -1,5 +1,9 @@
 //! What the workers share: the live config generation (snapshot + ports, swapped whole on
 //! reload), the flow table, the clock, the counters and the flow-log hand-off.
+//!
+//! Generic over the port type `P` so that the same state and the same worker loop run on
+//! in-memory ports in tests; `vpcfwd run` uses the default, [`LivePort`] (a TUN device behind
+//! a capture tap). One port type per forwarder: the worker calls the egress port directly.
 
 use super::pcap::Captured;
 use super::tun::TunPort;
