@@ -1,0 +1,649 @@
+//! ENIs, NAT and internet gateways, VPC endpoints, and the ports vpcfwd needs to carry packets:
+//! one per instance ENI, `internet`, one per endpoint. Requester-managed ENIs map to what owns
+//! them (a NAT gateway's address is the NAT gateway's; an endpoint's ENIs are the endpoint's).
+
+use super::json::{arr, name_tag, parse, s, string};
+use super::{Report, input::Inputs, lab};
+use crate::config::{
+    Config, ConnectionTrackingConfiguration, ConnectivityType, EniAttachment, GroupIdentifier,
+    InterfaceType, InternetGateway, InternetGatewayAttachment, IpAssociation, Ipv6Address,
+    NatGateway, NatGatewayAddress, NetworkInterface, Port, PrivateIpAddress, VpcEndpoint,
+    VpcEndpointType,
+};
+use ipnet::{IpNet, Ipv4Net};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// vpcfwd's port ids are at most this long (core's `validate`: the TUN device is `vf-<PortId>`,
+/// 15 bytes). AWS ids are longer: a port takes the id's last characters, reported.
+const PORT_ID_MAX: usize = 12;
+
+enum Owner {
+    Nat(String),
+    Endpoint(usize),
+}
+
+pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
+    let vpc_id = cfg.vpcs[0].vpc_id.clone();
+    let in_vpc = |v: &&Value| s(v, "VpcId") == Some(vpc_id.as_str());
+    for g in &inp.internet_gateways {
+        let att: Vec<InternetGatewayAttachment> = arr(g, "Attachments")
+            .iter()
+            .filter(|a| s(a, "VpcId") == Some(&vpc_id))
+            .filter(|a| matches!(s(a, "State"), None | Some("available" | "attached")))
+            .map(|a| InternetGatewayAttachment {
+                vpc_id: vpc_id.clone(),
+                state: s(a, "State").map(str::to_string),
+            })
+            .collect();
+        if !att.is_empty() {
+            cfg.internet_gateways.push(InternetGateway {
+                internet_gateway_id: string(g, "InternetGatewayId"),
+                attachments: att,
+                tags: name_tag(g),
+            });
+        }
+    }
+    for g in inp.egress_only_internet_gateways.iter().filter(|g| {
+        arr(g, "Attachments")
+            .iter()
+            .any(|a| s(a, "VpcId") == Some(&vpc_id))
+    }) {
+        report.note(
+            &string(g, "EgressOnlyInternetGatewayId"),
+            "-",
+            "egress-only internet gateway: not modelled by vpcfwd (routes to it are blackholes)",
+        );
+    }
+    let mut owner: HashMap<String, Owner> = HashMap::new();
+    for n in inp.nat_gateways.iter().filter(in_vpc) {
+        let id = string(n, "NatGatewayId");
+        if let Some(st @ ("deleted" | "deleting" | "failed")) = s(n, "State") {
+            report.note(
+                &id,
+                "State",
+                format!("{st}: not imported (routes to it are blackholes, as AWS keeps them)"),
+            );
+            continue;
+        }
+        let private = s(n, "ConnectivityType") == Some("private");
+        let mut addrs = Vec::new();
+        for (k, a) in arr(n, "NatGatewayAddresses").iter().enumerate() {
+            if let Some(e) = s(a, "NetworkInterfaceId") {
+                owner.insert(e.to_string(), Owner::Nat(id.clone()));
+            }
+            let Some(p) = parse::<Ipv4Addr>(a, "PrivateIp") else {
+                report.note(
+                    &id,
+                    &format!("NatGatewayAddresses[{k}]"),
+                    "no PrivateIp: left out",
+                );
+                continue;
+            };
+            let public = parse::<Ipv4Addr>(a, "PublicIp");
+            if !private && public.is_none() {
+                report.note(&id, &format!("NatGatewayAddresses[{k}]"), "a public NAT gateway address without PublicIp (Elastic IP not associated yet): left out");
+                continue;
+            }
+            addrs.push(NatGatewayAddress {
+                private_ip: p,
+                public_ip: if private { None } else { public },
+                allocation_id: s(a, "AllocationId").map(str::to_string),
+            });
+        }
+        if addrs.is_empty() {
+            report.note(
+                &id,
+                "NatGatewayAddresses",
+                "no usable address: not imported (routes to it are blackholes)",
+            );
+            continue;
+        }
+        cfg.nat_gateways.push(NatGateway {
+            nat_gateway_id: id,
+            subnet_id: string(n, "SubnetId"),
+            vpc_id: vpc_id.clone(),
+            connectivity_type: Some(if private {
+                ConnectivityType::Private
+            } else {
+                ConnectivityType::Public
+            }),
+            nat_gateway_addresses: addrs,
+            tags: name_tag(n),
+        });
+    }
+    let rtbs: HashSet<&str> = inp
+        .route_tables
+        .iter()
+        .filter(in_vpc)
+        .filter_map(|r| s(r, "RouteTableId"))
+        .collect();
+    for e in inp.vpc_endpoints.iter().filter(in_vpc) {
+        let id = string(e, "VpcEndpointId");
+        let st = s(e, "State").unwrap_or("available").to_ascii_lowercase();
+        if matches!(
+            st.as_str(),
+            "deleted" | "deleting" | "failed" | "rejected" | "expired"
+        ) {
+            report.note(&id, "State", format!("{st}: not imported"));
+            continue;
+        }
+        let kind = match s(e, "VpcEndpointType") {
+            Some("Gateway") => VpcEndpointType::Gateway,
+            Some("Interface") => VpcEndpointType::Interface,
+            other => {
+                report.note(
+                    &id,
+                    "VpcEndpointType",
+                    format!(
+                        "{}: not modelled by vpcfwd, not imported",
+                        other.unwrap_or("-")
+                    ),
+                );
+                continue;
+            }
+        };
+        let ix = cfg.vpc_endpoints.len();
+        let mut ep = VpcEndpoint {
+            vpc_endpoint_id: id.clone(),
+            vpc_endpoint_type: kind,
+            vpc_id: vpc_id.clone(),
+            service_name: string(e, "ServiceName"),
+            route_table_ids: vec![],
+            subnet_ids: vec![],
+            network_interface_ids: vec![],
+            groups: groups(e),
+            service_targets: vec![],
+            load_balancer_addresses: vec![],
+            tags: name_tag(e),
+        };
+        match kind {
+            VpcEndpointType::Gateway => {
+                ep.groups.clear();
+                ep.route_table_ids = arr(e, "RouteTableIds")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|r| rtbs.contains(r))
+                    .map(str::to_string)
+                    .collect();
+                let name = ep.service_name.clone();
+                if let Some(p) = inp
+                    .prefix_lists
+                    .iter()
+                    .chain(&inp.managed_prefix_lists)
+                    .find(|p| s(p, "PrefixListName") == Some(&name))
+                {
+                    let pid = string(p, "PrefixListId");
+                    super::network::ensure_prefix_list(cfg, &pid, Some(&name), &id, report);
+                } else if !cfg
+                    .managed_prefix_lists
+                    .iter()
+                    .any(|p| p.prefix_list_name == name)
+                {
+                    let pid = format!("pl-{}", id.trim_start_matches("vpce-"));
+                    super::network::ensure_prefix_list(cfg, &pid, Some(&name), &id, report);
+                }
+            }
+            VpcEndpointType::Interface => {
+                ep.subnet_ids = arr(e, "SubnetIds")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+                for n in arr(e, "NetworkInterfaceIds")
+                    .iter()
+                    .filter_map(Value::as_str)
+                {
+                    owner.insert(n.to_string(), Owner::Endpoint(ix));
+                    ep.network_interface_ids.push(n.to_string());
+                }
+            }
+        }
+        cfg.vpc_endpoints.push(ep);
+    }
+    enis(inp, cfg, &owner, report);
+    fix_addresses(cfg, report);
+    odd_public_ips(cfg, report);
+}
+
+/// Public IPs that are no public address (moto hands out Elastic IPs in 127.0.0.0/8).
+fn odd_public_ips(cfg: &Config, report: &mut Report) {
+    let odd = |a: &Ipv4Addr| {
+        a.is_loopback()
+            || a.is_private()
+            || a.is_unspecified()
+            || a.is_link_local()
+            || a.is_broadcast()
+    };
+    let note = |report: &mut Report, id: &str, f: &str, a: &Ipv4Addr| {
+        report.note(id, f, format!("{a} is not a public address (moto gives Elastic IPs in 127.0.0.0/8): kept, trace only (--lab remaps it)"));
+    };
+    for n in &cfg.nat_gateways {
+        for (k, a) in n.nat_gateway_addresses.iter().enumerate() {
+            if let Some(p) = a.public_ip.as_ref().filter(|p| odd(p)) {
+                note(
+                    report,
+                    &n.nat_gateway_id,
+                    &format!("NatGatewayAddresses[{k}].PublicIp"),
+                    p,
+                );
+            }
+        }
+    }
+    for n in &cfg.network_interfaces {
+        if let Some(a) = n.association.as_ref().filter(|a| odd(&a.public_ip)) {
+            note(
+                report,
+                &n.network_interface_id,
+                "Association.PublicIp",
+                &a.public_ip,
+            );
+        }
+    }
+}
+
+fn groups(v: &Value) -> Vec<GroupIdentifier> {
+    arr(v, "Groups")
+        .iter()
+        .filter_map(|g| s(g, "GroupId"))
+        .map(|g| GroupIdentifier {
+            group_id: g.to_string(),
+            group_name: None,
+        })
+        .collect()
+}
+
+fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: &mut Report) {
+    let vpc_id = cfg.vpcs[0].vpc_id.clone();
+    let subnets: HashSet<String> = cfg.subnets.iter().map(|x| x.subnet_id.clone()).collect();
+    let sgs: HashSet<String> = cfg
+        .security_groups
+        .iter()
+        .map(|g| g.group_id.clone())
+        .collect();
+    let mut found: HashSet<String> = HashSet::new();
+    for n in inp.network_interfaces.iter().filter(|n| {
+        s(n, "VpcId") == Some(&vpc_id) || s(n, "SubnetId").is_some_and(|x| subnets.contains(x))
+    }) {
+        let id = string(n, "NetworkInterfaceId");
+        let kind = s(n, "InterfaceType").unwrap_or("interface");
+        let sn = string(n, "SubnetId");
+        if !subnets.contains(&sn) {
+            report.note(
+                &id,
+                "SubnetId",
+                format!("{sn} was not imported: ENI left out"),
+            );
+            continue;
+        }
+        let Some(primary) = parse::<Ipv4Addr>(n, "PrivateIpAddress") else {
+            report.note(
+                &id,
+                "PrivateIpAddress",
+                "missing (IPv6-only ENIs are not modelled): ENI left out",
+            );
+            continue;
+        };
+        let mut eni = NetworkInterface {
+            network_interface_id: id.clone(),
+            subnet_id: sn,
+            description: s(n, "Description").map(str::to_string),
+            interface_type: None,
+            private_ip_address: primary,
+            private_ip_addresses: vec![],
+            ipv6_addresses: arr(n, "Ipv6Addresses")
+                .iter()
+                .filter_map(|a| parse(a, "Ipv6Address"))
+                .map(|ipv6_address| Ipv6Address { ipv6_address })
+                .collect(),
+            association: n
+                .get("Association")
+                .and_then(|a| parse::<Ipv4Addr>(a, "PublicIp"))
+                .map(|p| IpAssociation {
+                    public_ip: p,
+                    allocation_id: None,
+                }),
+            groups: groups(n),
+            source_dest_check: (n.get("SourceDestCheck").and_then(Value::as_bool) == Some(false))
+                .then_some(false),
+            attachment: n
+                .get("Attachment")
+                .and_then(|a| s(a, "InstanceId"))
+                .map(|i| EniAttachment {
+                    instance_id: Some(i.to_string()),
+                }),
+            connection_tracking_configuration: n.get("ConnectionTrackingConfiguration").map(|c| {
+                ConnectionTrackingConfiguration {
+                    tcp_established_timeout: c
+                        .get("TcpEstablishedTimeout")
+                        .and_then(Value::as_u64)
+                        .map(|x| x as u32),
+                    udp_stream_timeout: c
+                        .get("UdpStreamTimeout")
+                        .and_then(Value::as_u64)
+                        .map(|x| x as u32),
+                    udp_timeout: c
+                        .get("UdpTimeout")
+                        .and_then(Value::as_u64)
+                        .map(|x| x as u32),
+                }
+            }),
+            tags: name_tag(n),
+        };
+        for a in arr(n, "PrivateIpAddresses") {
+            let Some(p) = parse::<Ipv4Addr>(a, "PrivateIpAddress") else {
+                continue;
+            };
+            if p != primary {
+                eni.private_ip_addresses.push(PrivateIpAddress {
+                    private_ip_address: p,
+                    primary: None,
+                    association: a
+                        .get("Association")
+                        .and_then(|x| parse::<Ipv4Addr>(x, "PublicIp"))
+                        .map(|p| IpAssociation {
+                            public_ip: p,
+                            allocation_id: None,
+                        }),
+                });
+            }
+        }
+        match owner.get(&id) {
+            Some(Owner::Nat(nat)) => {
+                let how = if kind == "nat_gateway" {
+                    String::new()
+                } else {
+                    format!(" (exported as InterfaceType {kind}; AWS says nat_gateway)")
+                };
+                report.note(&id, "InterfaceType", format!("the ENI of {nat}{how}: mapped to the NAT gateway, which holds its address; not an ENI or port of its own"));
+                continue;
+            }
+            Some(Owner::Endpoint(ix)) => {
+                let ep = &cfg.vpc_endpoints[*ix];
+                if kind != "vpc_endpoint" {
+                    report.note(
+                        &id,
+                        "InterfaceType",
+                        format!(
+                            "exported as {kind}, but it is {}'s ENI: vpc_endpoint, as AWS has it",
+                            ep.vpc_endpoint_id
+                        ),
+                    );
+                }
+                eni.interface_type = Some(InterfaceType::VpcEndpoint);
+                let want: Vec<&str> = ep.groups.iter().map(|g| g.group_id.as_str()).collect();
+                let have: Vec<&str> = eni.groups.iter().map(|g| g.group_id.as_str()).collect();
+                if want != have {
+                    report.note(&id, "Groups", format!("exported with [{}]; an endpoint's ENIs carry the endpoint's groups, as in AWS: [{}]", have.join(", "), want.join(", ")));
+                    eni.groups = ep.groups.clone();
+                }
+            }
+            None if kind == "nat_gateway" => {
+                report.note(
+                    &id,
+                    "InterfaceType",
+                    "nat_gateway ENI of no NAT gateway in the input: left out",
+                );
+                continue;
+            }
+            None if kind == "vpc_endpoint" => {
+                report.note(
+                    &id,
+                    "InterfaceType",
+                    "vpc_endpoint ENI of no interface endpoint in the input: left out",
+                );
+                continue;
+            }
+            None if kind != "interface" => {
+                report.note(
+                    &id,
+                    "InterfaceType",
+                    format!(
+                        "{kind} ({}): kept as a plain ENI without a port",
+                        s(n, "Description").unwrap_or("requester-managed")
+                    ),
+                );
+            }
+            None => {}
+        }
+        let before = eni.groups.len();
+        eni.groups.retain(|g| sgs.contains(&g.group_id));
+        if eni.groups.len() != before {
+            report.note(
+                &id,
+                "Groups",
+                "names groups not in the input: left out (none left means the VPC default group)",
+            );
+        }
+        found.insert(id);
+        cfg.network_interfaces.push(eni);
+    }
+    for ep in &mut cfg.vpc_endpoints {
+        let before = ep.network_interface_ids.len();
+        ep.network_interface_ids.retain(|n| found.contains(n));
+        if ep.network_interface_ids.len() != before {
+            report.note(
+                &ep.vpc_endpoint_id,
+                "NetworkInterfaceIds",
+                "names ENIs not in the input (describe-network-interfaces): left out",
+            );
+        }
+    }
+}
+
+/// The addresses AWS reserves: network, +1, +2, +3, broadcast.
+fn usable(subnet: Ipv4Net, a: Ipv4Addr) -> bool {
+    let off = u32::from(a).wrapping_sub(u32::from(subnet.network()));
+    subnet.contains(&a) && off > 3 && a != subnet.broadcast()
+}
+
+/// Every private address must be a usable, unused address of its subnet; one that is not (moto
+/// puts ENI addresses anywhere in 10.0.0.0/8) moves to the subnet's first free address.
+fn fix_addresses(cfg: &mut Config, report: &mut Report) {
+    let subnets: HashMap<String, Ipv4Net> = cfg
+        .subnets
+        .iter()
+        .map(|x| (x.subnet_id.clone(), x.cidr_block))
+        .collect();
+    let mut used: HashSet<Ipv4Addr> = HashSet::new();
+    let mut bad: Vec<(usize, Option<usize>, bool)> = Vec::new(); // (index, secondary, is_nat)
+    let ok = |net: Option<&Ipv4Net>, a: Ipv4Addr, used: &mut HashSet<Ipv4Addr>| {
+        net.is_some_and(|n| usable(*n, a)) && used.insert(a)
+    };
+    for (i, n) in cfg.nat_gateways.iter().enumerate() {
+        for (k, a) in n.nat_gateway_addresses.iter().enumerate() {
+            if !ok(subnets.get(&n.subnet_id), a.private_ip, &mut used) {
+                bad.push((i, Some(k), true));
+            }
+        }
+    }
+    for (i, n) in cfg.network_interfaces.iter().enumerate() {
+        let net = subnets.get(&n.subnet_id);
+        if !ok(net, n.private_ip_address, &mut used) {
+            bad.push((i, None, false));
+        }
+        for (k, a) in n.private_ip_addresses.iter().enumerate() {
+            if !ok(net, a.private_ip_address, &mut used) {
+                bad.push((i, Some(k), false));
+            }
+        }
+    }
+    for (i, k, nat) in bad {
+        let (id, sn) = if nat {
+            (
+                cfg.nat_gateways[i].nat_gateway_id.clone(),
+                cfg.nat_gateways[i].subnet_id.clone(),
+            )
+        } else {
+            (
+                cfg.network_interfaces[i].network_interface_id.clone(),
+                cfg.network_interfaces[i].subnet_id.clone(),
+            )
+        };
+        let Some(net) = subnets.get(&sn).copied() else {
+            continue;
+        };
+        let free = net.hosts().find(|a| usable(net, *a) && !used.contains(a));
+        let Some(free) = free else {
+            report.note(
+                &id,
+                "PrivateIpAddress",
+                format!("{sn} has no free address left: kept as exported"),
+            );
+            continue;
+        };
+        used.insert(free);
+        let (field, slot): (String, &mut Ipv4Addr) = match (nat, k) {
+            (true, Some(k)) => (
+                format!("NatGatewayAddresses[{k}].PrivateIp"),
+                &mut cfg.nat_gateways[i].nat_gateway_addresses[k].private_ip,
+            ),
+            (false, None) => (
+                "PrivateIpAddress".into(),
+                &mut cfg.network_interfaces[i].private_ip_address,
+            ),
+            (_, Some(k)) => (
+                format!("PrivateIpAddresses[{k}]"),
+                &mut cfg.network_interfaces[i].private_ip_addresses[k].private_ip_address,
+            ),
+            (true, None) => continue,
+        };
+        let why = if net.contains(&*slot) {
+            "reserved by AWS or used twice"
+        } else {
+            "outside"
+        };
+        report.note(
+            &id,
+            &field,
+            format!(
+                "{} is {why} {sn} ({net}): moved to {free}, the subnet's first free address",
+                *slot
+            ),
+        );
+        *slot = free;
+    }
+}
+
+/// A port id vpcfwd accepts for an AWS id: the id itself when it fits, else its kind and last
+/// characters (unique among `taken`).
+fn port_id(aws: &str, taken: &mut HashSet<String>, report: &mut Report) -> String {
+    let lower = aws.to_ascii_lowercase();
+    if lower.len() <= PORT_ID_MAX && taken.insert(lower.clone()) {
+        return lower;
+    }
+    let (kind, rest) = lower.split_once('-').unwrap_or(("p", &lower));
+    let room = PORT_ID_MAX - kind.len() - 1;
+    let tail: String = rest
+        .chars()
+        .rev()
+        .take(room)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut id = format!("{kind}-{tail}");
+    let mut n = 2;
+    while !taken.insert(id.clone()) {
+        let suffix = format!("-{n}");
+        id = format!(
+            "{kind}-{}{suffix}",
+            &tail[..room.saturating_sub(suffix.len())]
+        );
+        n += 1;
+    }
+    report.note(aws, "PortId", format!("{id}: vpcfwd port ids are at most {PORT_ID_MAX} characters (the TUN device is vf-<PortId>)"));
+    id
+}
+
+/// The ports, after the routes are mapped (a service port's host must be an address its
+/// prefix-list route wins for) and the placeholders of interface endpoints.
+pub fn ports(cfg: &mut Config, report: &mut Report) {
+    let mut taken: HashSet<String> = HashSet::new();
+    taken.insert("internet".into());
+    let obstacles = lab::outside_prefixes(cfg);
+    let mut ports = Vec::new();
+    for n in &cfg.network_interfaces {
+        let instance = n
+            .attachment
+            .as_ref()
+            .is_some_and(|a| a.instance_id.is_some());
+        if instance && n.interface_type != Some(InterfaceType::VpcEndpoint) {
+            ports.push(Port {
+                port_id: port_id(&n.network_interface_id, &mut taken, report),
+                network_interface_id: Some(n.network_interface_id.clone()),
+                ..Port::default()
+            });
+        }
+    }
+    let mut placed: Vec<Ipv4Net> = Vec::new();
+    if let Some(g) = cfg.internet_gateways.first() {
+        match lab::doc_block(&obstacles, &placed, 28) {
+            Some(b) => {
+                placed.push(b);
+                ports.push(Port {
+                    port_id: "internet".into(),
+                    internet_gateway_id: Some(g.internet_gateway_id.clone()),
+                    addresses: vec![IpNet::V4(Ipv4Net::new(nth(b, 1), 28).expect("prefix"))],
+                    ..Port::default()
+                });
+            }
+            None => report.note(
+                &g.internet_gateway_id,
+                "Ports",
+                "no documentation-range address is free of the config's routes: no internet port",
+            ),
+        }
+    }
+    for ix in 0..cfg.vpc_endpoints.len() {
+        let ep = cfg.vpc_endpoints[ix].clone();
+        let id = ep.vpc_endpoint_id.clone();
+        let addr = match ep.vpc_endpoint_type {
+            VpcEndpointType::Gateway => {
+                let pl = cfg
+                    .managed_prefix_lists
+                    .iter()
+                    .find(|p| p.prefix_list_name == ep.service_name);
+                match pl
+                    .and_then(|p| p.entries.first())
+                    .and_then(|e| lab::free_host(e.cidr, &obstacles))
+                {
+                    Some(a) => a,
+                    None => {
+                        report.note(
+                            &id,
+                            "Ports",
+                            "its prefix list has no entries: no service port",
+                        );
+                        continue;
+                    }
+                }
+            }
+            VpcEndpointType::Interface => {
+                let Some(b) = lab::doc_block(&obstacles, &placed, 29) else {
+                    report.note(&id, "ServiceTargets", "no documentation-range block is free of the config's routes: no placeholder, no port");
+                    continue;
+                };
+                placed.push(b);
+                let (lb, target) = (nth(b, 1), nth(b, 2));
+                report.note(&id, "ServiceTargets", format!("the provider's targets are not visible to this account: placeholder {target}:443 behind load balancer {lb} (documentation range)"));
+                let e = &mut cfg.vpc_endpoints[ix];
+                e.service_targets = vec![SocketAddr::new(IpAddr::V4(target), 443)];
+                e.load_balancer_addresses = vec![IpAddr::V4(lb)];
+                IpNet::V4(Ipv4Net::new(target, 29).expect("prefix"))
+            }
+        };
+        ports.push(Port {
+            port_id: port_id(&id, &mut taken, report),
+            vpc_endpoint_id: Some(id),
+            addresses: vec![addr],
+            ..Port::default()
+        });
+    }
+    cfg.ports = ports;
+}
+
+fn nth(b: Ipv4Net, k: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(b.network()) + k)
+}
