@@ -3,21 +3,16 @@
 //! them (a NAT gateway's address is the NAT gateway's; an endpoint's ENIs are the endpoint's).
 
 use super::json::{arr, name_tag, parse, s, string};
-use super::{Report, input::Inputs, lab};
+use super::{Report, input::Inputs};
 use crate::config::{
     Config, ConnectionTrackingConfiguration, ConnectivityType, EniAttachment, GroupIdentifier,
     InterfaceType, InternetGateway, InternetGatewayAttachment, IpAssociation, Ipv6Address,
-    NatGateway, NatGatewayAddress, NetworkInterface, Port, PrivateIpAddress, VpcEndpoint,
+    NatGateway, NatGatewayAddress, NetworkInterface, PrivateIpAddress, VpcEndpoint,
     VpcEndpointType,
 };
-use ipnet::{IpNet, Ipv4Net};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-/// vpcfwd's port ids are at most this long (core's `validate`: the TUN device is `vf-<PortId>`,
-/// 15 bytes). AWS ids are longer: a port takes the id's last characters, reported.
-const PORT_ID_MAX: usize = 12;
+use std::net::Ipv4Addr;
 
 enum Owner {
     Nat(String),
@@ -203,44 +198,8 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
         cfg.vpc_endpoints.push(ep);
     }
     enis(inp, cfg, &owner, report);
-    fix_addresses(cfg, report);
-    odd_public_ips(cfg, report);
-}
-
-/// Public IPs that are no public address (moto hands out Elastic IPs in 127.0.0.0/8).
-fn odd_public_ips(cfg: &Config, report: &mut Report) {
-    let odd = |a: &Ipv4Addr| {
-        a.is_loopback()
-            || a.is_private()
-            || a.is_unspecified()
-            || a.is_link_local()
-            || a.is_broadcast()
-    };
-    let note = |report: &mut Report, id: &str, f: &str, a: &Ipv4Addr| {
-        report.note(id, f, format!("{a} is not a public address (moto gives Elastic IPs in 127.0.0.0/8): kept, trace only (--lab remaps it)"));
-    };
-    for n in &cfg.nat_gateways {
-        for (k, a) in n.nat_gateway_addresses.iter().enumerate() {
-            if let Some(p) = a.public_ip.as_ref().filter(|p| odd(p)) {
-                note(
-                    report,
-                    &n.nat_gateway_id,
-                    &format!("NatGatewayAddresses[{k}].PublicIp"),
-                    p,
-                );
-            }
-        }
-    }
-    for n in &cfg.network_interfaces {
-        if let Some(a) = n.association.as_ref().filter(|a| odd(&a.public_ip)) {
-            note(
-                report,
-                &n.network_interface_id,
-                "Association.PublicIp",
-                &a.public_ip,
-            );
-        }
-    }
+    super::addresses::fix(cfg, report);
+    super::addresses::odd_public_ips(cfg, report);
 }
 
 fn groups(v: &Value) -> Vec<GroupIdentifier> {
@@ -430,220 +389,4 @@ fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: 
             );
         }
     }
-}
-
-/// The addresses AWS reserves: network, +1, +2, +3, broadcast.
-fn usable(subnet: Ipv4Net, a: Ipv4Addr) -> bool {
-    let off = u32::from(a).wrapping_sub(u32::from(subnet.network()));
-    subnet.contains(&a) && off > 3 && a != subnet.broadcast()
-}
-
-/// Every private address must be a usable, unused address of its subnet; one that is not (moto
-/// puts ENI addresses anywhere in 10.0.0.0/8) moves to the subnet's first free address.
-fn fix_addresses(cfg: &mut Config, report: &mut Report) {
-    let subnets: HashMap<String, Ipv4Net> = cfg
-        .subnets
-        .iter()
-        .map(|x| (x.subnet_id.clone(), x.cidr_block))
-        .collect();
-    let mut used: HashSet<Ipv4Addr> = HashSet::new();
-    let mut bad: Vec<(usize, Option<usize>, bool)> = Vec::new(); // (index, secondary, is_nat)
-    let ok = |net: Option<&Ipv4Net>, a: Ipv4Addr, used: &mut HashSet<Ipv4Addr>| {
-        net.is_some_and(|n| usable(*n, a)) && used.insert(a)
-    };
-    for (i, n) in cfg.nat_gateways.iter().enumerate() {
-        for (k, a) in n.nat_gateway_addresses.iter().enumerate() {
-            if !ok(subnets.get(&n.subnet_id), a.private_ip, &mut used) {
-                bad.push((i, Some(k), true));
-            }
-        }
-    }
-    for (i, n) in cfg.network_interfaces.iter().enumerate() {
-        let net = subnets.get(&n.subnet_id);
-        if !ok(net, n.private_ip_address, &mut used) {
-            bad.push((i, None, false));
-        }
-        for (k, a) in n.private_ip_addresses.iter().enumerate() {
-            if !ok(net, a.private_ip_address, &mut used) {
-                bad.push((i, Some(k), false));
-            }
-        }
-    }
-    for (i, k, nat) in bad {
-        let (id, sn) = if nat {
-            (
-                cfg.nat_gateways[i].nat_gateway_id.clone(),
-                cfg.nat_gateways[i].subnet_id.clone(),
-            )
-        } else {
-            (
-                cfg.network_interfaces[i].network_interface_id.clone(),
-                cfg.network_interfaces[i].subnet_id.clone(),
-            )
-        };
-        let Some(net) = subnets.get(&sn).copied() else {
-            continue;
-        };
-        let free = net.hosts().find(|a| usable(net, *a) && !used.contains(a));
-        let Some(free) = free else {
-            report.note(
-                &id,
-                "PrivateIpAddress",
-                format!("{sn} has no free address left: kept as exported"),
-            );
-            continue;
-        };
-        used.insert(free);
-        let (field, slot): (String, &mut Ipv4Addr) = match (nat, k) {
-            (true, Some(k)) => (
-                format!("NatGatewayAddresses[{k}].PrivateIp"),
-                &mut cfg.nat_gateways[i].nat_gateway_addresses[k].private_ip,
-            ),
-            (false, None) => (
-                "PrivateIpAddress".into(),
-                &mut cfg.network_interfaces[i].private_ip_address,
-            ),
-            (_, Some(k)) => (
-                format!("PrivateIpAddresses[{k}]"),
-                &mut cfg.network_interfaces[i].private_ip_addresses[k].private_ip_address,
-            ),
-            (true, None) => continue,
-        };
-        let why = if net.contains(&*slot) {
-            "reserved by AWS or used twice"
-        } else {
-            "outside"
-        };
-        report.note(
-            &id,
-            &field,
-            format!(
-                "{} is {why} {sn} ({net}): moved to {free}, the subnet's first free address",
-                *slot
-            ),
-        );
-        *slot = free;
-    }
-}
-
-/// A port id vpcfwd accepts for an AWS id: the id itself when it fits, else its kind and last
-/// characters (unique among `taken`).
-fn port_id(aws: &str, taken: &mut HashSet<String>, report: &mut Report) -> String {
-    let lower = aws.to_ascii_lowercase();
-    if lower.len() <= PORT_ID_MAX && taken.insert(lower.clone()) {
-        return lower;
-    }
-    let (kind, rest) = lower.split_once('-').unwrap_or(("p", &lower));
-    let room = PORT_ID_MAX - kind.len() - 1;
-    let tail: String = rest
-        .chars()
-        .rev()
-        .take(room)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let mut id = format!("{kind}-{tail}");
-    let mut n = 2;
-    while !taken.insert(id.clone()) {
-        let suffix = format!("-{n}");
-        id = format!(
-            "{kind}-{}{suffix}",
-            &tail[..room.saturating_sub(suffix.len())]
-        );
-        n += 1;
-    }
-    report.note(aws, "PortId", format!("{id}: vpcfwd port ids are at most {PORT_ID_MAX} characters (the TUN device is vf-<PortId>)"));
-    id
-}
-
-/// The ports, after the routes are mapped (a service port's host must be an address its
-/// prefix-list route wins for) and the placeholders of interface endpoints.
-pub fn ports(cfg: &mut Config, report: &mut Report) {
-    let mut taken: HashSet<String> = HashSet::new();
-    taken.insert("internet".into());
-    let obstacles = lab::outside_prefixes(cfg);
-    let mut ports = Vec::new();
-    for n in &cfg.network_interfaces {
-        let instance = n
-            .attachment
-            .as_ref()
-            .is_some_and(|a| a.instance_id.is_some());
-        if instance && n.interface_type != Some(InterfaceType::VpcEndpoint) {
-            ports.push(Port {
-                port_id: port_id(&n.network_interface_id, &mut taken, report),
-                network_interface_id: Some(n.network_interface_id.clone()),
-                ..Port::default()
-            });
-        }
-    }
-    let mut placed: Vec<Ipv4Net> = Vec::new();
-    if let Some(g) = cfg.internet_gateways.first() {
-        match lab::doc_block(&obstacles, &placed, 28) {
-            Some(b) => {
-                placed.push(b);
-                ports.push(Port {
-                    port_id: "internet".into(),
-                    internet_gateway_id: Some(g.internet_gateway_id.clone()),
-                    addresses: vec![IpNet::V4(Ipv4Net::new(nth(b, 1), 28).expect("prefix"))],
-                    ..Port::default()
-                });
-            }
-            None => report.note(
-                &g.internet_gateway_id,
-                "Ports",
-                "no documentation-range address is free of the config's routes: no internet port",
-            ),
-        }
-    }
-    for ix in 0..cfg.vpc_endpoints.len() {
-        let ep = cfg.vpc_endpoints[ix].clone();
-        let id = ep.vpc_endpoint_id.clone();
-        let addr = match ep.vpc_endpoint_type {
-            VpcEndpointType::Gateway => {
-                let pl = cfg
-                    .managed_prefix_lists
-                    .iter()
-                    .find(|p| p.prefix_list_name == ep.service_name);
-                match pl
-                    .and_then(|p| p.entries.first())
-                    .and_then(|e| lab::free_host(e.cidr, &obstacles))
-                {
-                    Some(a) => a,
-                    None => {
-                        report.note(
-                            &id,
-                            "Ports",
-                            "its prefix list has no entries: no service port",
-                        );
-                        continue;
-                    }
-                }
-            }
-            VpcEndpointType::Interface => {
-                let Some(b) = lab::doc_block(&obstacles, &placed, 29) else {
-                    report.note(&id, "ServiceTargets", "no documentation-range block is free of the config's routes: no placeholder, no port");
-                    continue;
-                };
-                placed.push(b);
-                let (lb, target) = (nth(b, 1), nth(b, 2));
-                report.note(&id, "ServiceTargets", format!("the provider's targets are not visible to this account: placeholder {target}:443 behind load balancer {lb} (documentation range)"));
-                let e = &mut cfg.vpc_endpoints[ix];
-                e.service_targets = vec![SocketAddr::new(IpAddr::V4(target), 443)];
-                e.load_balancer_addresses = vec![IpAddr::V4(lb)];
-                IpNet::V4(Ipv4Net::new(target, 29).expect("prefix"))
-            }
-        };
-        ports.push(Port {
-            port_id: port_id(&id, &mut taken, report),
-            vpc_endpoint_id: Some(id),
-            addresses: vec![addr],
-            ..Port::default()
-        });
-    }
-    cfg.ports = ports;
-}
-
-fn nth(b: Ipv4Net, k: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(b.network()) + k)
 }

@@ -230,12 +230,13 @@ impl Mapping {
             .map_or(a, |r| r.spare)
     }
 
-    /// Whether an address is one a lab may carry: documentation ranges or the VPC's.
+    /// Whether an address is one a lab may carry: the documentation ranges, 10.0.0.0/8 (lab
+    /// space, see the README's "Network safety") or the VPC's.
     pub fn lab_safe(&self, n: IpNet) -> bool {
         let doc: Vec<IpNet> = doc_v4()
             .into_iter()
             .map(IpNet::V4)
-            .chain(["2001:db8::/32".parse().expect("literal")])
+            .chain(["2001:db8::/32", "10.0.0.0/8"].map(|s| s.parse().expect("literal")))
             .collect();
         n.prefix_len() == 0 || doc.iter().chain(&self.vpc).any(|d| d.contains(&n))
     }
@@ -244,8 +245,9 @@ impl Mapping {
     pub fn comment(&self) -> String {
         let mut s = String::from(
             "# Imported by `vpcfwd import --lab` from aws ec2 describe-* output. Every address outside\n\
-             # the VPC's CIDRs was remapped into the documentation ranges, keeping which prefix contains\n\
-             # or equals which (every route wins where it won). Original -> lab:\n",
+             # the VPC's CIDRs and 10.0.0.0/8 (lab space) was remapped into the documentation ranges,\n\
+             # keeping which prefix contains or equals which (every route wins where it won).\n\
+             # Original -> lab:\n",
         );
         if self.prefixes.is_empty() {
             s.push_str("#   (nothing to remap)\n");

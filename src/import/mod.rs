@@ -1,18 +1,22 @@
 //! `vpcfwd import`: a vpcfwd config from `aws ec2 describe-*` JSON.
 //!
-//! `input` reads and recognises the files; `network` maps the VPC, subnets, prefix lists and
-//! route tables; `rules` the security groups and network ACLs; `enis` the ENIs, NAT and internet
-//! gateways, endpoints and the synthesised ports; `lab` remaps outside addresses into the
-//! documentation ranges (`--lab`); `yaml` writes the config grouped as `configs/lab.yaml` is.
+//! `input` reads and recognises the files; `network` maps the VPC, subnets and prefix lists;
+//! `rules` the security groups and network ACLs; `enis` the ENIs, NAT and internet gateways and
+//! endpoints; `routes` the route tables (after their targets); `ports` the synthesised ports;
+//! `lab` remaps outside addresses into the documentation ranges (`--lab`); `yaml` writes the
+//! config grouped as `configs/lab.yaml` is.
 //!
 //! Tolerant and honest: whatever could not be mapped as exported, or had to be adjusted, is one
 //! line of the [`Report`] (`id: Field: what was done and why`), never silent.
 
+mod addresses;
 mod enis;
 mod input;
 mod json;
 pub mod lab;
 mod network;
+mod ports;
+mod routes;
 mod rules;
 mod yaml;
 
@@ -80,8 +84,8 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
     let mut cfg = network::build(&inp, opts.vpc.as_deref(), &mut report)?;
     rules::build(&inp, &mut cfg, &mut report);
     enis::build(&inp, &mut cfg, &mut report);
-    network::routes(&inp, &mut cfg, &mut report);
-    enis::ports(&mut cfg, &mut report);
+    routes::build(&inp, &mut cfg, &mut report);
+    ports::build(&mut cfg, &mut report);
     network::finish_prefix_lists(&mut cfg, &mut report);
     let mapping = if opts.lab {
         cfg.options.trace_only = false;
