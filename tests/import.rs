@@ -575,3 +575,55 @@ fn malformed_json_and_missing_vpc_exit_2() {
         .unwrap();
     assert_eq!(imp.config.vpcs[0].vpc_id, "vpc-b");
 }
+
+mod lab_mapping {
+    use ipnet::{IpNet, Ipv4Net};
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr};
+    use vpcfwd::import::lab::mapping_for;
+
+    /// Four /8s, so that random prefixes nest often.
+    const BASES: [u32; 4] = [52 << 24, 54 << 24, 3 << 24, 172 << 24];
+
+    fn addr(b: usize, x: u32) -> Ipv4Addr {
+        Ipv4Addr::from(BASES[b] | (x & 0x00ff_ffff))
+    }
+
+    fn lpm(set: &[IpNet], a: IpAddr) -> Option<IpNet> {
+        set.iter()
+            .filter(|p| p.contains(&a))
+            .max_by_key(|p| p.prefix_len())
+            .copied()
+    }
+
+    proptest! {
+        /// What `--lab` promises: a prefix contains (or equals) another after the remap exactly
+        /// when it did before, and every address's longest match is the image of its old one.
+        #[test]
+        fn containment_and_longest_match_survive(
+            raw in prop::collection::vec((0usize..4, any::<u32>(), 8u8..=32), 1..24),
+            probes in prop::collection::vec((0usize..4, any::<u32>()), 1..32),
+        ) {
+            let items: Vec<IpNet> = raw
+                .iter()
+                .map(|&(b, x, len)| IpNet::V4(Ipv4Net::new(addr(b, x), len).unwrap().trunc()))
+                .collect();
+            let Ok(m) = mapping_for(vec![], items.clone()) else {
+                return Ok(()); // more than the documentation ranges hold: reported, not mapped
+            };
+            let images: Vec<IpNet> = items.iter().map(|p| m.map_net(*p)).collect();
+            for (a, ia) in items.iter().zip(&images) {
+                prop_assert!(m.lab_safe(*ia), "{} -> {}", a, ia);
+                for (b, ib) in items.iter().zip(&images) {
+                    prop_assert_eq!(a.contains(b), ia.contains(ib), "{} {} -> {} {}", a, b, ia, ib);
+                }
+            }
+            let mut probes: Vec<IpAddr> = probes.iter().map(|&(b, x)| IpAddr::V4(addr(b, x))).collect();
+            probes.extend(items.iter().map(|p| p.addr()));
+            for a in probes {
+                let before = lpm(&items, a).map(|w| m.map_net(w));
+                prop_assert_eq!(before, lpm(&images, m.map_addr(a)), "{} -> {}", a, m.map_addr(a));
+            }
+        }
+    }
+}

@@ -358,6 +358,22 @@ pub fn remap(cfg: &mut Config, report: &mut Report) -> Result<Mapping, String> {
     for k in kept_wide {
         report.note(&k.to_string(), "-", "contains the VPC's CIDR: kept as it is (--lab cannot move it into the documentation ranges)");
     }
+    let m = mapping_for(vpc, items)?;
+    let by: HashMap<IpNet, IpNet> = m.prefixes.iter().map(|r| (r.from, r.to)).collect();
+    visit(cfg, &mut |n| {
+        if let Some(to) = by.get(&n.trunc()) {
+            *n = *to;
+        }
+    });
+    Ok(m)
+}
+
+/// The mapping of `items` (prefixes and hosts to move) into the documentation ranges; `vpc`
+/// is kept for [`Mapping::lab_safe`].
+pub fn mapping_for(vpc: Vec<IpNet>, mut items: Vec<IpNet>) -> Result<Mapping, String> {
+    for n in &mut items {
+        *n = n.trunc();
+    }
     items.sort_by_key(|n| (n.addr().is_ipv6(), num(n.addr()), n.prefix_len()));
     items.dedup();
     let mut nodes: Vec<Node> = Vec::new();
@@ -413,11 +429,5 @@ pub fn remap(cfg: &mut Config, report: &mut Report) -> Result<Mapping, String> {
         place(&nodes, t, bins4[b].0 + off, &mut out);
         used4[b] = off + s;
     }
-    let by: HashMap<IpNet, IpNet> = out.iter().map(|r| (r.from, r.to)).collect();
-    visit(cfg, &mut |n| {
-        if let Some(to) = by.get(&n.trunc()) {
-            *n = *to;
-        }
-    });
     Ok(Mapping { prefixes: out, vpc })
 }
