@@ -176,7 +176,17 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                     .iter()
                     .any(|p| p.prefix_list_name == name)
                 {
-                    let pid = format!("pl-{}", id.trim_start_matches("vpce-"));
+                    // The list's id is on the endpoint's routes, if the export has them.
+                    let pid = inp
+                        .route_tables
+                        .iter()
+                        .flat_map(|r| arr(r, "Routes"))
+                        .find(|r| s(r, "GatewayId") == Some(&id))
+                        .and_then(|r| s(r, "DestinationPrefixListId"))
+                        .map_or_else(
+                            || format!("pl-{}", id.trim_start_matches("vpce-")),
+                            str::to_string,
+                        );
                     super::network::ensure_prefix_list(cfg, &pid, Some(&name), &id, report);
                 }
             }
@@ -200,6 +210,22 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
     enis(inp, cfg, &owner, report);
     super::addresses::fix(cfg, report);
     super::addresses::odd_public_ips(cfg, report);
+}
+
+/// The ENI's `Name` tag, or else its instance's (describe-instances): readable either way.
+fn instance_name(inp: &Inputs, eni: &Value) -> Vec<crate::config::Tag> {
+    let own = name_tag(eni);
+    if !own.is_empty() {
+        return own;
+    }
+    let Some(i) = eni.get("Attachment").and_then(|a| s(a, "InstanceId")) else {
+        return own;
+    };
+    inp.instances
+        .iter()
+        .find(|x| s(x, "InstanceId") == Some(i))
+        .map(name_tag)
+        .unwrap_or_default()
 }
 
 fn groups(v: &Value) -> Vec<GroupIdentifier> {
@@ -288,7 +314,7 @@ fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: 
                         .map(|x| x as u32),
                 }
             }),
-            tags: name_tag(n),
+            tags: instance_name(inp, n),
         };
         for a in arr(n, "PrivateIpAddresses") {
             let Some(p) = parse::<Ipv4Addr>(a, "PrivateIpAddress") else {

@@ -130,11 +130,26 @@ pub fn run(a: &ImportArgs) -> ExitCode {
         eprintln!("{l}");
     }
     // The written text must load as the config it came from.
-    if let Err(errs) = config::load::parse_str(&imp.yaml, "import") {
-        for e in errs {
-            eprintln!("error: internal: the written YAML does not parse: {e}");
+    match config::load::parse_str(&imp.yaml, "import") {
+        Err(errs) => {
+            for e in errs {
+                eprintln!("error: internal: the written YAML does not parse: {e}");
+            }
+            return ExitCode::from(2);
         }
-        return ExitCode::from(2);
+        // What `check` would still refuse (an export AWS itself would not accept): said, and
+        // the config written anyway so that it can be fixed by hand.
+        Ok(cfg) => {
+            let mut errs = config::validate::validate(&cfg);
+            if errs.is_empty()
+                && let Err(e) = crate::snapshot::compile(&cfg)
+            {
+                errs = e;
+            }
+            for e in errs {
+                eprintln!("warning: `vpcfwd check` refuses the imported config: {e}");
+            }
+        }
     }
     match &a.output {
         Some(p) => {
