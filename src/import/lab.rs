@@ -358,6 +358,16 @@ pub fn remap(cfg: &mut Config, report: &mut Report) -> Result<Mapping, String> {
     for k in kept_wide {
         report.note(&k.to_string(), "-", "contains the VPC's CIDR: kept as it is (--lab cannot move it into the documentation ranges)");
     }
+    let doc6: IpNet = "2001:db8::/32".parse().expect("literal");
+    for v in &vpc {
+        if !ten.contains(v) && !doc6.contains(v) {
+            report.note(
+                &cfg.vpcs[0].vpc_id,
+                "CidrBlock",
+                format!("{v}: the VPC's own addresses are kept by --lab; lab traffic is meant for 10.0.0.0/8 and the documentation ranges (README, Network safety)"),
+            );
+        }
+    }
     let m = mapping_for(vpc, items)?;
     let by: HashMap<IpNet, IpNet> = m.prefixes.iter().map(|r| (r.from, r.to)).collect();
     visit(cfg, &mut |n| {

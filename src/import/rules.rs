@@ -185,9 +185,12 @@ fn nacls(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                 Some("allow") => RuleAction::Allow,
                 _ => RuleAction::Deny,
             };
-            if number == 32767 {
-                star[egress as usize] = true;
-                continue; // implied by vpcfwd
+            if number >= 32767 {
+                // The `*` rules (32767; 32768 for IPv6, as AWS numbers it): implied by vpcfwd.
+                if number == 32767 {
+                    star[egress as usize] = true;
+                }
+                continue;
             }
             let proto = s(e, "Protocol").unwrap_or("-1").to_string();
             let entry = NetworkAclEntry {
