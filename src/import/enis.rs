@@ -95,6 +95,18 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             );
             continue;
         }
+        if !cfg
+            .subnets
+            .iter()
+            .any(|x| Some(x.subnet_id.as_str()) == s(n, "SubnetId"))
+        {
+            report.note(
+                &id,
+                "SubnetId",
+                "its subnet was not imported: NAT gateway left out (routes to it are blackholes)",
+            );
+            continue;
+        }
         cfg.nat_gateways.push(NatGateway {
             nat_gateway_id: id,
             subnet_id: string(n, "SubnetId"),
@@ -191,11 +203,13 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                 }
             }
             VpcEndpointType::Interface => {
-                ep.subnet_ids = arr(e, "SubnetIds")
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                for sn in arr(e, "SubnetIds").iter().filter_map(Value::as_str) {
+                    if cfg.subnets.iter().any(|x| x.subnet_id == sn) {
+                        ep.subnet_ids.push(sn.to_string());
+                    } else {
+                        report.note(&id, "SubnetIds", format!("{sn} was not imported: left out"));
+                    }
+                }
                 for n in arr(e, "NetworkInterfaceIds")
                     .iter()
                     .filter_map(Value::as_str)
@@ -380,13 +394,15 @@ fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: 
                 );
                 continue;
             }
-            None if kind != "interface" => {
+            None if kind != "interface"
+                || n.get("RequesterManaged") == Some(&Value::Bool(true)) =>
+            {
                 report.note(
                     &id,
                     "InterfaceType",
                     format!(
-                        "{kind} ({}): kept as a plain ENI without a port",
-                        s(n, "Description").unwrap_or("requester-managed")
+                        "{kind}, requester-managed ({}): kept as a plain ENI without a port",
+                        s(n, "Description").unwrap_or("no description")
                     ),
                 );
             }

@@ -59,14 +59,23 @@ pub fn build(inp: &Inputs, want: Option<&str>, report: &mut Report) -> Result<Co
             tags: name_tag(sn),
         });
     }
-    cfg.region = cfg
+    // The region: from an ARN (`arn:aws:ec2:<region>:…`), else from an AZ name (us-east-1a).
+    let arn_region = inp
         .subnets
         .iter()
-        .filter_map(|x| x.availability_zone.as_deref())
-        .next()
-        .map(|az| {
-            az.trim_end_matches(|c: char| c.is_ascii_alphabetic())
-                .to_string()
+        .filter_map(|x| s(x, "SubnetArn"))
+        .filter_map(|a| a.split(':').nth(3).map(str::to_string))
+        .find(|r| !r.is_empty());
+    cfg.region = arn_region
+        .or_else(|| {
+            cfg.subnets
+                .iter()
+                .filter_map(|x| x.availability_zone.as_deref())
+                .next()
+                .map(|az| {
+                    az.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                        .to_string()
+                })
         })
         .filter(|r| !r.is_empty());
     prefix_lists(inp, &mut cfg, report);
