@@ -9,14 +9,17 @@
 # public IPs, the AWS service prefix lists), which `vpcfwd import` reports.
 #
 #   scripts/aws-fixtures.sh [OUT_DIR]      (default tests/fixtures/aws)
+#
+# The versions are pinned (the import tests expect the quirks of this moto: a newer one may fix
+# some); MOTO_SPEC / BOTO3_SPEC override them, and OUT_DIR/VERSIONS records what was used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-tests/fixtures/aws}
 VENV=target/aws-fixtures-venv
-if [[ ! -x $VENV/bin/moto_server ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q 'moto[server]' boto3
-fi
+MOTO_SPEC=${MOTO_SPEC:-moto[server]==5.2.5}
+BOTO3_SPEC=${BOTO3_SPEC:-boto3==1.44.8}
+[[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q "$MOTO_SPEC" "$BOTO3_SPEC"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LOG=target/aws-fixtures-moto.log
 MOTO_PID=
@@ -194,4 +197,5 @@ dump("describe-egress-only-internet-gateways", ec2.describe_egress_only_internet
 dump("describe-instances", ec2.describe_instances())
 print(f"{out}: VPC {vpc}, subnets {pub} {priv}, endpoints {s3} {ddb} {api}, NAT {nat}")
 PY
+"$VENV/bin/pip" list 2>/dev/null | awk '$1 ~ /^(moto|boto3|botocore)$/ {print $1, $2}' > "$OUT/VERSIONS"
 ls "$OUT"
