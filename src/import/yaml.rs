@@ -84,7 +84,7 @@ fn string(s: &str) -> String {
     let plain = !s.is_empty()
         && !looks_typed
         && !s.contains(special)
-        && !s.starts_with(['-', '?', ' '])
+        && !s.starts_with(['-', '?', ' ', '.'])
         && !s.ends_with(' ');
     if plain {
         s.to_string()
