@@ -3,10 +3,14 @@
 //! traces on them follow AWS, every quirk and unmodelled object is reported, `--lab` keeps every
 //! verdict with documentation addresses only, and bad input exits 2.
 
+mod common;
+
 use ipnet::IpNet;
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use vpcfwd::config::{self, Config, InterfaceType};
 use vpcfwd::import::{self, Imported, Options};
 use vpcfwd::snapshot::{self, Snapshot};
@@ -579,6 +583,153 @@ fn malformed_json_and_missing_vpc_exit_2() {
         .map_err(|e| e.0)
         .unwrap();
     assert_eq!(imp.config.vpcs[0].vpc_id, "vpc-b");
+}
+
+/// `--lab` output runs live: `vpcfwd run` on the imported moto VPC (in namespaces of this test
+/// only, removed by the harness's Drop guard), real TCP from the instances' namespaces to the S3
+/// stand-in and the internet host, through the NAT gateway and the NACL.
+#[test]
+fn lab_import_runs_live() {
+    if !common::can_run("lab_import_runs_live") {
+        return;
+    }
+    let imp = run_import(MOTO, true);
+    let (cfg, _) = compiled(&imp);
+    let prefix = format!("vpcfwd-t{}-imp", std::process::id());
+    let mut yaml = String::new();
+    for line in imp.yaml.lines() {
+        yaml.push_str(line);
+        yaml.push('\n');
+        if let Some(id) = line.trim().strip_prefix("- PortId: ") {
+            yaml.push_str(&format!("    Namespace: {prefix}-{id}\n"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("imported-lab.yaml");
+    std::fs::write(&config, &yaml).unwrap();
+    let log = dir.path().join("vpcfwd.log");
+    let mut child = bin()
+        .args([
+            "run",
+            "--create-namespaces",
+            "--admin",
+            "127.0.0.1:0",
+            "--queues",
+            "1",
+            "-c",
+        ])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("starts vpcfwd");
+    let stdout = child.stdout.take().unwrap();
+    let mut lab = common::Lab {
+        prefix: prefix.clone(),
+        vpcfwd: Some(child),
+        servers: vec![],
+        streams: vec![],
+        namespaces: cfg
+            .ports
+            .iter()
+            .map(|p| format!("{prefix}-{}", p.port_id))
+            .collect(),
+        admin: String::new(),
+        config,
+        flow_log: dir.path().join("flow.log"),
+        log,
+        dir,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("vpcfwd: ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("vpcfwd ready within 30 s");
+    let port = |pred: &dyn Fn(&config::Port) -> bool| port_of(&cfg, pred);
+    let inet = port(&|p| p.internet_gateway_id.is_some());
+    let s3_ep = cfg
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.service_name.ends_with(".s3"))
+        .unwrap();
+    let s3 = port(&|p| p.vpc_endpoint_id.as_deref() == Some(&s3_ep.vpc_endpoint_id));
+    let (ih, sh) = (
+        inet.addresses[0].addr().to_string(),
+        s3.addresses[0].addr().to_string(),
+    );
+    for (p, name, addrs) in [
+        (
+            &inet.port_id,
+            "internet",
+            vec![format!("{ih}:80"), format!("{ih}:23")],
+        ),
+        (&s3.port_id, "s3", vec![format!("{sh}:80")]),
+    ] {
+        let s = Command::new("ip")
+            .args(["netns", "exec", &lab.ns(p), "python3"])
+            .arg(root().join("scripts/lab_server.py"))
+            .arg(name)
+            .args(&addrs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts a lab service");
+        lab.servers.push(s);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for a in &addrs {
+            let (addr, pp) = a.rsplit_once(':').unwrap();
+            while matches!(lab.connect_in(p, addr, pp, 0.5).as_str(), "REFUSED")
+                || lab.connect_in(p, addr, pp, 0.5).starts_with("ERROR")
+            {
+                assert!(Instant::now() < deadline, "{a} not listening");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    let eni_port = |a: &str| {
+        let eni = eni_at(&cfg, a);
+        port(&|p| p.network_interface_id.as_deref() == Some(&eni)).port_id
+    };
+    let (web, app) = (eni_port("10.0.1.10"), eni_port("10.0.2.10"));
+    let nat_ip = cfg.nat_gateways[0].nat_gateway_addresses[0]
+        .public_ip
+        .unwrap()
+        .to_string();
+    let web_ip = cfg
+        .network_interfaces
+        .iter()
+        .find(|n| n.private_ip_address.to_string() == "10.0.1.10")
+        .unwrap()
+        .association
+        .as_ref()
+        .unwrap()
+        .public_ip
+        .to_string();
+    assert_eq!(
+        lab.connect_in(&app, &sh, "80", 2.0),
+        "s3 sees 10.0.2.10",
+        "gateway endpoint keeps the private source"
+    );
+    assert_eq!(
+        lab.connect_in(&app, &ih, "80", 2.0),
+        format!("internet sees {nat_ip}"),
+        "NAT gateway's Elastic IP"
+    );
+    assert_eq!(
+        lab.connect_in(&web, &ih, "80", 2.0),
+        format!("internet sees {web_ip}"),
+        "the IGW's 1:1 public IP"
+    );
+    assert_eq!(
+        lab.connect_in(&app, &ih, "23", 1.0),
+        "TIMEOUT",
+        "NACL rule 90"
+    );
 }
 
 mod lab_mapping {
