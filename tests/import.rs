@@ -346,6 +346,7 @@ fn every_moto_quirk_is_reported() {
             1,
         ),
         ("ServiceTargets: the provider's targets are not visible", 1),
+        ("the default group has no inbound rule from itself", 1),
     ];
     for (needle, n) in expect {
         assert_eq!(count(r, needle), n, "{needle:?} in the report:\n{text}");

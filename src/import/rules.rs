@@ -80,6 +80,15 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             }
             rules.push(r);
         }
+        let self_in = rules.iter().any(|r| {
+            !r.is_egress
+                && r.referenced_group_info
+                    .as_ref()
+                    .is_some_and(|g| g.group_id == id)
+        });
+        if s(g, "GroupName") == Some("default") && !self_in {
+            report.note(&id, "SecurityGroupRules", "the default group has no inbound rule from itself (AWS creates one; moto does not): kept as exported, so its members do not reach each other");
+        }
         cfg.security_groups.push(SecurityGroup {
             group_id: id,
             group_name: string(g, "GroupName"),
