@@ -9,5 +9,6 @@
 pub use vpcfwd_core::{config, flow, lpm, packet, pipeline, policy, snapshot, trace};
 
 pub mod control;
+pub mod import;
 pub mod io;
 pub mod observe;

@@ -27,6 +27,8 @@ enum Cmd {
     },
     /// Run the pipeline on a synthetic packet and show why it went where it went.
     Trace(cli_trace::TraceArgs),
+    /// A config from `aws ec2 describe-*` JSON: files or directories, recognised by content.
+    Import(vpcfwd::import::ImportArgs),
     /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
     Run(control::RunArgs),
     /// Benchmarks users can run.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
     match &cli.cmd {
         Cmd::Check { config } => check(config),
         Cmd::Trace(a) => cli_trace::run(a),
+        Cmd::Import(a) => vpcfwd::import::run(a),
         Cmd::Run(a) => control::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
         Cmd::Ports { config } => ports(config),
