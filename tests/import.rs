@@ -3,7 +3,8 @@
 //! traces on them follow AWS, every quirk and unmodelled object is reported, `--lab` keeps every
 //! verdict with documentation addresses only, and bad input exits 2.
 
-mod common;
+mod support;
+use support::lab as common;
 
 use ipnet::IpNet;
 use std::io::{BufRead, BufReader};
