@@ -5,9 +5,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use vpcfwd::flow::{FlowTable, Time};
-use vpcfwd::packet::{self, PROTO_TCP};
 use vpcfwd::pipeline::{NoTrace, Rx, Verdict, process};
 use vpcfwd::snapshot::{PortIdx, Snapshot};
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol};
 
 fn lab() -> Snapshot {
     let cfg = vpcfwd::config::load::parse_str(include_str!("../configs/lab.yaml"), "lab")
@@ -39,10 +39,10 @@ fn established_flow(
     dport: u16,
 ) -> (FlowTable, Vec<u8>, Vec<u8>, Rx) {
     let flows = FlowTable::new(1 << 16);
-    let pkt = packet::build(
+    let pkt = wire::build(
         src.parse().unwrap(),
         dst.parse().unwrap(),
-        PROTO_TCP,
+        IpProtocol::Tcp,
         40000,
         dport,
         (0, 0),
@@ -53,7 +53,7 @@ fn established_flow(
     let rx = Rx {
         ingress: port(snap, from),
         now: Time::from_secs(1),
-        l4_csum_partial: false,
+        csum: ChecksumMode::Full,
     };
     // The first packet creates the flow (and binding); the benchmarks measure the rest.
     let v = process(snap, &flows, &mut buf, pkt.len(), rx, &mut NoTrace);
@@ -91,10 +91,10 @@ fn new_flow(c: &mut Criterion) {
     for &(name, from, src, dst, dport) in PATHS {
         // Room for every flow the measurement makes: each iteration is a new source port.
         let flows = FlowTable::new(1 << 22);
-        let pkt = packet::build(
+        let pkt = wire::build(
             src.parse().unwrap(),
             dst.parse().unwrap(),
-            PROTO_TCP,
+            IpProtocol::Tcp,
             1024,
             dport,
             (0, 0),
@@ -107,9 +107,9 @@ fn new_flow(c: &mut Criterion) {
         let rx0 = Rx {
             ingress: port(&snap, from),
             now: Time::from_secs(1),
-            l4_csum_partial: false,
+            csum: ChecksumMode::Full,
         };
-        let m = packet::parse(&pkt).unwrap();
+        let m = wire::parse(&pkt).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
@@ -117,7 +117,13 @@ fn new_flow(c: &mut Criterion) {
                 if sport == 1024 {
                     now += 1000; // old flows idle out rather than fill the table
                 }
-                packet::rewrite::set_port(&mut buf, &m, packet::rewrite::Field::Src, sport, false);
+                wire::rewrite::set_port(
+                    &mut buf,
+                    &m,
+                    wire::rewrite::Field::Src,
+                    sport,
+                    ChecksumMode::Full,
+                );
                 let rx = Rx {
                     now: Time::from_secs(now),
                     ..rx0

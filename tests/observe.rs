@@ -12,9 +12,9 @@ use vpcfwd::flow::{FlowTable, Time};
 use vpcfwd::observe::flowlog::{Aggregator, Key};
 use vpcfwd::observe::metrics::Registry;
 use vpcfwd::observe::{Five, Layout, Observer};
-use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP, rewrite};
 use vpcfwd::pipeline::{self, Rx, Verdict};
 use vpcfwd::snapshot::{self, PortIdx, Snapshot};
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol, rewrite};
 
 fn lab() -> Config {
     config::load::parse_str(include_str!("../configs/lab.yaml"), "lab.yaml").expect("lab parses")
@@ -34,13 +34,13 @@ struct Out {
 /// Sends a packet into the pipeline with an observer, as a worker with flow logs does; `buf`
 /// keeps the packet as it left (for replies).
 fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs: u64) -> Out {
-    let len = packet::parse(buf).unwrap().len;
+    let len = wire::parse(buf).unwrap().len;
     buf.resize(len + 128, 0);
     let ingress = port(snap, from);
     let rx = Rx {
         ingress,
         now: Time::from_secs(secs),
-        l4_csum_partial: false,
+        csum: ChecksumMode::Full,
     };
     let mut obs = Observer::new(true);
     let v = pipeline::process(snap, flows, buf, len, rx, &mut obs);
@@ -68,8 +68,8 @@ fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs:
     Out { v, records, obs }
 }
 
-fn pkt(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
-    packet::build(
+fn pkt(src: &str, dst: &str, proto: IpProtocol, sport: u16, dport: u16) -> Vec<u8> {
+    wire::build(
         src.parse().unwrap(),
         dst.parse().unwrap(),
         proto,
@@ -92,7 +92,7 @@ fn rec(
 }
 
 fn reply(buf: &mut [u8]) {
-    let m = packet::parse(buf).unwrap();
+    let m = wire::parse(buf).unwrap();
     rewrite::make_reply(buf, &m);
 }
 
@@ -100,7 +100,7 @@ fn reply(buf: &mut [u8]) {
 fn an_accepted_flow_is_logged_by_both_enis_from_their_point_of_view() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40000, 22);
+    let mut p = pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40000, 22);
     let o = send(&snap, &flows, "web", &mut p, 1);
     assert!(matches!(o.v, Verdict::Forward { .. }));
     assert_eq!(
@@ -129,7 +129,7 @@ fn an_sg_inbound_reject_is_one_reject_record_at_the_refusing_eni() {
         &snap,
         &flows,
         "web",
-        &mut pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40001, 8080),
+        &mut pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40001, 8080),
         1,
     );
     assert!(matches!(o.v, Verdict::Drop(_)));
@@ -155,7 +155,7 @@ fn a_nacl_egress_deny_is_a_reject_at_the_sending_eni() {
         &snap,
         &flows,
         "app",
-        &mut pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40002, 23),
+        &mut pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40002, 23),
         1,
     );
     assert_eq!(
@@ -187,7 +187,7 @@ fn a_reply_blocked_only_by_a_nacl_is_request_accept_and_reply_reject() {
     }
     let snap = snapshot::compile(&cfg).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 40003, 80);
+    let mut p = pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40003, 80);
     let o = send(&snap, &flows, "app", &mut p, 1);
     assert_eq!(
         o.records,
@@ -206,7 +206,7 @@ fn a_reply_blocked_only_by_a_nacl_is_request_accept_and_reply_reject() {
 fn nat_and_igw_records_show_private_addresses() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40004, 80);
+    let mut p = pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40004, 80);
     let o = send(&snap, &flows, "app", &mut p, 1);
     assert_eq!(
         o.records,
@@ -238,7 +238,7 @@ fn nat_and_igw_records_show_private_addresses() {
         &snap,
         &flows,
         "internet",
-        &mut pkt("203.0.113.100", "198.51.100.10", PROTO_TCP, 50000, 80),
+        &mut pkt("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 50000, 80),
         1,
     );
     assert_eq!(
@@ -259,11 +259,11 @@ fn traffic_aws_does_not_log_gives_no_record() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
     for (dst, proto, sport, dport) in [
-        ("10.0.0.2", PROTO_UDP, 40000, 53),         // the VPC resolver
-        ("10.0.0.1", PROTO_TCP, 40000, 80),         // the VPC router
-        ("169.254.169.254", PROTO_TCP, 40000, 80),  // instance metadata
-        ("169.254.169.123", PROTO_UDP, 40000, 123), // Time Sync
-        ("10.0.2.10", PROTO_UDP, 68, 67),           // DHCP
+        ("10.0.0.2", IpProtocol::Udp, 40000, 53), // the VPC resolver
+        ("10.0.0.1", IpProtocol::Tcp, 40000, 80), // the VPC router
+        ("169.254.169.254", IpProtocol::Tcp, 40000, 80), // instance metadata
+        ("169.254.169.123", IpProtocol::Udp, 40000, 123), // Time Sync
+        ("10.0.2.10", IpProtocol::Udp, 68, 67),   // DHCP
     ] {
         let o = send(
             &snap,
@@ -289,7 +289,7 @@ fn counters_name_the_objects_that_decided() {
         ("web", "10.0.1.10", "203.0.113.100", 80), // ACCEPT via the IGW
     ];
     for (from, src, dst, dport) in cases {
-        let mut p = pkt(src, dst, PROTO_TCP, 40000, dport);
+        let mut p = pkt(src, dst, IpProtocol::Tcp, 40000, dport);
         let o = send(&snap, &flows, from, &mut p, 1);
         block.decision(&o.obs, &o.v);
     }
@@ -399,7 +399,7 @@ fn five(sport: u16) -> Five {
         dst: IpAddr::from([203, 0, 113, 100]),
         sport,
         dport: 80,
-        proto: PROTO_TCP,
+        proto: IpProtocol::Tcp.into(),
     }
 }
 

@@ -18,8 +18,8 @@
 pub mod config;
 pub mod flow;
 pub mod lpm;
-pub mod packet;
 pub mod pipeline;
 pub mod policy;
 pub mod snapshot;
 pub mod trace;
+pub mod wire;

@@ -19,7 +19,7 @@
 //! Offloads: every device is opened with `IFF_VNET_HDR` and TSO/checksum offload when the kernel
 //! allows it (all ports or none: a super-packet can only leave through a device that takes one).
 //! A read then returns a virtio-net header and a TCP super-packet of up to 64 KB, which the
-//! pipeline decides once — on the IP packet after the header, with `l4_csum_partial` from
+//! pipeline decides once — on the IP packet after the header, with `Rx.csum` from
 //! `VIRTIO_NET_HDR_F_NEEDS_CSUM` — and which is written out with its header intact, never split
 //! and re-merged. Generated replies (RST, ICMP) get an empty header. Without offloads (refused,
 //! or `--no-offload`) it is one read and one write per packet.
@@ -33,6 +33,7 @@ use crate::observe::metrics::Registry;
 use crate::observe::{Block, Layout, Observer};
 use crate::pipeline::{self, Rx, Verdict};
 use crate::snapshot::{PortIdx, Snapshot};
+use crate::wire::ChecksumMode;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use pcap::Capture;
@@ -446,7 +447,11 @@ pub fn worker(shared: Arc<Shared>, port: Arc<Port>, q: usize) {
             let rx = Rx {
                 ingress: PortIdx(me as u16),
                 now,
-                l4_csum_partial: hdr > 0 && buf[0] & VNET_F_NEEDS_CSUM != 0,
+                csum: if hdr > 0 && buf[0] & VNET_F_NEEDS_CSUM != 0 {
+                    ChecksumMode::Partial
+                } else {
+                    ChecksumMode::Full
+                },
             };
             let mut obs = Observer::new(agg.is_some());
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);

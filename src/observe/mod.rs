@@ -244,7 +244,7 @@ impl Tracer for Observer {
     fn stage(&mut self, stage: Stage) {
         match stage {
             Stage::Parsed(m) if self.flow_log => {
-                let (sport, dport) = if matches!(m.proto, 6 | 17) {
+                let (sport, dport) = if m.proto.has_ports() {
                     (m.sport, m.dport)
                 } else {
                     (0, 0)
@@ -254,7 +254,7 @@ impl Tracer for Observer {
                     dst: m.dst,
                     sport,
                     dport,
-                    proto: m.proto,
+                    proto: m.proto.into(),
                 };
                 self.cur = Some(f);
                 self.orig = Some(f);
@@ -305,11 +305,11 @@ impl Tracer for Observer {
                 if let Some(c) = &mut self.cur {
                     let port = if matches!(c.proto, 6 | 17) { to.1 } else { 0 };
                     match field {
-                        crate::packet::rewrite::Field::Src => {
+                        crate::wire::Field::Src => {
                             c.src = to.0;
                             c.sport = port;
                         }
-                        crate::packet::rewrite::Field::Dst => {
+                        crate::wire::Field::Dst => {
                             c.dst = to.0;
                             c.dport = port;
                         }
