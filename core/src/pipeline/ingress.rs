@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// From an instance behind ENI `e`.
-    pub(super) fn from_eni(&mut self, e: u32) -> Step<Verdict> {
+    pub(super) fn ingress_eni(&mut self, e: u32) -> Step<Verdict> {
         let snap = self.snap;
         let eni = snap.enis.get(e as usize).ok_or(DropReason::NoPort)?;
         let ok = !eni.src_dst_check || eni.addrs.contains(&self.m.src);
@@ -32,7 +32,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From the internet: only public addresses the internet gateway or a NAT gateway maps.
     /// IPv6 addresses are global: no translation.
-    pub(super) fn from_internet(&mut self) -> Step<Verdict> {
+    pub(super) fn ingress_internet(&mut self) -> Step<Verdict> {
         match self.m.dst {
             IpAddr::V4(d) => match self.snap.eni_by_public.get(&d) {
                 Some(&e) => self.igw_inbound(e),
@@ -52,7 +52,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From a service network back into the VPC: to an interface endpoint's load balancer, or
     /// to an ENI.
-    pub(super) fn from_service(&mut self, ep: u32) -> Step<Verdict> {
+    pub(super) fn ingress_service(&mut self, ep: u32) -> Step<Verdict> {
         if let Some(e) = self.snap.endpoints.get(ep as usize)
             && !e.gateway
             && e.lb_addrs.contains(&self.m.dst)

@@ -162,9 +162,9 @@ impl<T: Tracer> Cx<'_, T> {
             .get(usize::from(self.rx.ingress.0))
             .ok_or(DropReason::NoPort)?;
         match port.kind {
-            PortKind::Eni(e) => self.from_eni(e),
-            PortKind::Internet => self.from_internet(),
-            PortKind::Service(ep) => self.from_service(ep),
+            PortKind::Eni(e) => self.ingress_eni(e),
+            PortKind::Internet => self.ingress_internet(),
+            PortKind::Service(ep) => self.ingress_service(ep),
         }
     }
 }
