@@ -13,6 +13,7 @@ pub mod metrics;
 
 use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
 use crate::snapshot::{PortKind, Snapshot};
+use crate::wire::IpProtocol;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -303,7 +304,11 @@ impl Tracer for Observer {
             }
             Stage::Translate { field, to, .. } if self.flow_log => {
                 if let Some(c) = &mut self.cur {
-                    let port = if matches!(c.proto, 6 | 17) { to.1 } else { 0 };
+                    let port = if IpProtocol::from(c.proto).has_ports() {
+                        to.1
+                    } else {
+                        0
+                    };
                     match field {
                         crate::wire::Field::Src => {
                             c.src = to.0;
