@@ -2,7 +2,7 @@
 //! validation and every rewrite (NAT, TTL). All arithmetic is on 32-bit accumulators folded at
 //! the end, so a 64 KiB super-packet cannot overflow it.
 
-use super::IpProtocol;
+use super::{ChecksumMode, IpProtocol};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Adds `data` as big-endian 16-bit words to `acc` (an odd last byte is padded with zero).
@@ -57,6 +57,17 @@ pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, proto: IpProtocol, l4_len: u32) -
     let mut acc = sum(&src.octets(), 0);
     acc = sum(&dst.octets(), acc);
     acc + (l4_len >> 16) + (l4_len & 0xffff) + u32::from(proto.number())
+}
+
+/// The L4 checksum field `field` after a 32-bit word its pseudo-header covers (an IPv4
+/// address) changes from `old` to `new`. Under [`ChecksumMode::Partial`] the field holds the
+/// non-complemented pseudo-header sum (checksum offload): it is updated as a sum.
+#[inline]
+pub fn update_pseudo32(field: u16, old: u32, new: u32, mode: ChecksumMode) -> u16 {
+    match mode {
+        ChecksumMode::Full => update32(field, old, new),
+        ChecksumMode::Partial => !update32(!field, old, new),
+    }
 }
 
 /// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes

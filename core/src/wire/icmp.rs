@@ -3,6 +3,7 @@
 //! unused, then (errors) as much of the offending packet as the message quotes. One view
 //! serves both families; the type numbers differ ([`v4`], [`v6`]).
 
+use super::checksum::update16;
 use super::{MalformedKind, be16};
 
 /// Byte ranges of the ICMP header fields.
@@ -133,6 +134,35 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     #[inline]
     pub fn quoted(&self) -> &[u8] {
         self.buffer.as_ref().get(field::QUOTED).unwrap_or(&[])
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
+    /// Replaces the 16-bit word at `r`, updating the checksum (ICMPv4 has no pseudo-header;
+    /// for ICMPv6 the pseudo-header is unchanged by these fields).
+    fn set_word(&mut self, r: std::ops::Range<usize>, new: u16) {
+        let b = self.buffer.as_mut();
+        let old = be16(b, r.clone());
+        b[r].copy_from_slice(&new.to_be_bytes());
+        let c = update16(be16(b, field::CHECKSUM), old, new);
+        b[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Replaces the query identifier; `false` (nothing written) if the message is too short
+    /// to hold one.
+    #[inline]
+    pub fn set_ident(&mut self, id: u16) -> bool {
+        if self.buffer.as_ref().len() < field::IDENT.end {
+            return false;
+        }
+        self.set_word(field::IDENT, id);
+        true
+    }
+
+    /// Replaces type and code.
+    #[inline]
+    pub fn set_type_code(&mut self, t: u8, code: u8) {
+        self.set_word(field::TYPE_CODE, u16::from_be_bytes([t, code]));
     }
 }
 

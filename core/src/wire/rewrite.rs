@@ -4,12 +4,13 @@
 //! offsets are in bounds, so the views below are built without a second check.
 
 use super::checksum::{update16, update32};
-use super::icmp;
+use super::icmp::{self, IcmpPacket};
 use super::ipv4::Ipv4Packet;
 use super::ipv6::Ipv6Packet;
-use super::{ChecksumMode, IpProtocol, PacketMeta, Quoted, be16, tcp, udp};
+use super::tcp::{self, TcpPacket};
+use super::udp::UdpPacket;
+use super::{ChecksumMode, IpProtocol, PacketMeta, Quoted, be16};
 use std::net::Ipv4Addr;
-use std::ops::Range;
 
 /// Which address (and port) to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,44 +19,17 @@ pub enum Field {
     Dst,
 }
 
-/// Where a TCP/UDP checksum sits, from the start of the L4 header.
+/// The L4 header of the packet `meta` describes (empty for a later fragment).
 #[inline]
-fn l4_checksum(proto: IpProtocol) -> Option<Range<usize>> {
-    match proto {
-        IpProtocol::Tcp => Some(tcp::field::CHECKSUM),
-        IpProtocol::Udp => Some(udp::field::CHECKSUM),
-        _ => None,
+fn l4<'a>(buf: &'a mut [u8], meta: &PacketMeta) -> &'a mut [u8] {
+    if meta.later_fragment {
+        return &mut [];
     }
-}
-
-#[inline]
-fn put16(b: &mut [u8], r: Range<usize>, v: u16) {
-    b[r].copy_from_slice(&v.to_be_bytes());
-}
-
-/// Replaces the 16-bit word at `at` with `new`, updating the ones' complement checksum at `c`.
-#[inline]
-fn set_word(b: &mut [u8], at: Range<usize>, new: u16, c: Range<usize>) {
-    let old = be16(b, at.clone());
-    put16(b, at, new);
-    let sum = be16(b, c.clone());
-    put16(b, c, update16(sum, old, new));
-}
-
-/// A UDP checksum of 0 means "none" (and stays 0); a computed one of 0 is sent as 0xffff.
-#[inline]
-fn udp_fix(proto: IpProtocol, old: u16, new: u16) -> u16 {
-    match proto {
-        IpProtocol::Udp if old == 0 => 0,
-        IpProtocol::Udp if new == 0 => 0xffff,
-        _ => new,
-    }
+    &mut buf[meta.l4_offset..meta.len]
 }
 
 /// Replaces the IPv4 source or destination address, updating the header checksum and the
-/// TCP/UDP checksum (which covers the address through the pseudo-header). Under
-/// [`ChecksumMode::Partial`] the L4 field holds the non-complemented pseudo-header sum: it is
-/// updated as a sum, not as a checksum.
+/// TCP/UDP checksum (which covers the address through the pseudo-header) under `mode`.
 #[inline]
 pub fn set_v4_addr(
     buf: &mut [u8],
@@ -68,55 +42,34 @@ pub fn set_v4_addr(
     if meta.later_fragment {
         return;
     }
-    let Some(c) = l4_checksum(meta.proto) else {
-        return;
-    };
-    let l4 = &mut buf[meta.l4_offset..meta.len];
-    let sum = be16(l4, c.clone());
-    let (old, new) = (u32::from(old), u32::from(new));
-    let updated = match mode {
-        ChecksumMode::Partial => !update32(!sum, old, new),
-        ChecksumMode::Full => udp_fix(meta.proto, sum, update32(sum, old, new)),
-    };
-    put16(l4, c, updated);
+    // `parse` checked that the header is there.
+    match meta.proto {
+        IpProtocol::Tcp => TcpPacket::new_unchecked(l4(buf, meta)).update_for_addr(old, new, mode),
+        IpProtocol::Udp => UdpPacket::new_unchecked(l4(buf, meta)).update_for_addr(old, new, mode),
+        _ => {}
+    }
 }
 
-/// Replaces the TCP/UDP source or destination port. Ports are not in the pseudo-header, so a
-/// partial (offloaded) checksum needs no update; a full one does, and UDP's 0 stays 0.
+/// Replaces the TCP/UDP source or destination port (see `TcpPacket::set_port`).
 #[inline]
 pub fn set_port(buf: &mut [u8], meta: &PacketMeta, field: Field, new: u16, mode: ChecksumMode) {
     if !meta.has_ports() {
         return;
     }
-    let l4 = &mut buf[meta.l4_offset..meta.len];
-    let at = tcp::port_field(field == Field::Dst);
-    let old = be16(l4, at.clone());
-    put16(l4, at, new);
-    let Some(c) = l4_checksum(meta.proto).filter(|_| mode == ChecksumMode::Full) else {
-        return;
-    };
-    let sum = be16(l4, c.clone());
-    if meta.proto == IpProtocol::Udp && sum == 0 {
-        return;
+    let dst = field == Field::Dst;
+    match meta.proto {
+        IpProtocol::Tcp => TcpPacket::new_unchecked(l4(buf, meta)).set_port(dst, new, mode),
+        _ => UdpPacket::new_unchecked(l4(buf, meta)).set_port(dst, new, mode),
     }
-    put16(l4, c, udp_fix(meta.proto, sum, update16(sum, old, new)));
 }
 
 /// Replaces the identifier of an ICMPv4 query (NAT gateway's ICMP translation), updating the
-/// ICMP checksum (which has no pseudo-header in IPv4). A message too short to hold one is left
-/// alone.
+/// ICMP checksum. A message too short to hold one is left alone.
 #[inline]
 pub fn set_icmp_id(buf: &mut [u8], meta: &PacketMeta, new: u16) {
-    if meta.later_fragment {
-        return;
+    if let Ok(mut i) = IcmpPacket::new_checked(l4(buf, meta)) {
+        i.set_ident(new);
     }
-    let Some(l4) = buf.get_mut(meta.l4_offset..meta.len) else {
-        return;
-    };
-    if l4.len() < icmp::field::IDENT.end {
-        return;
-    }
-    set_word(l4, icmp::field::IDENT, new, icmp::field::CHECKSUM);
 }
 
 /// Turns a packet into the answer its receiver would send (for `trace --reply` and tests):
@@ -129,30 +82,22 @@ pub fn make_reply(buf: &mut [u8], meta: &PacketMeta) {
     } else {
         Ipv6Packet::new_unchecked(&mut *buf).swap_addrs();
     }
-    let l4 = &mut buf[meta.l4_offset..meta.len];
-    if meta.has_ports() {
-        let (s, d) = (tcp::field::SRC_PORT, tcp::field::DST_PORT);
-        l4.swap(s.start, d.start);
-        l4.swap(s.start + 1, d.start + 1);
-    }
     if meta.later_fragment {
         return;
     }
     use tcp::flags::{ACK, SYN};
+    let l4 = l4(buf, meta);
     match meta.proto {
         IpProtocol::Tcp => {
-            let flags = if meta.tcp_flags & SYN != 0 && meta.tcp_flags & ACK == 0 {
-                SYN | ACK
-            } else {
-                ACK
-            };
-            let word = (u16::from(l4[tcp::field::DATA_OFF]) << 8) | u16::from(flags);
-            set_word(l4, tcp::field::OFF_FLAGS, word, tcp::field::CHECKSUM);
+            let mut t = TcpPacket::new_unchecked(l4);
+            t.swap_ports();
+            let syn_only = meta.tcp_flags & SYN != 0 && meta.tcp_flags & ACK == 0;
+            t.set_flags(if syn_only { SYN | ACK } else { ACK });
         }
+        IpProtocol::Udp => UdpPacket::new_unchecked(l4).swap_ports(),
         IpProtocol::Icmp | IpProtocol::Icmpv6 => {
             let reply = icmp::reply_type(meta.proto == IpProtocol::Icmpv6, meta.icmp_type);
-            let word = (u16::from(reply) << 8) | u16::from(meta.icmp_code);
-            set_word(l4, icmp::field::TYPE_CODE, word, icmp::field::CHECKSUM);
+            IcmpPacket::new_unchecked(l4).set_type_code(reply, meta.icmp_code);
         }
         _ => {}
     }
@@ -172,7 +117,7 @@ pub fn set_quoted_src(buf: &mut [u8], meta: &PacketMeta, q: &Quoted, addr: Ipv4A
     let new_hc = qip.checksum();
     icmp_c = update32(icmp_c, u32::from(old_a), u32::from(addr));
     icmp_c = update16(icmp_c, old_hc, new_hc);
-    // The quoted port / identifier.
+    // The quoted port / identifier (its own checksum is beyond the quote).
     let p = if q.meta.proto == IpProtocol::Icmp {
         icmp::field::IDENT
     } else {
@@ -180,9 +125,9 @@ pub fn set_quoted_src(buf: &mut [u8], meta: &PacketMeta, q: &Quoted, addr: Ipv4A
     };
     let p = q.meta.l4_offset + p.start..q.meta.l4_offset + p.end;
     let old_p = be16(buf, p.clone());
-    put16(buf, p, port);
+    buf[p].copy_from_slice(&port.to_be_bytes());
     icmp_c = update16(icmp_c, old_p, port);
-    put16(buf, ic, icmp_c);
+    buf[ic].copy_from_slice(&icmp_c.to_be_bytes());
 }
 
 /// Router mode: decrements the TTL / hop limit, keeping the IPv4 header checksum right.

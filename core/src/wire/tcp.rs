@@ -1,7 +1,9 @@
 //! TCP header (RFC 9293): the view the dataplane reads ports, flags and sequence numbers
 //! through, and the RST it generates.
 
-use super::{MalformedKind, be16, be32};
+use super::checksum::{update_pseudo32, update16};
+use super::{ChecksumMode, MalformedKind, be16, be32};
+use std::net::Ipv4Addr;
 use std::ops::Range;
 
 /// Byte ranges of the TCP header fields.
@@ -90,13 +92,63 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 }
 
-/// The ranges a rewrite of a TCP/UDP header touches.
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    fn set_checksum(&mut self, c: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Replaces the source (`dst` false) or destination port. Ports are not in the
+    /// pseudo-header: a partial (offloaded) checksum needs no update, a full one does.
+    #[inline]
+    pub fn set_port(&mut self, dst: bool, port: u16, mode: ChecksumMode) {
+        let r = port_field(dst);
+        let old = be16(self.buffer.as_ref(), r.clone());
+        self.buffer.as_mut()[r].copy_from_slice(&port.to_be_bytes());
+        if mode == ChecksumMode::Full {
+            self.set_checksum(update16(self.checksum(), old, port));
+        }
+    }
+
+    /// Replaces the flags byte, updating a full checksum.
+    #[inline]
+    pub fn set_flags(&mut self, flags: u8) {
+        let old = be16(self.buffer.as_ref(), field::OFF_FLAGS);
+        self.buffer.as_mut()[field::FLAGS] = flags;
+        let new = be16(self.buffer.as_ref(), field::OFF_FLAGS);
+        self.set_checksum(update16(self.checksum(), old, new));
+    }
+
+    /// Updates the checksum for an IPv4 address of the pseudo-header changed from `old` to
+    /// `new`.
+    #[inline]
+    pub fn update_for_addr(&mut self, old: Ipv4Addr, new: Ipv4Addr, mode: ChecksumMode) {
+        let c = update_pseudo32(self.checksum(), u32::from(old), u32::from(new), mode);
+        self.set_checksum(c);
+    }
+
+    /// Swaps source and destination ports (the checksum does not change).
+    #[inline]
+    pub fn swap_ports(&mut self) {
+        swap_ports(self.buffer.as_mut());
+    }
+}
+
+/// The range of the source or destination port (TCP and UDP alike).
+#[inline]
 pub(crate) const fn port_field(dst: bool) -> Range<usize> {
     if dst {
         field::DST_PORT
     } else {
         field::SRC_PORT
     }
+}
+
+/// Swaps the 16-bit source and destination ports at the start of a TCP or UDP header.
+#[inline]
+pub(crate) fn swap_ports(b: &mut [u8]) {
+    let (s, d) = (field::SRC_PORT, field::DST_PORT);
+    b.swap(s.start, d.start);
+    b.swap(s.start + 1, d.start + 1);
 }
 
 /// The fields of a TCP segment the dataplane generates: a header without options, no payload.
