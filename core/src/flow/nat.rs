@@ -36,7 +36,7 @@ pub enum NatOut {
         port: u16,
         new: bool,
     },
-    /// `NAT_IDLE_TIMEOUT`: drop and send a RST (see [`super::rst`]).
+    /// `NAT_IDLE_TIMEOUT`: drop and send a RST (see [`crate::wire::emit::tcp_rst`]).
     IdleTimedOut,
     /// `NAT_PORT_ALLOCATION`.
     PortAllocation,

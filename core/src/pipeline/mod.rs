@@ -10,10 +10,10 @@
 //! its own, no translation), interface endpoint (its groups, then the service).
 //!
 //! One file per component, one convention: every step is a method of the per-packet state
-//! [`Cx`] that returns `Result<_, DropReason>`, so a drop anywhere ends the decision through
+//! `Cx` that returns `Result<_, DropReason>`, so a drop anywhere ends the decision through
 //! `?` and nothing else. The packets sent back instead of a silent drop (a NAT gateway's TCP
 //! RST, router mode's ICMP errors) are chosen in one place from the drop reason
-//! ([`reply`]), after the path has ended. In order of the path:
+//! (`reply`), after the path has ended. In order of the path:
 //! - `ingress` — where a packet enters: an instance's ENI, the internet, a service network;
 //! - `sg`, `nacl` — security groups (with the flow table: stateful) and network ACLs;
 //! - `route` — the subnet's route table and the dispatch on its target;
