@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Delivers to the ENI that has address `addr`, or drops (`NO_ENI_AT_DESTINATION`).
+    #[inline]
     pub(super) fn deliver_to(&mut self, addr: IpAddr, from_subnet: Option<u32>) -> Step<Verdict> {
         let &e = self
             .snap
@@ -19,6 +20,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Delivers to ENI `e`. `from_subnet` is the subnet the packet leaves (None when it comes
     /// from outside the VPC): NACLs apply only when it crosses a subnet boundary.
+    #[inline]
     pub(super) fn deliver(&mut self, e: u32, from_subnet: Option<u32>) -> Step<Verdict> {
         let snap = self.snap;
         let eni = &snap.enis[e as usize];
@@ -54,6 +56,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Forwards out of `port` (`NO_PORT` if nothing is attached), recording the flows the
     /// groups on the way allowed.
+    #[inline]
     pub(super) fn out(&mut self, port: Option<PortIdx>) -> Step<Verdict> {
         let p = port.ok_or(DropReason::NoPort)?;
         self.commit_flows()?;

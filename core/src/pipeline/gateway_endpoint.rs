@@ -5,6 +5,7 @@ use super::{Cx, Stage, Step, Tracer, Verdict};
 
 impl<T: Tracer> Cx<'_, T> {
     /// To gateway endpoint `ep`, leaving `subnet`.
+    #[inline]
     pub(super) fn gateway_endpoint(&mut self, ep: u32, subnet: u32) -> Step<Verdict> {
         self.nacl(subnet, true)?;
         self.tr.stage(Stage::GatewayEndpoint { endpoint: ep });

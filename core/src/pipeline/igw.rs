@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Out to the internet from `subnet`: its NACL, then the sender's public address.
+    #[inline]
     pub(super) fn igw_outbound(&mut self, subnet: u32) -> Step<Verdict> {
         let snap = self.snap;
         self.nacl(subnet, true)?;
@@ -22,6 +23,7 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// In from the internet to ENI `e`'s public address: to its private one.
+    #[inline]
     pub(super) fn igw_inbound(&mut self, e: u32) -> Step<Verdict> {
         let Some(IpAddr::V4(private)) = self.snap.enis[e as usize].addrs.first().copied() else {
             return Err(DropReason::NoPublicIpMapping);

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// From an instance behind ENI `e`.
+    #[inline]
     pub(super) fn ingress_eni(&mut self, e: u32) -> Step<Verdict> {
         let snap = self.snap;
         let eni = snap.enis.get(e as usize).ok_or(DropReason::NoPort)?;
@@ -32,6 +33,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From the internet: only public addresses the internet gateway or a NAT gateway maps.
     /// IPv6 addresses are global: no translation.
+    #[inline]
     pub(super) fn ingress_internet(&mut self) -> Step<Verdict> {
         match self.m.dst {
             IpAddr::V4(d) => match self.snap.eni_by_public.get(&d) {
@@ -52,6 +54,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From a service network back into the VPC: to an interface endpoint's load balancer, or
     /// to an ENI.
+    #[inline]
     pub(super) fn ingress_service(&mut self, ep: u32) -> Step<Verdict> {
         if let Some(e) = self.snap.endpoints.get(ep as usize)
             && !e.gateway

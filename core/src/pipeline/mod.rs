@@ -152,6 +152,7 @@ struct Pending {
 
 impl<T: Tracer> Cx<'_, T> {
     /// Dispatches on the kind of the ingress port.
+    #[inline]
     fn ingress(&mut self) -> Step<Verdict> {
         let snap = self.snap;
         if self.m.dst.is_ipv6() && !snap.ipv6 {

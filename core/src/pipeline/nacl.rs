@@ -5,6 +5,7 @@ use super::{Cx, DropReason, Stage, Step, Tracer};
 
 impl<T: Tracer> Cx<'_, T> {
     /// The NACL of `subnet`, in direction `outbound`.
+    #[inline]
     pub(super) fn nacl(&mut self, subnet: u32, outbound: bool) -> Step {
         let s = &self.snap.subnets[subnet as usize];
         let (allow, rule, pos) = self.snap.nacls[s.nacl as usize].eval(outbound, &self.m);

@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 impl<T: Tracer> Cx<'_, T> {
     /// Through NAT gateway `n`: out of the source subnet, into and out of the NAT's subnet,
     /// then the NAT subnet's route table.
+    #[inline]
     pub(super) fn via_nat(&mut self, n: u32, subnet: u32) -> Step<Verdict> {
         let snap = self.snap;
         let nat_subnet = snap.nat_gateways[n as usize].subnet;
@@ -44,6 +45,7 @@ impl<T: Tracer> Cx<'_, T> {
     /// NAT gateway `n`, inside → outside: source translation to one of its addresses. A TCP
     /// segment of a binding that idled out is dropped with `NAT_IDLE_TIMEOUT` (and answered
     /// with a RST: see `reply`).
+    #[inline]
     fn nat_outbound(&mut self, n: u32) -> Step {
         self.tracking_component = true;
         let nat = &self.snap.nat_gateways[n as usize];
@@ -80,6 +82,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From the internet to NAT gateway `n`'s address `addr`: back to the inside host through
     /// the NAT subnet's NACLs, or UNSOLICITED (connections cannot be opened from outside).
+    #[inline]
     pub(super) fn nat_inbound(&mut self, n: u32, addr: Ipv4Addr) -> Step<Verdict> {
         self.tracking_component = true;
         let nat_subnet = self.snap.nat_gateways[n as usize].subnet;

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 impl<T: Tracer> Cx<'_, T> {
     /// Consumer → interface endpoint `ep`: one service target by flow hash, and the source
     /// translated to a load-balancer address, as the provider's targets see it.
+    #[inline]
     pub(super) fn privatelink_outbound(&mut self, ep: u32) -> Step {
         self.tracking_component = true;
         if self.m.proto != IpProtocol::Tcp || !self.m.has_ports() {
@@ -44,6 +45,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Provider target → load balancer of endpoint `ep`: back to the consumer as if from the
     /// endpoint ENI, or UNSOLICITED (the provider cannot open connections).
+    #[inline]
     pub(super) fn privatelink_inbound(&mut self, ep: u32) -> Step<Verdict> {
         self.tracking_component = true;
         let b = self

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 impl<T: Tracer> Cx<'_, T> {
     /// The reply to a packet dropped for `reason`, if one is sent.
+    #[inline]
     pub(super) fn reply(&mut self, reason: DropReason) -> Option<Verdict> {
         match reason {
             DropReason::NatIdleTimeout => self.tcp_rst(reason),
@@ -21,6 +22,7 @@ impl<T: Tracer> Cx<'_, T> {
         }
     }
 
+    #[inline]
     fn sent(&self, len: usize, reason: DropReason, kind: ReplyKind) -> Verdict {
         Verdict::Reply {
             egress: self.rx.ingress,
@@ -31,6 +33,7 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// Replaces the packet, as it arrived, by a TCP RST to its sender.
+    #[cold]
     fn tcp_rst(&mut self, reason: DropReason) -> Option<Verdict> {
         let len = emit::tcp_rst_in_place(self.buf, &self.orig)?;
         Some(self.sent(len, reason, ReplyKind::TcpRst))
@@ -40,6 +43,7 @@ impl<T: Tracer> Cx<'_, T> {
     /// ICMP message other than an echo request (no error about an error). IPv4 only, as
     /// before: the wire layer emits ICMPv6 errors too, but which address a VPC router answers
     /// IPv6 from is not decided yet.
+    #[cold]
     fn icmp_error(&mut self, reason: DropReason) -> Option<Verdict> {
         let (ty, code) = match reason {
             DropReason::TtlExceeded => (icmp::v4::TIME_EXCEEDED, icmp::v4::CODE_TTL_EXCEEDED),

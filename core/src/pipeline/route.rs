@@ -7,6 +7,7 @@ use crate::wire::rewrite;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Looks the destination up in the route table of `subnet`.
+    #[inline]
     pub(super) fn route(&mut self, subnet: u32) -> Step<Target> {
         let snap = self.snap;
         let table = snap.subnets[subnet as usize].route_table;
@@ -30,6 +31,7 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// Acts on the route target chosen for a packet leaving `subnet`.
+    #[inline]
     pub(super) fn forward_to(&mut self, t: Target, subnet: u32) -> Step<Verdict> {
         match t {
             Target::Local => self.deliver_to(self.m.dst, Some(subnet)),

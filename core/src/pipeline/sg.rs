@@ -12,6 +12,7 @@ use crate::wire;
 impl<T: Tracer> Cx<'_, T> {
     /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
     /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
+    #[inline]
     pub(super) fn sg(&mut self, e: u32, egress: bool) -> Step {
         let zone = self.snap.enis[e as usize].zone;
         let (key, side) = FlowKey::from_tuple(zone, &Tuple::of(&self.m));
@@ -64,6 +65,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Records the flows the rules allowed on this packet's way, tracked unless §5's untracked
     /// rule applies. Called when the packet is forwarded, so drops leave no state behind.
+    #[inline]
     pub(super) fn commit_flows(&mut self) -> Step {
         let v6 = self.orig.src.is_ipv6();
         for p in self.pending.iter().flatten() {
@@ -98,6 +100,7 @@ impl<T: Tracer> Cx<'_, T> {
         Ok(())
     }
 
+    #[inline]
     fn rule_has_any_peer(&self, hit: SgHit, egress: bool) -> bool {
         let sg = &self.snap.sgs[hit.sg as usize];
         let rules = if egress { &sg.egress } else { &sg.ingress };
@@ -109,6 +112,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Whether ENI `e`'s groups allow all ports of this protocol to/from 0.0.0.0/0 (::/0) in
     /// direction `egress`.
+    #[inline]
     fn opposite_open(&self, e: u32, egress: bool, v6: bool) -> bool {
         let proto = self.orig.proto;
         self.snap.enis[e as usize].sgs.iter().any(|&g| {

@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Rewrites an IPv4 address (and the port / ICMP identifier when `port` is given).
+    #[inline]
     pub(super) fn translate(&mut self, by: Xlat, field: Field, to: Ipv4Addr, port: Option<u16>) {
         let icmp = self.m.proto == IpProtocol::Icmp;
         let (from, from_port) = match field {
