@@ -512,3 +512,37 @@ pub fn parse_proto(p: &str, v6: bool) -> Option<IpProtocol> {
         p => Some(p),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::DropReason;
+
+    fn with(verdict: Verdict) -> Trace {
+        Trace {
+            verdict,
+            lines: Vec::new(),
+            stages: Vec::new(),
+            egress: Some("app".into()),
+            request: None,
+        }
+    }
+
+    #[test]
+    fn a_reply_is_labelled_by_what_was_sent() {
+        let reply = |reason, kind| Verdict::Reply {
+            egress: PortIdx(0),
+            len: 40,
+            reason,
+            kind,
+        };
+        assert_eq!(
+            with(reply(DropReason::NatIdleTimeout, ReplyKind::TcpRst)).verdict_line(),
+            "verdict: DROP reason=NAT_IDLE_TIMEOUT (TCP RST sent to app)"
+        );
+        assert_eq!(
+            with(reply(DropReason::TtlExceeded, ReplyKind::IcmpError)).verdict_line(),
+            "verdict: DROP reason=TTL_EXCEEDED (router mode: ICMP error sent to app)"
+        );
+    }
+}
