@@ -395,6 +395,57 @@ mod tests {
         assert_eq!(icmp_error(&mut buf, &m, router, 1, 0), None);
     }
 
+    /// What `emit` writes, `parse` reads back.
+    #[test]
+    fn reprs_round_trip() {
+        use super::super::{IcmpPacket, Ipv6Packet};
+        let ip4 = Ipv4Repr {
+            src: A,
+            dst: B,
+            protocol: IpProtocol::Tcp,
+            payload_len: 20,
+            ttl: 9,
+            dont_frag: true,
+        };
+        let t = TcpRepr {
+            src_port: 1,
+            dst_port: 2,
+            seq: 3,
+            ack: 4,
+            flags: ACK,
+            window: 5,
+        };
+        let mut b = [0u8; 40];
+        t.emit(&mut b[20..]);
+        IpRepr::V4(ip4).emit(&mut b);
+        let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(Ipv4Repr::parse(&p), ip4);
+        assert_eq!(
+            TcpRepr::parse(&TcpPacket::new_checked(p.payload()).unwrap()),
+            t
+        );
+        let ip6 = Ipv6Repr {
+            src: "2001:db8::1".parse().unwrap(),
+            dst: "2001:db8::2".parse().unwrap(),
+            next_header: IpProtocol::Icmpv6,
+            payload_len: 8,
+            hop_limit: 3,
+        };
+        let i = IcmpRepr {
+            msg_type: icmp::v6::ECHO_REQUEST,
+            msg_code: 0,
+            rest: [1, 2, 3, 4],
+        };
+        let mut b = [0u8; 48];
+        i.emit(&mut b[40..]);
+        IpRepr::V6(ip6).emit(&mut b);
+        let p = Ipv6Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(Ipv6Repr::parse(&p), ip6);
+        let m = IcmpPacket::new_checked(&b[40..]).unwrap();
+        assert_eq!(IcmpRepr::parse(&m), Some(i));
+    }
+
     /// Our builder against an independent one (etherparse), byte for byte.
     #[test]
     fn build_matches_etherparse() {

@@ -177,6 +177,16 @@ pub struct IcmpRepr {
 }
 
 impl IcmpRepr {
+    /// The representation of a checked message's header, if it has all 8 bytes.
+    pub fn parse<T: AsRef<[u8]>>(p: &IcmpPacket<T>) -> Option<IcmpRepr> {
+        let rest = p.buffer.as_ref().get(field::UNUSED)?;
+        Some(IcmpRepr {
+            msg_type: p.msg_type(),
+            msg_code: p.msg_code(),
+            rest: [rest[0], rest[1], rest[2], rest[3]],
+        })
+    }
+
     /// Writes the 8-byte header with checksum 0; the checksum, which covers what follows, is
     /// set last by the caller.
     pub fn emit(&self, buf: &mut [u8]) {

@@ -212,6 +212,18 @@ pub struct Ipv4Repr {
 }
 
 impl Ipv4Repr {
+    /// The representation of a checked packet's header (options and ID are not represented).
+    pub fn parse<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> Ipv4Repr {
+        Ipv4Repr {
+            src: p.src_addr(),
+            dst: p.dst_addr(),
+            protocol: p.protocol(),
+            payload_len: p.payload().len(),
+            ttl: p.ttl(),
+            dont_frag: be16(p.buffer.as_ref(), field::FLG_OFF) & FLAG_DF != 0,
+        }
+    }
+
     /// The header's length.
     pub const fn header_len(&self) -> usize {
         HEADER_LEN

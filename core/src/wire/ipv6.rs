@@ -181,6 +181,17 @@ pub struct Ipv6Repr {
 }
 
 impl Ipv6Repr {
+    /// The representation of a checked packet's fixed header.
+    pub fn parse<T: AsRef<[u8]>>(p: &Ipv6Packet<T>) -> Ipv6Repr {
+        Ipv6Repr {
+            src: p.src_addr(),
+            dst: p.dst_addr(),
+            next_header: p.next_header(),
+            payload_len: p.total_len() - HEADER_LEN,
+            hop_limit: p.hop_limit(),
+        }
+    }
+
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }

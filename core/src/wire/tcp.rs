@@ -163,6 +163,18 @@ pub struct TcpRepr {
 }
 
 impl TcpRepr {
+    /// The representation of a checked segment's header (options are not represented).
+    pub fn parse<T: AsRef<[u8]>>(p: &TcpPacket<T>) -> TcpRepr {
+        TcpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+            seq: p.seq(),
+            ack: p.ack(),
+            flags: p.flags(),
+            window: be16(p.buffer.as_ref(), field::WINDOW),
+        }
+    }
+
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }
