@@ -93,7 +93,7 @@ impl<T: Tracer> Cx<'_, T> {
         };
         // An ICMP error about a translated packet: found by the packet it quotes.
         if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
-            let (qsrc, qdst) = q.addrs();
+            let (qsrc, qdst) = (q.src, q.dst);
             let (qsport, qdport) = q.meta.nat_ports();
             let (inside, iport) = self
                 .flows

@@ -168,6 +168,9 @@ impl PacketMeta {
 pub struct Quoted {
     /// Offset of the quoted IP header in the buffer.
     pub ip: usize,
+    /// The quoted addresses (an ICMPv4 error quotes an IPv4 packet).
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
     /// The quoted packet as far as the quote goes: addresses, protocol, ports or ICMP type and
     /// identifier (`tcp_flags` 0: eight bytes do not reach them). `l4_offset` is from the
     /// start of the buffer; `len` is the error's length.
@@ -189,12 +192,8 @@ pub fn quoted_v4(buf: &[u8], m: &PacketMeta) -> Option<Quoted> {
     let ip_at = m.l4_offset + icmp::field::QUOTED.start;
     let l4_at = ip_at + ip.header_len();
     let l4 = pkt.get(l4_at..l4_at + icmp::HEADER_LEN)?;
-    let mut q = PacketMeta::empty(
-        ip.src_addr().into(),
-        ip.dst_addr().into(),
-        ip.protocol(),
-        ip.ttl(),
-    );
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let mut q = PacketMeta::empty(src.into(), dst.into(), ip.protocol(), ip.ttl());
     q.fragment = ip.more_frags() || ip.frag_offset() != 0;
     q.later_fragment = ip.frag_offset() != 0;
     q.l4_offset = l4_at;
@@ -214,17 +213,12 @@ pub fn quoted_v4(buf: &[u8], m: &PacketMeta) -> Option<Quoted> {
             _ => {}
         }
     }
-    Some(Quoted { ip: ip_at, meta: q })
-}
-
-impl Quoted {
-    /// The quoted source and destination, IPv4 (a quote in an ICMPv4 error always is).
-    pub fn addrs(&self) -> (Ipv4Addr, Ipv4Addr) {
-        match (self.meta.src, self.meta.dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => (s, d),
-            _ => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED),
-        }
-    }
+    Some(Quoted {
+        ip: ip_at,
+        src,
+        dst,
+        meta: q,
+    })
 }
 
 /// Parses an IPv4 or IPv6 packet from `buf` (exactly the packet, or longer: the IP length field
