@@ -8,6 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use vpcfwd::flow::conntrack::tcp_flags::{ACK, SYN};
 use vpcfwd::flow::table::NO_ENI;
 use vpcfwd::flow::{Admit, ConnTable, FlowKey, NatFlow, NatOut, NatTable, Time, Timeouts, Tuple};
+use vpcfwd::wire::IpProtocol;
 
 const LIVE: u32 = 1_000_000;
 
@@ -85,7 +86,7 @@ fn nat(c: &mut Criterion) {
         sport: 32768 + (i & 0x3f) as u16,
         dst: Ipv4Addr::new(198, 51, 100, (i & 0xff) as u8),
         dport: 443,
-        proto: 6,
+        proto: IpProtocol::Tcp,
     };
     for i in 0..LIVE {
         let r = t.outbound(&flow(i), &addrs, SYN, Time(0));

@@ -9,9 +9,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sans_io::{lab_snapshot as lab, pkt, rx};
 use std::hint::black_box;
 use vpcfwd::flow::{FlowTable, Time};
-use vpcfwd::packet::{self, PROTO_TCP};
 use vpcfwd::pipeline::{NoTrace, Rx, Verdict, process};
 use vpcfwd::snapshot::Snapshot;
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol};
 
 /// (name, ingress port, src, dst, dport)
 const PATHS: &[(&str, &str, &str, &str, u16)] = &[
@@ -33,7 +33,7 @@ fn established_flow(
     dport: u16,
 ) -> (FlowTable, Vec<u8>, Vec<u8>, Rx) {
     let flows = FlowTable::new(1 << 16);
-    let pkt = pkt(src, dst, PROTO_TCP, 40000, dport);
+    let pkt = pkt(src, dst, IpProtocol::Tcp, 40000, dport);
     let mut buf = pkt.clone();
     buf.resize(pkt.len() + 128, 0);
     let rx = rx(snap, from, 1);
@@ -73,13 +73,13 @@ fn new_flow(c: &mut Criterion) {
     for &(name, from, src, dst, dport) in PATHS {
         // Room for every flow the measurement makes: each iteration is a new source port.
         let flows = FlowTable::new(1 << 22);
-        let pkt = pkt(src, dst, PROTO_TCP, 1024, dport);
+        let pkt = pkt(src, dst, IpProtocol::Tcp, 1024, dport);
         let mut buf = pkt.clone();
         buf.resize(pkt.len() + 128, 0);
         let mut sport: u16 = 1024;
         let mut now = 1u64;
         let rx0 = rx(&snap, from, 1);
-        let m = packet::parse(&pkt).unwrap();
+        let m = wire::parse(&pkt).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
@@ -87,7 +87,13 @@ fn new_flow(c: &mut Criterion) {
                 if sport == 1024 {
                     now += 1000; // old flows idle out rather than fill the table
                 }
-                packet::rewrite::set_port(&mut buf, &m, packet::rewrite::Field::Src, sport, false);
+                wire::rewrite::set_port(
+                    &mut buf,
+                    &m,
+                    wire::rewrite::Field::Src,
+                    sport,
+                    ChecksumMode::Full,
+                );
                 let rx = Rx {
                     now: Time::from_secs(now),
                     ..rx0

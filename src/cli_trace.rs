@@ -1,8 +1,8 @@
 //! `vpcfwd trace`'s command line: arguments in, the core's `trace` out, exit code.
 
 use std::process::ExitCode;
-use vpcfwd::packet::PROTO_ICMPV6;
 use vpcfwd::trace::{Probe, parse_proto, trace};
+use vpcfwd::wire::{IpProtocol, icmp};
 use vpcfwd::{config, snapshot};
 
 /// `vpcfwd trace` arguments.
@@ -72,7 +72,11 @@ pub fn run(args: &TraceArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let default_type = if proto == PROTO_ICMPV6 { 128 } else { 8 };
+    let default_type = if proto == IpProtocol::Icmpv6 {
+        icmp::v6::ECHO_REQUEST
+    } else {
+        icmp::v4::ECHO_REQUEST
+    };
     let probe = Probe {
         from: args.from.clone(),
         src: args.src,

@@ -8,14 +8,17 @@ use vpcfwd::flow::conntrack::tcp_flags::{ACK, SYN};
 use vpcfwd::flow::nat::NAT_IDLE_SECS;
 use vpcfwd::flow::privatelink::{PlError, pick_target};
 use vpcfwd::flow::xlat::{MissAction, miss_action};
-use vpcfwd::flow::{
-    NatFlow, NatOut, NatTable, PlFlow, PrivateLinkTable, TcpSegmentV4, Time, write_rst_v4,
-};
+use vpcfwd::flow::{NatFlow, NatOut, NatTable, PlFlow, PrivateLinkTable, Time};
+use vpcfwd::wire::{IpProtocol, TcpSegment, emit};
+
+const TCP: IpProtocol = IpProtocol::Tcp;
+const UDP: IpProtocol = IpProtocol::Udp;
+const ICMP: IpProtocol = IpProtocol::Icmp;
 
 const NAT1: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 const NAT2: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 11);
 
-fn inside(i: u32, dport: u16, proto: u8) -> NatFlow {
+fn inside(i: u32, dport: u16, proto: IpProtocol) -> NatFlow {
     NatFlow {
         src: Ipv4Addr::from(0x0a00_0000 | (i >> 8)),
         sport: 32768 + (i & 0xff) as u16,
@@ -31,7 +34,7 @@ fn exhaustion_at_exactly_55000_per_destination_per_address() {
     let now = Time::from_secs(1);
     let mut ports = HashSet::new();
     for i in 0..55_000 {
-        match t.outbound(&inside(i, 443, 6), &[NAT1], SYN, now) {
+        match t.outbound(&inside(i, 443, TCP), &[NAT1], SYN, now) {
             NatOut::Translate {
                 addr,
                 port,
@@ -45,34 +48,34 @@ fn exhaustion_at_exactly_55000_per_destination_per_address() {
         }
     }
     assert_eq!(
-        t.outbound(&inside(55_000, 443, 6), &[NAT1], SYN, now),
+        t.outbound(&inside(55_000, 443, TCP), &[NAT1], SYN, now),
         NatOut::PortAllocation
     );
     assert_eq!(t.stats().port_allocation_errors, 1);
     // Another destination port is another destination; UDP is another protocol.
     assert!(matches!(
-        t.outbound(&inside(55_000, 80, 6), &[NAT1], SYN, now),
+        t.outbound(&inside(55_000, 80, TCP), &[NAT1], SYN, now),
         NatOut::Translate { .. }
     ));
     assert!(matches!(
-        t.outbound(&inside(55_000, 443, 17), &[NAT1], 0, now),
+        t.outbound(&inside(55_000, 443, UDP), &[NAT1], 0, now),
         NatOut::Translate { .. }
     ));
     // A second address doubles the room for the same destination.
     for i in 55_000..110_000 {
-        match t.outbound(&inside(i, 443, 6), &[NAT1, NAT2], SYN, now) {
+        match t.outbound(&inside(i, 443, TCP), &[NAT1, NAT2], SYN, now) {
             NatOut::Translate { addr, .. } => assert_eq!(addr, NAT2),
             o => panic!("flow {i}: {o:?}"),
         }
     }
     assert_eq!(
-        t.outbound(&inside(110_000, 443, 6), &[NAT1, NAT2], SYN, now),
+        t.outbound(&inside(110_000, 443, TCP), &[NAT1, NAT2], SYN, now),
         NatOut::PortAllocation
     );
     assert_eq!(t.stats().port_allocation_errors, 2);
     // Existing flows still translate; after the idle timeout the room is back.
     assert!(matches!(
-        t.outbound(&inside(7, 443, 6), &[NAT1], ACK, now),
+        t.outbound(&inside(7, 443, TCP), &[NAT1], ACK, now),
         NatOut::Translate {
             addr: NAT1,
             new: false,
@@ -81,7 +84,7 @@ fn exhaustion_at_exactly_55000_per_destination_per_address() {
     ));
     let later = Time::from_secs(1 + NAT_IDLE_SECS);
     assert!(matches!(
-        t.outbound(&inside(110_000, 443, 6), &[NAT1, NAT2], SYN, later),
+        t.outbound(&inside(110_000, 443, TCP), &[NAT1, NAT2], SYN, later),
         NatOut::Translate { new: true, .. }
     ));
 }
@@ -94,19 +97,22 @@ fn icmp_echo_is_translated_by_identifier() {
         sport: 7,
         dst: Ipv4Addr::new(192, 0, 2, 1),
         dport: 0,
-        proto: 1,
+        proto: ICMP,
     };
     let NatOut::Translate { addr, port: id, .. } = t.outbound(&f, &[NAT1], 0, Time(0)) else {
         panic!()
     };
-    assert_eq!(t.inbound(f.dst, 0, addr, id, 1, Time(1)), Some((f.src, 7)));
     assert_eq!(
-        t.inbound(f.dst, 0, addr, id, 17, Time(1)),
+        t.inbound(f.dst, 0, addr, id, ICMP, Time(1)),
+        Some((f.src, 7))
+    );
+    assert_eq!(
+        t.inbound(f.dst, 0, addr, id, UDP, Time(1)),
         None,
         "protocol is part of it"
     );
     assert_eq!(
-        t.inbound(Ipv4Addr::new(192, 0, 2, 2), 0, addr, id, 1, Time(1)),
+        t.inbound(Ipv4Addr::new(192, 0, 2, 2), 0, addr, id, ICMP, Time(1)),
         None
     );
 }
@@ -114,7 +120,7 @@ fn icmp_echo_is_translated_by_identifier() {
 #[test]
 fn idle_tcp_binding_gets_a_rst_and_a_fresh_syn_a_new_binding() {
     let t = NatTable::new(1000, 2, 9);
-    let f = inside(1, 443, 6);
+    let f = inside(1, 443, TCP);
     let NatOut::Translate { .. } = t.outbound(&f, &[NAT1], SYN, Time::from_secs(0)) else {
         panic!()
     };
@@ -134,7 +140,7 @@ fn idle_tcp_binding_gets_a_rst_and_a_fresh_syn_a_new_binding() {
     ));
     // Tombstones are kept for TOMBSTONE_SECS after the release, then a stray ACK opens a
     // binding like any new flow.
-    let g = inside(3, 443, 6);
+    let g = inside(3, 443, TCP);
     t.outbound(&g, &[NAT1], SYN, Time(0));
     let released = Time::from_secs(NAT_IDLE_SECS);
     assert_eq!(t.outbound(&g, &[NAT1], ACK, released), NatOut::IdleTimedOut);
@@ -148,16 +154,14 @@ fn idle_tcp_binding_gets_a_rst_and_a_fresh_syn_a_new_binding() {
         NatOut::Translate { new: true, .. }
     ));
     // UDP never gets the RST treatment.
-    let u = inside(2, 53, 17);
+    let u = inside(2, 53, UDP);
     t.outbound(&u, &[NAT1], 0, Time(0));
     assert!(matches!(
         t.outbound(&u, &[NAT1], 0, idle),
         NatOut::Translate { new: true, .. }
     ));
     // The RST the caller sends for NAT_IDLE_TIMEOUT.
-    let seg = TcpSegmentV4 {
-        src: f.src,
-        dst: f.dst,
+    let seg = TcpSegment {
         sport: f.sport,
         dport: f.dport,
         seq: 5,
@@ -166,19 +170,25 @@ fn idle_tcp_binding_gets_a_rst_and_a_fresh_syn_a_new_binding() {
         payload_len: 3,
     };
     let mut buf = [0u8; 64];
-    assert_eq!(write_rst_v4(&seg, &mut buf), Some(40));
-    assert_eq!(vpcfwd::packet::checksum::checksum(&buf[..20]), 0);
+    assert_eq!(
+        emit::tcp_rst(f.src.into(), f.dst.into(), &seg, &mut buf),
+        Some(40)
+    );
+    assert_eq!(vpcfwd::wire::checksum::checksum(&buf[..20]), 0);
 }
 
 #[test]
 fn miss_action_decision_table() {
-    assert_eq!(miss_action(6, ACK, true), MissAction::IdleTimeoutRst);
-    assert_eq!(miss_action(6, 0x18, true), MissAction::IdleTimeoutRst);
-    assert_eq!(miss_action(6, SYN, true), MissAction::Allocate);
-    assert_eq!(miss_action(6, SYN | ACK, true), MissAction::IdleTimeoutRst);
-    assert_eq!(miss_action(6, ACK, false), MissAction::Allocate);
-    assert_eq!(miss_action(17, 0, true), MissAction::Allocate);
-    assert_eq!(miss_action(1, 0, true), MissAction::Allocate);
+    assert_eq!(miss_action(TCP, ACK, true), MissAction::IdleTimeoutRst);
+    assert_eq!(miss_action(TCP, 0x18, true), MissAction::IdleTimeoutRst);
+    assert_eq!(miss_action(TCP, SYN, true), MissAction::Allocate);
+    assert_eq!(
+        miss_action(TCP, SYN | ACK, true),
+        MissAction::IdleTimeoutRst
+    );
+    assert_eq!(miss_action(TCP, ACK, false), MissAction::Allocate);
+    assert_eq!(miss_action(UDP, 0, true), MissAction::Allocate);
+    assert_eq!(miss_action(ICMP, 0, true), MissAction::Allocate);
 }
 
 #[derive(Debug, Clone)]
@@ -187,7 +197,7 @@ enum Op {
         src: u8,
         sport: u8,
         dst: u8,
-        proto: u8,
+        proto: IpProtocol,
         syn: bool,
     },
     Reply {
@@ -204,7 +214,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u8..4, 0u8..4, 0u8..3, prop_oneof![Just(6u8), Just(17u8), Just(1u8)], any::<bool>())
+        4 => (0u8..4, 0u8..4, 0u8..3, prop_oneof![Just(TCP), Just(UDP), Just(ICMP)], any::<bool>())
             .prop_map(|(src, sport, dst, proto, syn)| Op::Out { src, sport, dst, proto, syn }),
         2 => any::<usize>().prop_map(|pick| Op::Reply { pick }),
         1 => (0u8..3, 1024u16..1100).prop_map(|(dst, port)| Op::Stray { dst, port }),
@@ -212,7 +222,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-type In = (Ipv4Addr, u16, Ipv4Addr, u16, u8);
+type In = (Ipv4Addr, u16, Ipv4Addr, u16, IpProtocol);
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
@@ -230,15 +240,15 @@ proptest! {
         for o in ops {
             match o {
                 Op::Out { src, sport, dst, proto, syn } => {
-                    let dport = if proto == 1 { 0 } else { 443 };
+                    let dport = if proto == ICMP { 0 } else { 443 };
                     let f = NatFlow { src: Ipv4Addr::new(10, 0, 0, src), sport: 40000 + u16::from(sport),
                         dst: Ipv4Addr::new(198, 51, 100, dst), dport, proto };
                     let k: In = (f.src, f.sport, f.dst, f.dport, proto);
-                    let flags = if proto != 6 { 0 } else if syn { SYN } else { ACK };
+                    let flags = if proto != TCP { 0 } else if syn { SYN } else { ACK };
                     let live = model.get(&k).filter(|m| now < m.2 + NAT_IDLE_SECS).copied();
                     if live.is_none() && model.remove(&k).is_some() {
                         expired += 1;
-                        if proto == 6 { tombs.insert(k); }
+                        if proto == TCP { tombs.insert(k); }
                     }
                     let r = t.outbound(&f, &addrs, flags, ns(now));
                     match (live, r) {
@@ -247,12 +257,12 @@ proptest! {
                             model.insert(k, (a, p, now));
                         }
                         (None, NatOut::IdleTimedOut) => {
-                            prop_assert!(tombs.contains(&k) && !syn && proto == 6);
+                            prop_assert!(tombs.contains(&k) && !syn && proto == TCP);
                             idle_to += 1;
                         }
                         (None, NatOut::Translate { addr, port, new }) => {
                             prop_assert!(new);
-                            prop_assert!(!(tombs.contains(&k) && !syn && proto == 6), "expected a RST");
+                            prop_assert!(!(tombs.contains(&k) && !syn && proto == TCP), "expected a RST");
                             prop_assert!(port >= 1024);
                             tombs.remove(&k);
                             model.insert(k, (addr, port, now));
@@ -274,14 +284,14 @@ proptest! {
                         prop_assert_eq!(got, None);
                         model.remove(&k);
                         expired += 1;
-                        if k.4 == 6 { tombs.insert(k); }
+                        if k.4 == TCP { tombs.insert(k); }
                     }
                 }
                 Op::Stray { dst, port } => {
                     let remote = Ipv4Addr::new(198, 51, 100, dst);
-                    let owner = model.iter().find(|(k, m)| k.2 == remote && k.3 == 443 && k.4 == 6
+                    let owner = model.iter().find(|(k, m)| k.2 == remote && k.3 == 443 && k.4 == TCP
                         && m.0 == NAT1 && m.1 == port).map(|(k, m)| (*k, *m));
-                    let got = t.inbound(remote, 443, NAT1, port, 6, ns(now));
+                    let got = t.inbound(remote, 443, NAT1, port, TCP, ns(now));
                     match owner {
                         Some((k, m)) if now < m.2 + NAT_IDLE_SECS => {
                             prop_assert_eq!(got, Some((k.0, k.1)));
@@ -337,7 +347,7 @@ fn privatelink_translates_both_ways_and_sticks_to_a_target() {
             sport: 30000 + i,
             endpoint: ip(10, 0, 2, 9),
             port: 443,
-            proto: 6,
+            proto: TCP,
             zone: 1,
         };
         let o = t.outbound(&f, &targets, &lbs, Time(0)).unwrap();
@@ -348,7 +358,7 @@ fn privatelink_translates_both_ways_and_sticks_to_a_target() {
             (o.target, o.lb, o.lb_port, false)
         );
         per_target[targets.iter().position(|x| *x == o.target).unwrap()] += 1;
-        let back = t.inbound(o.target, o.lb, o.lb_port, 6, Time(6)).unwrap();
+        let back = t.inbound(o.target, o.lb, o.lb_port, TCP, Time(6)).unwrap();
         assert_eq!(
             (
                 back.consumer,
@@ -365,7 +375,7 @@ fn privatelink_translates_both_ways_and_sticks_to_a_target() {
         "flow hash spreads the load: {per_target:?}"
     );
     // The provider cannot open flows into the consumer.
-    assert_eq!(t.inbound(targets[0], lbs[0], 9999, 6, Time(7)), None);
+    assert_eq!(t.inbound(targets[0], lbs[0], 9999, TCP, Time(7)), None);
     assert_eq!(
         t.outbound(
             &PlFlow {
@@ -373,7 +383,7 @@ fn privatelink_translates_both_ways_and_sticks_to_a_target() {
                 sport: 1,
                 endpoint: ip(10, 0, 2, 9),
                 port: 443,
-                proto: 6,
+                proto: TCP,
                 zone: 1
             },
             &[],
@@ -395,7 +405,7 @@ fn rendezvous_choice_moves_only_flows_of_the_added_target() {
             sport: i,
             endpoint: ip(10, 0, 2, 9),
             port: 443,
-            proto: 6,
+            proto: TCP,
             zone: 0,
         };
         let a = pick_target(&f, &old, 7).unwrap();
@@ -414,13 +424,13 @@ fn nat_table_bound_refuses_and_recovers_after_idle_timeout() {
     let t = NatTable::new(8, 1, 2);
     let mut old = Vec::new();
     for i in 0..8 {
-        match t.outbound(&inside(i, 443, 17), &[NAT1], 0, Time(0)) {
+        match t.outbound(&inside(i, 443, UDP), &[NAT1], 0, Time(0)) {
             NatOut::Translate { port, .. } => old.push(port),
             o => panic!("{o:?}"),
         }
     }
     assert_eq!(
-        t.outbound(&inside(8, 443, 17), &[NAT1], 0, Time(0)),
+        t.outbound(&inside(8, 443, UDP), &[NAT1], 0, Time(0)),
         NatOut::TableFull
     );
     assert_eq!(t.stats().refusals, 1);
@@ -428,7 +438,7 @@ fn nat_table_bound_refuses_and_recovers_after_idle_timeout() {
     let later = Time::from_secs(NAT_IDLE_SECS);
     let NatOut::Translate {
         port, new: true, ..
-    } = t.outbound(&inside(8, 443, 17), &[NAT1], 0, later)
+    } = t.outbound(&inside(8, 443, UDP), &[NAT1], 0, later)
     else {
         panic!()
     };
@@ -441,11 +451,11 @@ fn nat_table_bound_refuses_and_recovers_after_idle_timeout() {
     // Replies to the released bindings are now unsolicited; the new one reverses.
     let remote = Ipv4Addr::new(198, 51, 100, 7);
     for p in old.into_iter().filter(|p| *p != port) {
-        assert_eq!(t.inbound(remote, 443, NAT1, p, 17, later), None);
+        assert_eq!(t.inbound(remote, 443, NAT1, p, UDP, later), None);
     }
     assert_eq!(
-        t.inbound(remote, 443, NAT1, port, 17, later),
-        Some((inside(8, 443, 17).src, inside(8, 443, 17).sport))
+        t.inbound(remote, 443, NAT1, port, UDP, later),
+        Some((inside(8, 443, UDP).src, inside(8, 443, UDP).sport))
     );
 }
 
@@ -467,7 +477,7 @@ fn concurrent_allocations_never_share_a_mapping_and_all_reverse() {
                 (0..per)
                     .map(|i| {
                         // Same few destinations from every thread: maximum contention.
-                        let f = inside(w * per + i, 443 + (i % 3) as u16, 6);
+                        let f = inside(w * per + i, 443 + (i % 3) as u16, TCP);
                         match t.outbound(&f, &[NAT1, NAT2], SYN, Time(0)) {
                             NatOut::Translate { addr, port, .. } => (f, addr, port),
                             o => panic!("{o:?}"),
@@ -485,7 +495,7 @@ fn concurrent_allocations_never_share_a_mapping_and_all_reverse() {
             "mapping shared"
         );
         assert_eq!(
-            t.inbound(f.dst, f.dport, *addr, *port, 6, Time(1)),
+            t.inbound(f.dst, f.dport, *addr, *port, TCP, Time(1)),
             Some((f.src, f.sport))
         );
     }
@@ -503,19 +513,19 @@ fn privatelink_over_ipv6() {
         sport: 5000,
         endpoint: a(2),
         port: 443,
-        proto: 6,
+        proto: TCP,
         zone: 0,
     };
     let o = t.outbound(&f, &[(a(10), 443)], &[a(20)], Time(0)).unwrap();
     assert_eq!((o.target, o.lb), ((a(10), 443), a(20)));
-    let b = t.inbound(o.target, o.lb, o.lb_port, 6, Time(1)).unwrap();
+    let b = t.inbound(o.target, o.lb, o.lb_port, TCP, Time(1)).unwrap();
     assert_eq!(
         (b.consumer, b.cport, b.endpoint, b.port),
         (a(1), 5000, a(2), 443)
     );
     // After 350 idle seconds the binding is gone: a late reply is unsolicited.
     assert_eq!(
-        t.inbound(o.target, o.lb, o.lb_port, 6, Time::from_secs(351)),
+        t.inbound(o.target, o.lb, o.lb_port, TCP, Time::from_secs(351)),
         None
     );
 }

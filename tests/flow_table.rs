@@ -10,6 +10,7 @@ use vpcfwd::flow::{
     Admit, ConnState, ConnTable, Dir, FlowKey, FlowTable, IcmpClass, L4, TcpState, Time, Timeouts,
     Tuple,
 };
+use vpcfwd::wire::IpProtocol;
 
 fn v4(n: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(n))
@@ -127,7 +128,7 @@ fn flows_expire_exactly_at_their_idle_timeout_per_kind() {
     let icmp = Tuple {
         src: a,
         dst: b,
-        proto: 1,
+        proto: IpProtocol::Icmp,
         l4: L4::IcmpQuery {
             class: IcmpClass::Echo,
             id: 9,
@@ -139,7 +140,7 @@ fn flows_expire_exactly_at_their_idle_timeout_per_kind() {
         Tuple {
             src: a,
             dst: b,
-            proto: 47,
+            proto: IpProtocol::Unknown(47),
             l4: L4::None,
         },
         0,
@@ -336,7 +337,7 @@ mod model {
             1 => Tuple {
                 src: a,
                 dst: b,
-                proto: 1,
+                proto: IpProtocol::Icmp,
                 l4: L4::IcmpQuery {
                     class: IcmpClass::Echo,
                     id: u16::from(flow),
@@ -370,7 +371,7 @@ mod model {
                     Op::Admit { flow, reply, flags } | Op::Touch { flow, reply, flags } => {
                         let is_admit = matches!(o, Op::Admit { .. });
                         let tp = if reply { tuple(flow).reversed() } else { tuple(flow) };
-                        let fl = if tp.proto == 6 { flags } else { 0 };
+                        let fl = if tp.proto == IpProtocol::Tcp { flags } else { 0 };
                         let (k, side) = FlowKey::from_tuple(0, &tp);
                         m.retain(|_, e| now < e.expires);
                         let got = if is_admit {

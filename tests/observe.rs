@@ -14,9 +14,9 @@ use vpcfwd::flow::FlowTable;
 use vpcfwd::observe::flowlog::{Aggregator, Key};
 use vpcfwd::observe::metrics::Registry;
 use vpcfwd::observe::{Five, Layout, Observer};
-use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP};
 use vpcfwd::pipeline::{self, Verdict};
 use vpcfwd::snapshot::{self, Snapshot};
+use vpcfwd::wire::{self, IpProtocol};
 
 struct Out {
     v: Verdict,
@@ -28,7 +28,7 @@ struct Out {
 /// Sends a packet into the pipeline with an observer, as a worker with flow logs does; `buf`
 /// keeps the packet as it left (for replies).
 fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs: u64) -> Out {
-    let len = packet::parse(buf).unwrap().len;
+    let len = wire::parse(buf).unwrap().len;
     buf.resize(len + 128, 0);
     let rx = rx(snap, from, secs);
     let ingress = rx.ingress;
@@ -73,7 +73,7 @@ fn rec(
 fn an_accepted_flow_is_logged_by_both_enis_from_their_point_of_view() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40000, 22);
+    let mut p = pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40000, 22);
     let o = send(&snap, &flows, "web", &mut p, 1);
     assert!(matches!(o.v, Verdict::Forward { .. }));
     assert_eq!(
@@ -102,7 +102,7 @@ fn an_sg_inbound_reject_is_one_reject_record_at_the_refusing_eni() {
         &snap,
         &flows,
         "web",
-        &mut pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40001, 8080),
+        &mut pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40001, 8080),
         1,
     );
     assert!(matches!(o.v, Verdict::Drop(_)));
@@ -128,7 +128,7 @@ fn a_nacl_egress_deny_is_a_reject_at_the_sending_eni() {
         &snap,
         &flows,
         "app",
-        &mut pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40002, 23),
+        &mut pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40002, 23),
         1,
     );
     assert_eq!(
@@ -160,7 +160,7 @@ fn a_reply_blocked_only_by_a_nacl_is_request_accept_and_reply_reject() {
     }
     let snap = snapshot::compile(&cfg).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 40003, 80);
+    let mut p = pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40003, 80);
     let o = send(&snap, &flows, "app", &mut p, 1);
     assert_eq!(
         o.records,
@@ -179,7 +179,7 @@ fn a_reply_blocked_only_by_a_nacl_is_request_accept_and_reply_reject() {
 fn nat_and_igw_records_show_private_addresses() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
-    let mut p = pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40004, 80);
+    let mut p = pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40004, 80);
     let o = send(&snap, &flows, "app", &mut p, 1);
     assert_eq!(
         o.records,
@@ -211,7 +211,7 @@ fn nat_and_igw_records_show_private_addresses() {
         &snap,
         &flows,
         "internet",
-        &mut pkt("203.0.113.100", "198.51.100.10", PROTO_TCP, 50000, 80),
+        &mut pkt("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 50000, 80),
         1,
     );
     assert_eq!(
@@ -232,11 +232,11 @@ fn traffic_aws_does_not_log_gives_no_record() {
     let snap = snapshot::compile(&lab()).unwrap();
     let flows = FlowTable::new(1024);
     for (dst, proto, sport, dport) in [
-        ("10.0.0.2", PROTO_UDP, 40000, 53),         // the VPC resolver
-        ("10.0.0.1", PROTO_TCP, 40000, 80),         // the VPC router
-        ("169.254.169.254", PROTO_TCP, 40000, 80),  // instance metadata
-        ("169.254.169.123", PROTO_UDP, 40000, 123), // Time Sync
-        ("10.0.2.10", PROTO_UDP, 68, 67),           // DHCP
+        ("10.0.0.2", IpProtocol::Udp, 40000, 53), // the VPC resolver
+        ("10.0.0.1", IpProtocol::Tcp, 40000, 80), // the VPC router
+        ("169.254.169.254", IpProtocol::Tcp, 40000, 80), // instance metadata
+        ("169.254.169.123", IpProtocol::Udp, 40000, 123), // Time Sync
+        ("10.0.2.10", IpProtocol::Udp, 68, 67),   // DHCP
     ] {
         let o = send(
             &snap,
@@ -262,7 +262,7 @@ fn counters_name_the_objects_that_decided() {
         ("web", "10.0.1.10", "203.0.113.100", 80), // ACCEPT via the IGW
     ];
     for (from, src, dst, dport) in cases {
-        let mut p = pkt(src, dst, PROTO_TCP, 40000, dport);
+        let mut p = pkt(src, dst, IpProtocol::Tcp, 40000, dport);
         let o = send(&snap, &flows, from, &mut p, 1);
         block.decision(&o.obs, &o.v);
     }
@@ -372,7 +372,7 @@ fn five(sport: u16) -> Five {
         dst: IpAddr::from([203, 0, 113, 100]),
         sport,
         dport: 80,
-        proto: PROTO_TCP,
+        proto: IpProtocol::Tcp.into(),
     }
 }
 

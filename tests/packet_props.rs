@@ -6,13 +6,13 @@ mod support;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr};
 use support::{l4_checksum_ok, rx_at, shared_lab};
-use vpcfwd::packet::rewrite::{Field, set_v4_addr};
-use vpcfwd::packet::{self, PROTO_TCP, PROTO_UDP, checksum};
+use vpcfwd::wire::rewrite::{Field, set_v4_addr};
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol, checksum};
 
 proptest! {
     #[test]
     fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = packet::parse(&bytes);
+        let _ = wire::parse(&bytes);
     }
 
     #[test]
@@ -24,10 +24,10 @@ proptest! {
         } else {
             ("10.0.0.1".parse().unwrap(), "192.0.2.1".parse().unwrap())
         };
-        let mut p = packet::build(s, d, PROTO_TCP, 1, 2, (0, 0), 64);
+        let mut p = wire::build(s, d, IpProtocol::Tcp, 1, 2, (0, 0), 64);
         if pos < p.len() { p[pos] = val; }
         p.truncate(p.len().saturating_sub(cut));
-        let _ = packet::parse(&p);
+        let _ = wire::parse(&p);
     }
 
     #[test]
@@ -35,29 +35,29 @@ proptest! {
         src in any::<u32>(), dst in any::<u32>(), new in any::<u32>(),
         sport in any::<u16>(), dport in any::<u16>(), udp in any::<bool>(), dst_field in any::<bool>()
     ) {
-        let proto = if udp { PROTO_UDP } else { PROTO_TCP };
-        let mut p = packet::build(
+        let proto = if udp { IpProtocol::Udp } else { IpProtocol::Tcp };
+        let mut p = wire::build(
             Ipv4Addr::from(src).into(), Ipv4Addr::from(dst).into(), proto, sport, dport, (0, 0), 64,
         );
-        let m = packet::parse(&p).unwrap();
+        let m = wire::parse(&p).unwrap();
         let field = if dst_field { Field::Dst } else { Field::Src };
-        set_v4_addr(&mut p, &m, field, Ipv4Addr::from(new), false);
-        prop_assert!(packet::parse(&p).is_ok(), "IPv4 header checksum");
+        set_v4_addr(&mut p, &m, field, Ipv4Addr::from(new), ChecksumMode::Full);
+        prop_assert!(wire::parse(&p).is_ok(), "IPv4 header checksum");
         prop_assert!(l4_checksum_ok(&p), "L4 checksum");
     }
 
     #[test]
     fn partial_checksum_stays_the_pseudo_header_sum(src in any::<u32>(), new in any::<u32>()) {
         // Offloaded packets carry the non-complemented pseudo-header sum in the L4 field.
-        let mut p = packet::build(
-            Ipv4Addr::from(src).into(), "203.0.113.1".parse().unwrap(), PROTO_TCP, 1, 2, (0, 0), 64,
+        let mut p = wire::build(
+            Ipv4Addr::from(src).into(), "203.0.113.1".parse().unwrap(), IpProtocol::Tcp, 1, 2, (0, 0), 64,
         );
-        let m = packet::parse(&p).unwrap();
+        let m = wire::parse(&p).unwrap();
         let l4_len = (m.len - m.l4_offset) as u16;
-        let partial = |s: Ipv4Addr| checksum::fold(checksum::pseudo_v4(s, "203.0.113.1".parse().unwrap(), PROTO_TCP, l4_len));
+        let partial = |s: Ipv4Addr| checksum::fold(checksum::pseudo_v4(s, "203.0.113.1".parse().unwrap(), IpProtocol::Tcp, l4_len));
         let at = m.l4_offset + 16;
         p[at..at + 2].copy_from_slice(&partial(Ipv4Addr::from(src)).to_be_bytes());
-        set_v4_addr(&mut p, &m, Field::Src, Ipv4Addr::from(new), true);
+        set_v4_addr(&mut p, &m, Field::Src, Ipv4Addr::from(new), ChecksumMode::Partial);
         let got = u16::from_be_bytes([p[at], p[at + 1]]);
         let want = partial(Ipv4Addr::from(new));
         // 0x0000 and 0xffff are the same value in ones' complement arithmetic.

@@ -10,13 +10,13 @@ use support::{
 };
 use vpcfwd::config::{self, Config};
 use vpcfwd::flow::FlowTable;
-use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use vpcfwd::pipeline::{self, DropReason, MalformedKind, NoTrace, Verdict};
+use vpcfwd::pipeline::{self, DropReason, MalformedKind, NoTrace, ReplyKind, Verdict};
 use vpcfwd::snapshot::Snapshot;
 use vpcfwd::trace::{Probe, trace};
+use vpcfwd::wire::{self, IpProtocol};
 
 /// The verdict line of a trace.
-fn verdict(cfg: &Config, from: &str, dst: &str, proto: u8, dport: u16) -> String {
+fn verdict(cfg: &Config, from: &str, dst: &str, proto: IpProtocol, dport: u16) -> String {
     verdict_src(cfg, from, None, dst, proto, dport)
 }
 
@@ -25,7 +25,7 @@ fn verdict_src(
     from: &str,
     src: Option<&str>,
     dst: &str,
-    proto: u8,
+    proto: IpProtocol,
     dport: u16,
 ) -> String {
     let snap = compile(cfg);
@@ -43,7 +43,7 @@ fn verdict_src(
 }
 
 /// Full trace text, for rules whose reason must be visible.
-fn trace_text(cfg: &Config, from: &str, dst: &str, proto: u8, dport: u16) -> String {
+fn trace_text(cfg: &Config, from: &str, dst: &str, proto: IpProtocol, dport: u16) -> String {
     let snap = compile(cfg);
     let p = Probe {
         from: from.into(),
@@ -77,11 +77,11 @@ fn a_subnet_without_association_uses_the_main_route_table() {
     // Drop the public subnet's association: it falls back to rtb-main (local routes only).
     rtb(&mut cfg, "rtb-public").associations.clear();
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NO_ROUTE"
     );
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 22),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 22),
         "verdict: ACCEPT egress=app"
     );
 }
@@ -89,8 +89,8 @@ fn a_subnet_without_association_uses_the_main_route_table() {
 #[test]
 fn lookup_uses_the_table_of_the_subnet_the_packet_leaves() {
     let cfg = lab();
-    let web = trace_text(&cfg, "web", "203.0.113.100", PROTO_TCP, 80);
-    let app = trace_text(&cfg, "app", "203.0.113.100", PROTO_TCP, 80);
+    let web = trace_text(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80);
+    let app = trace_text(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80);
     assert!(web.contains("rtb-public: 0.0.0.0/0 -> igw-lab"), "{web}");
     assert!(app.contains("rtb-private: 0.0.0.0/0 -> nat-lab"), "{app}");
 }
@@ -125,7 +125,7 @@ fn every_table_has_a_local_route_per_vpc_cidr() {
         network_interface_id: Some("eni-db".into()),
         ..Default::default()
     });
-    let t = trace_text(&cfg, "web", "10.1.0.10", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "web", "10.1.0.10", IpProtocol::Tcp, 80);
     assert!(t.contains("rtb-public: 10.1.0.0/16 -> local"), "{t}");
     assert!(t.ends_with("verdict: ACCEPT egress=db\n"), "{t}");
 }
@@ -141,7 +141,7 @@ fn a_more_specific_route_wins_whatever_its_kind() {
         network_interface_id: Some("eni-app".into()),
         ..Default::default()
     });
-    let t = trace_text(&cfg, "web", "203.0.113.100", PROTO_TCP, 22);
+    let t = trace_text(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 22);
     assert!(
         t.contains("203.0.113.0/25 -> eni-app (longest prefix /25, prefix-list pl-partners"),
         "{t}"
@@ -160,7 +160,7 @@ fn on_a_tie_a_static_cidr_route_beats_a_prefix_list_route() {
         ..Default::default()
     });
     r.routes.push(cidr_route("203.0.113.0/24", "igw-lab"));
-    let t = trace_text(&cfg, "web", "203.0.113.100", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80);
     assert!(
         t.contains("203.0.113.0/24 -> igw-lab (longest prefix /24, static CIDR)"),
         "{t}"
@@ -186,7 +186,7 @@ fn on_a_tie_a_prefix_list_route_beats_a_propagated_route() {
         gateway_id: Some("igw-lab".into()),
         ..Default::default()
     });
-    let t = trace_text(&cfg, "web", "203.0.113.100", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80);
     assert!(
         t.contains("-> igw-lab (longest prefix /24, prefix-list pl-partners"),
         "{t}"
@@ -212,7 +212,7 @@ fn two_prefix_lists_sharing_an_entry_resolve_to_the_lowest_id() {
         gateway_id: Some("igw-lab".into()),
         ..Default::default()
     });
-    let t = trace_text(&cfg, "web", "203.0.113.100", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80);
     assert!(t.contains("prefix-list pl-aaa entry 203.0.113.0/24"), "{t}");
     assert!(
         t.contains("prefix list pl-aaa beats pl-bbb (lowest id wins)"),
@@ -226,16 +226,16 @@ fn routes_to_a_gone_target_are_blackholes() {
     let mut cfg = lab();
     cfg.internet_gateways[0].attachments.clear();
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=BLACKHOLE_ROUTE"
     );
     let cfg = lab();
     assert_eq!(
-        verdict(&cfg, "web", "192.0.2.200", PROTO_TCP, 80),
+        verdict(&cfg, "web", "192.0.2.200", IpProtocol::Tcp, 80),
         "verdict: DROP reason=BLACKHOLE_ROUTE"
     );
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.129", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.129", IpProtocol::Tcp, 80),
         "verdict: DROP reason=BLACKHOLE_ROUTE"
     );
 }
@@ -281,11 +281,11 @@ fn reserved_destinations_are_never_forwarded() {
     let mut cfg = lab();
     with_ipv6(&mut cfg);
     assert_eq!(
-        verdict(&cfg, "app", "169.254.168.10", PROTO_UDP, 53),
+        verdict(&cfg, "app", "169.254.168.10", IpProtocol::Udp, 53),
         "verdict: DROP reason=RESERVED_DESTINATION"
     );
     assert_eq!(
-        verdict(&cfg, "app", "fd00:ec2::23", PROTO_UDP, 53),
+        verdict(&cfg, "app", "fd00:ec2::23", IpProtocol::Udp, 53),
         "verdict: DROP reason=RESERVED_DESTINATION"
     );
 }
@@ -296,11 +296,11 @@ fn ipv4_and_ipv6_are_looked_up_independently() {
     with_ipv6(&mut cfg);
     // The v4 default route (via NAT) does not carry IPv6.
     assert_eq!(
-        verdict(&cfg, "app", "2001:db8:99::1", PROTO_TCP, 80),
+        verdict(&cfg, "app", "2001:db8:99::1", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NO_ROUTE"
     );
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80),
         ACCEPT_INTERNET
     );
     let mut v6 = config::Route {
@@ -311,11 +311,11 @@ fn ipv4_and_ipv6_are_looked_up_independently() {
     v6.state = None;
     rtb(&mut cfg, "rtb-private").routes.push(v6);
     assert_eq!(
-        verdict(&cfg, "app", "2001:db8:99::1", PROTO_TCP, 80),
+        verdict(&cfg, "app", "2001:db8:99::1", IpProtocol::Tcp, 80),
         ACCEPT_INTERNET
     );
     // And the v4 route is unchanged.
-    assert!(trace_text(&cfg, "app", "203.0.113.100", PROTO_TCP, 80).contains("-> nat-lab"));
+    assert!(trace_text(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80).contains("-> nat-lab"));
 }
 
 #[test]
@@ -326,7 +326,7 @@ fn ipv6_without_vpc_ipv6_is_dropped() {
     let (v, _) = run(
         &snap,
         "app",
-        pkt("2001:db8:10::10", "2001:db8:99::1", PROTO_TCP, 80, 64),
+        pkt("2001:db8:10::10", "2001:db8:99::1", IpProtocol::Tcp, 80, 64),
     );
     assert_eq!(v, Verdict::Drop(DropReason::Ipv6NotEnabled));
 }
@@ -337,22 +337,22 @@ fn the_vpc_router_does_not_decrement_ttl() {
     let (v, out) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 64),
+        pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 64),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
-    assert_eq!(packet::parse(&out).unwrap().ttl, 64);
+    assert_eq!(wire::parse(&out).unwrap().ttl, 64);
     // TTL 1 is forwarded too: the VPC router is not a hop.
     let (v, _) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 1),
+        pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 1),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
     // And drops are silent.
     let (v, _) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "203.0.113.200", PROTO_TCP, 80, 64),
+        pkt("10.0.2.10", "203.0.113.200", IpProtocol::Tcp, 80, 64),
     );
     assert_eq!(v, Verdict::Drop(DropReason::BlackholeRoute));
 }
@@ -365,49 +365,47 @@ fn router_mode_decrements_ttl_and_answers_with_icmp() {
     let (v, out) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 64),
+        pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 64),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
     assert_eq!(
-        packet::parse(&out).unwrap().ttl,
+        wire::parse(&out).unwrap().ttl,
         63,
         "decremented, checksum valid"
     );
     let (v, out) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 1),
+        pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 1),
     );
     let Verdict::Reply {
         egress,
         len,
         reason,
+        kind,
     } = v
     else {
         panic!("{v:?}")
     };
     assert_eq!(reason, DropReason::TtlExceeded);
+    assert_eq!(kind, ReplyKind::IcmpError);
     assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
-    let m = packet::parse(&out[..len]).unwrap();
+    let m = wire::parse(&out[..len]).unwrap();
     assert_eq!(
         (m.proto, m.icmp_type, m.dst),
-        (PROTO_ICMP, 11, "10.0.2.10".parse::<IpAddr>().unwrap())
+        (IpProtocol::Icmp, 11, "10.0.2.10".parse::<IpAddr>().unwrap())
     );
-    assert_eq!(
-        packet::checksum::checksum(&out[20..len]),
-        0,
-        "ICMP checksum"
-    );
+    assert_eq!(wire::checksum::checksum(&out[20..len]), 0, "ICMP checksum");
     let (v, out) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "203.0.113.200", PROTO_UDP, 80, 64),
+        pkt("10.0.2.10", "203.0.113.200", IpProtocol::Udp, 80, 64),
     );
     let Verdict::Reply { len, reason, .. } = v else {
         panic!("{v:?}")
     };
     assert_eq!(reason, DropReason::BlackholeRoute);
-    assert_eq!(packet::parse(&out[..len]).unwrap().icmp_type, 3);
+    assert_eq!(wire::parse(&out[..len]).unwrap().icmp_type, 3);
 }
 
 #[test]
@@ -417,12 +415,12 @@ fn an_eni_target_is_subject_to_its_source_destination_check() {
         .routes
         .push(cidr_route("203.0.113.0/25", "eni-web"));
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=SRC_DST_CHECK"
     );
     eni(&mut cfg, "eni-web").source_dest_check = Some(false);
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: ACCEPT egress=web"
     );
 }
@@ -433,12 +431,12 @@ fn an_eni_target_is_subject_to_its_source_destination_check() {
 fn the_gateway_endpoint_route_exists_only_while_associated() {
     let mut cfg = lab();
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.10", PROTO_TCP, 80),
+        verdict(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80),
         "verdict: ACCEPT egress=s3"
     );
     cfg.vpc_endpoints[0].route_table_ids.clear();
     // Without the endpoint route, S3 addresses follow the default route to the NAT gateway.
-    let t = trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80);
     assert!(t.contains("0.0.0.0/0 -> nat-lab"), "{t}");
 }
 
@@ -449,18 +447,19 @@ fn a_more_specific_or_equal_cidr_route_overrides_the_endpoint_route() {
         .routes
         .push(cidr_route("192.0.2.0/27", "nat-lab"));
     assert!(
-        trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80).contains("192.0.2.0/27 -> nat-lab")
+        trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80)
+            .contains("192.0.2.0/27 -> nat-lab")
     );
     // Outside the /27 the endpoint route still applies.
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.40", PROTO_TCP, 80),
+        verdict(&cfg, "app", "192.0.2.40", IpProtocol::Tcp, 80),
         "verdict: ACCEPT egress=s3"
     );
     let mut cfg = lab();
     rtb(&mut cfg, "rtb-private")
         .routes
         .push(cidr_route("192.0.2.0/26", "nat-lab"));
-    let t = trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80);
     assert!(
         t.contains("192.0.2.0/26 -> nat-lab (longest prefix /26, static CIDR)"),
         "{t}"
@@ -470,18 +469,18 @@ fn a_more_specific_or_equal_cidr_route_overrides_the_endpoint_route() {
 #[test]
 fn gateway_endpoints_have_no_security_group_and_keep_the_private_source() {
     let cfg = lab();
-    let t = trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80);
     // Only the instance's own egress groups are consulted.
     assert_eq!(t.matches("sg ").count(), 1, "{t}");
     let snap = compile(&cfg);
     let (v, out) = run(
         &snap,
         "app",
-        pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 64),
+        pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 64),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
     assert_eq!(
-        packet::parse(&out).unwrap().src,
+        wire::parse(&out).unwrap().src,
         "10.0.2.10".parse::<IpAddr>().unwrap()
     );
 }
@@ -489,9 +488,9 @@ fn gateway_endpoints_have_no_security_group_and_keep_the_private_source() {
 #[test]
 fn the_instance_egress_group_must_allow_endpoint_traffic_and_may_name_the_prefix_list() {
     let cfg = lab();
-    assert!(trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80).contains("to pl-lab-s3"));
+    assert!(trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80).contains("to pl-lab-s3"));
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.10", PROTO_TCP, 22),
+        verdict(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 22),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
 }
@@ -509,11 +508,11 @@ fn the_subnet_nacl_applies_to_endpoint_traffic() {
         Some((80, 80)),
     ));
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.10", PROTO_TCP, 80),
+        verdict(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NACL_DENY"
     );
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.70", PROTO_TCP, 80),
+        verdict(&cfg, "app", "192.0.2.70", IpProtocol::Tcp, 80),
         "verdict: ACCEPT egress=ddb"
     );
 }
@@ -524,11 +523,11 @@ fn the_subnet_nacl_applies_to_endpoint_traffic() {
 fn the_endpoint_security_group_filters_into_the_endpoint() {
     let cfg = lab();
     assert_eq!(
-        verdict(&cfg, "app", "10.0.2.20", PROTO_TCP, 443),
+        verdict(&cfg, "app", "10.0.2.20", IpProtocol::Tcp, 443),
         "verdict: ACCEPT egress=api"
     );
     assert_eq!(
-        verdict(&cfg, "app", "10.0.2.20", PROTO_TCP, 80),
+        verdict(&cfg, "app", "10.0.2.20", IpProtocol::Tcp, 80),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
 }
@@ -546,12 +545,12 @@ fn the_subnet_nacl_applies_to_the_endpoint_eni() {
         Some((443, 443)),
     ));
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.20", PROTO_TCP, 443),
+        verdict(&cfg, "web", "10.0.2.20", IpProtocol::Tcp, 443),
         "verdict: DROP reason=NACL_DENY"
     );
     // The endpoint ENI in web's own subnet is not behind that NACL.
     assert_eq!(
-        verdict(&cfg, "web", "10.0.1.20", PROTO_TCP, 443),
+        verdict(&cfg, "web", "10.0.1.20", IpProtocol::Tcp, 443),
         "verdict: ACCEPT egress=api"
     );
 }
@@ -562,7 +561,7 @@ fn the_subnet_nacl_applies_to_the_endpoint_eni() {
 fn the_rules_of_all_groups_of_an_eni_are_merged() {
     let mut cfg = lab();
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 8080),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 8080),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
     let mut extra = sg(&mut cfg, "sg-lab-api").clone();
@@ -577,11 +576,11 @@ fn the_rules_of_all_groups_of_an_eni_are_merged() {
             group_name: None,
         });
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 8080),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 8080),
         "verdict: ACCEPT egress=app"
     );
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 22),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 22),
         "verdict: ACCEPT egress=app"
     );
 }
@@ -595,7 +594,7 @@ fn a_group_reference_matches_private_addresses_only() {
         allocation_id: None,
     });
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 22),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 22),
         "verdict: ACCEPT egress=app"
     );
     // From the internet with web's *public* address as source: sg-web's reference doesn't match.
@@ -605,7 +604,7 @@ fn a_group_reference_matches_private_addresses_only() {
             "internet",
             Some("198.51.100.10"),
             "198.51.100.20",
-            PROTO_TCP,
+            IpProtocol::Tcp,
             22
         ),
         "verdict: DROP reason=SG_NO_ALLOW"
@@ -617,15 +616,15 @@ fn the_default_group_admits_itself_and_sends_anywhere() {
     let mut cfg = lab();
     eni(&mut cfg, "eni-web").groups.clear();
     eni(&mut cfg, "eni-app").groups.clear();
-    let t = trace_text(&cfg, "web", "10.0.2.10", PROTO_TCP, 8080);
+    let t = trace_text(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 8080);
     assert!(t.contains("allowed by sg-default-lab"), "{t}");
     assert!(t.ends_with("verdict: ACCEPT egress=app\n"));
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", PROTO_UDP, 53),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Udp, 53),
         ACCEPT_INTERNET
     );
     assert_eq!(
-        verdict(&cfg, "internet", "198.51.100.10", PROTO_TCP, 80),
+        verdict(&cfg, "internet", "198.51.100.10", IpProtocol::Tcp, 80),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
 }
@@ -635,11 +634,11 @@ fn a_new_group_has_no_inbound_rules_and_allows_all_outbound() {
     let mut cfg = lab();
     sg(&mut cfg, "sg-web").security_group_rules = None;
     assert_eq!(
-        verdict(&cfg, "internet", "198.51.100.10", PROTO_TCP, 80),
+        verdict(&cfg, "internet", "198.51.100.10", IpProtocol::Tcp, 80),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", PROTO_UDP, 53),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Udp, 53),
         ACCEPT_INTERNET
     );
 }
@@ -649,14 +648,14 @@ fn icmp_type_and_code_wildcards() {
     let cfg = lab();
     // sg-app: icmp type 8, code -1, from pl-lab-admins (10.0.1.0/24).
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_ICMP, 0),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Icmp, 0),
         "verdict: ACCEPT egress=app"
     );
     let snap = compile(&cfg);
-    let ts = packet::build(
+    let ts = wire::build(
         "10.0.1.10".parse().unwrap(),
         "10.0.2.10".parse().unwrap(),
-        PROTO_ICMP,
+        IpProtocol::Icmp,
         0,
         0,
         (13, 0),
@@ -673,12 +672,12 @@ fn protocol_all_covers_every_protocol_and_port() {
     let cfg = lab();
     // sg-web egress is protocol -1 to 0.0.0.0/0: GRE (47) leaves through the IGW.
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", 47, 0),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Unknown(47), 0),
         ACCEPT_INTERNET
     );
     // sg-app has no all-protocol egress rule: GRE is refused.
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", 47, 0),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Unknown(47), 0),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
 }
@@ -688,7 +687,7 @@ fn protocol_all_covers_every_protocol_and_port() {
 #[test]
 fn nacl_rules_are_evaluated_in_ascending_order_first_match_wins() {
     let mut cfg = lab();
-    let t = trace_text(&cfg, "app", "203.0.113.100", PROTO_TCP, 23);
+    let t = trace_text(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 23);
     assert!(
         t.contains("acl-private (subnet-private) outbound: rule 90 deny"),
         "{t}"
@@ -696,7 +695,7 @@ fn nacl_rules_are_evaluated_in_ascending_order_first_match_wins() {
     // Renumber the deny after the allow: the allow now matches first.
     nacl(&mut cfg, "acl-private").entries.as_mut().unwrap()[0].rule_number = 200;
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 23),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 23),
         ACCEPT_INTERNET
     );
 }
@@ -709,7 +708,7 @@ fn the_star_rule_denies_what_no_rule_matches() {
         .as_mut()
         .unwrap()
         .retain(|e| !e.egress);
-    let t = trace_text(&cfg, "app", "192.0.2.10", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80);
     assert!(t.contains("outbound: rule * deny"), "{t}");
 }
 
@@ -724,10 +723,10 @@ fn a_new_custom_nacl_denies_everything_and_the_default_allows_everything() {
     }];
     cfg.network_acls.push(custom);
     assert_eq!(
-        verdict(&cfg, "web", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "web", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NACL_DENY"
     );
-    let t = trace_text(&lab(), "web", "203.0.113.100", PROTO_TCP, 80);
+    let t = trace_text(&lab(), "web", "203.0.113.100", IpProtocol::Tcp, 80);
     assert!(
         t.contains("acl-default (subnet-public) outbound: rule 100 allow"),
         "{t}"
@@ -740,11 +739,11 @@ fn nacls_do_not_filter_traffic_within_a_subnet() {
     let n = nacl(&mut cfg, "acl-private");
     n.entries = Some(vec![]); // only `*`: deny everything in and out
     assert_eq!(
-        verdict(&cfg, "app", "10.0.2.20", PROTO_TCP, 443),
+        verdict(&cfg, "app", "10.0.2.20", IpProtocol::Tcp, 443),
         "verdict: ACCEPT egress=api"
     );
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.20", PROTO_TCP, 443),
+        verdict(&cfg, "web", "10.0.2.20", IpProtocol::Tcp, 443),
         "verdict: DROP reason=NACL_DENY"
     );
 }
@@ -758,10 +757,10 @@ fn nacls_are_stateless_replies_need_their_own_rule() {
     entries.retain(|e| e.egress);
     entries.push(nacl_entry(100, false, "-1", true, "10.0.0.0/16", None));
     assert_eq!(
-        verdict(&cfg, "app", "192.0.2.10", PROTO_TCP, 80),
+        verdict(&cfg, "app", "192.0.2.10", IpProtocol::Tcp, 80),
         "verdict: ACCEPT egress=s3"
     );
-    let t = trace_text(&cfg, "s3", "10.0.2.10", PROTO_TCP, 49152);
+    let t = trace_text(&cfg, "s3", "10.0.2.10", IpProtocol::Tcp, 49152);
     assert!(
         t.contains("acl-private (subnet-private) inbound: rule * deny"),
         "{t}"
@@ -771,7 +770,7 @@ fn nacls_are_stateless_replies_need_their_own_rule() {
 #[test]
 fn nat_gateway_traffic_crosses_source_and_nat_subnet_nacls() {
     let mut cfg = lab();
-    let t = trace_text(&cfg, "app", "203.0.113.100", PROTO_TCP, 80);
+    let t = trace_text(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80);
     let order: Vec<&str> = t.lines().filter(|l| l.starts_with("nacl")).collect();
     assert_eq!(order.len(), 3, "{t}");
     assert!(order[0].contains("acl-private (subnet-private) outbound"));
@@ -781,7 +780,7 @@ fn nat_gateway_traffic_crosses_source_and_nat_subnet_nacls() {
     nacl(&mut cfg, "acl-default").entries =
         Some(vec![nacl_entry(100, true, "-1", true, "0.0.0.0/0", None)]);
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NACL_DENY"
     );
 }
@@ -798,18 +797,18 @@ fn nat_gateway_carries_only_tcp_udp_icmp_and_drops_tcp_fragments() {
         .unwrap()
         .push(sg_rule(true, "-1", 0, 0, "0.0.0.0/0"));
     assert_eq!(
-        verdict(&c2, "app", "203.0.113.100", 47, 0),
+        verdict(&c2, "app", "203.0.113.100", IpProtocol::Unknown(47), 0),
         "verdict: DROP reason=UNSUPPORTED_PROTOCOL"
     );
     let snap = compile(&cfg);
     for (proto, want) in [
-        (PROTO_TCP, Some(DropReason::NatFragment)),
-        (PROTO_UDP, None),
+        (IpProtocol::Tcp, Some(DropReason::NatFragment)),
+        (IpProtocol::Udp, None),
     ] {
         let mut p = pkt("10.0.2.10", "203.0.113.100", proto, 80, 64);
         p[6] |= 0x20; // more fragments: a first fragment
         p[10..12].copy_from_slice(&[0, 0]);
-        let c = packet::checksum::checksum(&p[..20]);
+        let c = wire::checksum::checksum(&p[..20]);
         p[10..12].copy_from_slice(&c.to_be_bytes());
         let (v, _) = run(&snap, "app", p);
         match want {
@@ -827,19 +826,19 @@ fn the_igw_translates_one_to_one_in_both_directions() {
     let (v, out) = run(
         &snap,
         "web",
-        pkt("10.0.1.10", "203.0.113.100", PROTO_TCP, 80, 64),
+        pkt("10.0.1.10", "203.0.113.100", IpProtocol::Tcp, 80, 64),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
-    let m = packet::parse(&out).unwrap(); // header checksum still valid
+    let m = wire::parse(&out).unwrap(); // header checksum still valid
     assert_eq!(m.src, "198.51.100.10".parse::<IpAddr>().unwrap());
     let (v, out) = run(
         &snap,
         "internet",
-        pkt("203.0.113.100", "198.51.100.10", PROTO_TCP, 80, 64),
+        pkt("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 80, 64),
     );
     assert!(matches!(v, Verdict::Forward { .. }));
     assert_eq!(
-        packet::parse(&out).unwrap().dst,
+        wire::parse(&out).unwrap().dst,
         "10.0.1.10".parse::<IpAddr>().unwrap()
     );
 }
@@ -850,13 +849,13 @@ fn unmapped_public_addresses_and_private_destinations_from_the_internet_are_drop
     let (v, _) = run(
         &snap,
         "internet",
-        pkt("203.0.113.100", "198.51.100.99", PROTO_TCP, 80, 64),
+        pkt("203.0.113.100", "198.51.100.99", IpProtocol::Tcp, 80, 64),
     );
     assert_eq!(v, Verdict::Drop(DropReason::NoPublicIpMapping));
     let (v, _) = run(
         &snap,
         "internet",
-        pkt("203.0.113.100", "10.0.1.10", PROTO_TCP, 80, 64),
+        pkt("203.0.113.100", "10.0.1.10", IpProtocol::Tcp, 80, 64),
     );
     assert_eq!(v, Verdict::Drop(DropReason::NoPublicIpMapping));
 }
@@ -868,7 +867,7 @@ fn an_eni_without_public_ip_cannot_use_the_igw() {
         .routes
         .push(cidr_route("203.0.113.0/25", "igw-lab"));
     assert_eq!(
-        verdict(&cfg, "app", "203.0.113.100", PROTO_TCP, 80),
+        verdict(&cfg, "app", "203.0.113.100", IpProtocol::Tcp, 80),
         "verdict: DROP reason=NO_PUBLIC_IP"
     );
 }
@@ -884,7 +883,7 @@ fn source_destination_check_on_and_off() {
             "app",
             Some("10.0.2.99"),
             "192.0.2.10",
-            PROTO_TCP,
+            IpProtocol::Tcp,
             80,
         )
     };
@@ -894,7 +893,14 @@ fn source_destination_check_on_and_off() {
     assert_eq!(spoof(), "verdict: DROP reason=SRC_DST_CHECK");
     eni(&mut cfg, "eni-app").source_dest_check = Some(false);
     assert_eq!(
-        verdict_src(&cfg, "app", Some("10.0.2.99"), "192.0.2.10", PROTO_TCP, 80),
+        verdict_src(
+            &cfg,
+            "app",
+            Some("10.0.2.99"),
+            "192.0.2.10",
+            IpProtocol::Tcp,
+            80
+        ),
         "verdict: ACCEPT egress=s3"
     );
 }
@@ -904,7 +910,7 @@ fn source_destination_check_on_and_off() {
 #[test]
 fn local_route_to_an_address_no_eni_has() {
     assert_eq!(
-        verdict(&lab(), "app", "10.0.2.99", PROTO_TCP, 443),
+        verdict(&lab(), "app", "10.0.2.99", IpProtocol::Tcp, 443),
         "verdict: DROP reason=NO_ENI_AT_DESTINATION"
     );
 }
@@ -914,7 +920,7 @@ fn an_eni_without_a_port_cannot_be_delivered_to() {
     let mut cfg = lab();
     cfg.ports.retain(|p| p.port_id != "app");
     assert_eq!(
-        verdict(&cfg, "web", "10.0.2.10", PROTO_TCP, 22),
+        verdict(&cfg, "web", "10.0.2.10", IpProtocol::Tcp, 22),
         "verdict: DROP reason=NO_PORT"
     );
 }
@@ -922,7 +928,7 @@ fn an_eni_without_a_port_cannot_be_delivered_to() {
 #[test]
 fn malformed_packets_are_dropped_with_their_reason() {
     let snap = compile(&lab());
-    let mut p = pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 64);
+    let mut p = pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 64);
     p[8] = 3; // TTL changed, checksum not
     assert_eq!(
         run(&snap, "app", p).0,
@@ -939,7 +945,7 @@ fn unsolicited_packets_from_a_service_are_judged_by_rules() {
     // No flow: the S3 stand-in's packet to app passes the NACL; sg-app has no inbound rule for it.
     // (As the reply of app's request it passes: tests/stateful.rs.)
     assert_eq!(
-        verdict(&lab(), "s3", "10.0.2.10", PROTO_TCP, 49152),
+        verdict(&lab(), "s3", "10.0.2.10", IpProtocol::Tcp, 49152),
         "verdict: DROP reason=SG_NO_ALLOW"
     );
 }

@@ -7,9 +7,9 @@ mod support;
 use support::{Pkt, compile, ip, lab, port, rx};
 use vpcfwd::config::{self, Config};
 use vpcfwd::flow::{FlowTable, Time};
-use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use vpcfwd::pipeline::{self, DropReason, NoTrace, Recorder, Rx, Stage, Verdict};
+use vpcfwd::pipeline::{self, DropReason, NoTrace, Recorder, ReplyKind, Rx, Stage, Verdict};
 use vpcfwd::snapshot::Snapshot;
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol};
 
 /// Sends `p` in from port `from` at `secs`; on forwarding, `p` becomes the packet as it left.
 fn send(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64) -> Verdict {
@@ -40,13 +40,13 @@ fn a_reply_passes_on_state_where_rules_would_refuse_it() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
     // Unsolicited, the S3 stand-in's packet is refused: sg-app has no such inbound rule.
-    let mut stray = Pkt::new("192.0.2.10", "10.0.2.10", PROTO_TCP, 80, 40000);
+    let mut stray = Pkt::new("192.0.2.10", "10.0.2.10", IpProtocol::Tcp, 80, 40000);
     assert_eq!(
         send(&snap, &flows, "s3", &mut stray, 1),
         Verdict::Drop(DropReason::SgNoAllow)
     );
     // As the reply of app's request, it passes.
-    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40000, 80);
     assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "s3");
     p.reply();
     assert_eq!(egress(&snap, send(&snap, &flows, "s3", &mut p, 2)), "app");
@@ -65,7 +65,7 @@ fn nacls_judge_replies_again_although_the_request_passed() {
     entries.push(all_traffic(100, false, true, "10.0.0.0/16"));
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40000, 80);
     assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "s3");
     p.reply();
     assert_eq!(
@@ -119,14 +119,14 @@ fn flows_allowed_by_any_peer_rules_both_ways_are_untracked_but_icmp_always_is() 
     open_both_ways(&mut cfg, "sg-web");
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
-    let mut udp = Pkt::new("10.0.1.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+    let mut udp = Pkt::new("10.0.1.10", "203.0.113.100", IpProtocol::Udp, 5000, 53);
     let st = stages(&snap, &flows, "web", &mut udp, 1);
     assert!(
         has(&st, |s| matches!(s, Stage::FlowUntracked { .. })),
         "{st:?}"
     );
     assert_eq!(flows.conns().len(), 0, "nothing recorded");
-    let mut ping = Pkt::new("10.0.1.10", "203.0.113.100", PROTO_ICMP, 0, 0);
+    let mut ping = Pkt::new("10.0.1.10", "203.0.113.100", IpProtocol::Icmp, 0, 0);
     let st = stages(&snap, &flows, "web", &mut ping, 1);
     assert!(
         has(&st, |s| matches!(s, Stage::FlowNew { .. })),
@@ -140,7 +140,7 @@ fn flows_through_a_nat_gateway_are_always_tracked() {
     open_both_ways(&mut cfg, "sg-app");
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Udp, 5000, 53);
     let st = stages(&snap, &flows, "app", &mut p, 1);
     assert!(has(&st, |s| matches!(s, Stage::FlowNew { .. })), "{st:?}");
     assert!(!has(&st, |s| matches!(s, Stage::FlowUntracked { .. })));
@@ -168,7 +168,7 @@ fn udp_flows_idle_out_after_the_enis_timeout() {
         let snap = compile(&cfg);
         let flows = FlowTable::new(1024);
         // UDP to the S3 stand-in is allowed by no egress rule of sg-app; use the internet via NAT.
-        let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_UDP, 5000, 53);
+        let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Udp, 5000, 53);
         assert_eq!(
             egress(&snap, send(&snap, &flows, "app", &mut p, 0)),
             "internet"
@@ -193,7 +193,7 @@ fn udp_flows_idle_out_after_the_enis_timeout() {
 fn the_nat_gateway_translates_both_ways_and_refuses_unsolicited_traffic() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     assert_eq!(
         egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
         "internet"
@@ -201,7 +201,7 @@ fn the_nat_gateway_translates_both_ways_and_refuses_unsolicited_traffic() {
     let out = p.meta();
     assert_eq!(out.src, ip("198.51.100.5"), "source is the Elastic IP");
     assert!(out.sport >= 1024, "NAT ports are 1024-65535");
-    assert!(packet::parse(&p.buf[..p.len]).is_ok());
+    assert!(wire::parse(&p.buf[..p.len]).is_ok());
     p.reply();
     assert_eq!(
         egress(&snap, send(&snap, &flows, "internet", &mut p, 2)),
@@ -210,7 +210,7 @@ fn the_nat_gateway_translates_both_ways_and_refuses_unsolicited_traffic() {
     let back = p.meta();
     assert_eq!((back.dst, back.dport), (ip("10.0.2.10"), 40000));
     // A connection opened from outside: no binding.
-    let mut stray = Pkt::new("203.0.113.100", "198.51.100.5", PROTO_TCP, 80, 40001);
+    let mut stray = Pkt::new("203.0.113.100", "198.51.100.5", IpProtocol::Tcp, 80, 40001);
     assert_eq!(
         send(&snap, &flows, "internet", &mut stray, 2),
         Verdict::Drop(DropReason::Unsolicited)
@@ -221,7 +221,7 @@ fn the_nat_gateway_translates_both_ways_and_refuses_unsolicited_traffic() {
 fn icmp_echo_through_the_nat_gateway_is_translated_by_identifier() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_ICMP, 0, 0);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Icmp, 0, 0);
     let id = p.meta().icmp_id;
     assert_eq!(
         egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
@@ -229,7 +229,7 @@ fn icmp_echo_through_the_nat_gateway_is_translated_by_identifier() {
     );
     assert_eq!(p.meta().src, ip("198.51.100.5"));
     assert_eq!(
-        packet::checksum::checksum(&p.buf[20..p.len]),
+        wire::checksum::checksum(&p.buf[20..p.len]),
         0,
         "ICMP checksum"
     );
@@ -245,26 +245,28 @@ fn icmp_echo_through_the_nat_gateway_is_translated_by_identifier() {
 fn a_timed_out_nat_tcp_connection_gets_a_rst() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     assert_eq!(
         egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
         "internet"
     );
     // 351 s later the inside host sends on the idle connection (not a SYN).
-    let mut late = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut late = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     late.ack();
     let v = send(&snap, &flows, "app", &mut late, 1 + 351);
     let Verdict::Reply {
         egress,
         len,
         reason,
+        kind,
     } = v
     else {
         panic!("{v:?}")
     };
     assert_eq!(reason, DropReason::NatIdleTimeout);
+    assert_eq!(kind, ReplyKind::TcpRst);
     assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
-    let m = packet::parse(&late.buf[..len]).unwrap();
+    let m = wire::parse(&late.buf[..len]).unwrap();
     assert_eq!(
         (m.src, m.dst, m.sport, m.dport),
         (ip("203.0.113.100"), ip("10.0.2.10"), 80, 40000)
@@ -284,7 +286,7 @@ fn nat_gateway_subnet_nacls_apply_to_replies() {
     ]);
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     assert_eq!(
         egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
         "internet"
@@ -302,7 +304,7 @@ fn privatelink_translates_to_a_target_and_back_and_spreads_flows() {
     let flows = FlowTable::new(4096);
     let mut targets = std::collections::HashSet::new();
     for sport in 40000..40064u16 {
-        let mut p = Pkt::new("10.0.2.10", "10.0.2.20", PROTO_TCP, sport, 443);
+        let mut p = Pkt::new("10.0.2.10", "10.0.2.20", IpProtocol::Tcp, sport, 443);
         assert_eq!(egress(&snap, send(&snap, &flows, "app", &mut p, 1)), "api");
         let m = p.meta();
         assert_eq!(
@@ -330,7 +332,7 @@ fn privatelink_translates_to_a_target_and_back_and_spreads_flows() {
 fn the_provider_cannot_open_connections_into_the_consumer_vpc() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("192.0.2.130", "192.0.2.129", PROTO_TCP, 443, 50000);
+    let mut p = Pkt::new("192.0.2.130", "192.0.2.129", IpProtocol::Tcp, 443, 50000);
     assert_eq!(
         send(&snap, &flows, "api", &mut p, 1),
         Verdict::Drop(DropReason::Unsolicited)
@@ -374,7 +376,7 @@ fn interface_endpoints_carry_tcp_only() {
         });
     let snap = compile(&cfg);
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "10.0.2.20", PROTO_UDP, 5000, 443);
+    let mut p = Pkt::new("10.0.2.10", "10.0.2.20", IpProtocol::Udp, 5000, 443);
     assert_eq!(
         send(&snap, &flows, "app", &mut p, 1),
         Verdict::Drop(DropReason::UnsupportedProtocol)
@@ -385,7 +387,7 @@ fn interface_endpoints_carry_tcp_only() {
 fn a_full_flow_table_refuses_new_flows_with_a_reason() {
     let snap = compile(&lab());
     let flows = FlowTable::new(0);
-    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40000, 80);
     assert_eq!(
         send(&snap, &flows, "app", &mut p, 1),
         Verdict::Drop(DropReason::FlowTableFull)
@@ -397,11 +399,11 @@ fn a_full_flow_table_refuses_new_flows_with_a_reason() {
 fn the_offload_partial_checksum_is_kept_partial_through_nat() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     let m = p.meta();
     let l4_len = (m.len - m.l4_offset) as u16;
     let partial = |s: std::net::Ipv4Addr, d: std::net::Ipv4Addr| {
-        packet::checksum::fold(packet::checksum::pseudo_v4(s, d, PROTO_TCP, l4_len))
+        wire::checksum::fold(wire::checksum::pseudo_v4(s, d, IpProtocol::Tcp, l4_len))
     };
     let at = m.l4_offset + 16;
     let before = partial(
@@ -412,7 +414,7 @@ fn the_offload_partial_checksum_is_kept_partial_through_nat() {
     let rx = Rx {
         ingress: port(&snap, "app"),
         now: Time::from_secs(1),
-        l4_csum_partial: true,
+        csum: ChecksumMode::Partial,
     };
     let v = pipeline::process(&snap, &flows, &mut p.buf, p.len, rx, &mut NoTrace);
     assert!(matches!(v, Verdict::Forward { .. }));
@@ -431,7 +433,7 @@ fn the_offload_partial_checksum_is_kept_partial_through_nat() {
 fn icmp_error(src: &str, dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Pkt {
     let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&quoted[..28]);
-    let c = packet::checksum::checksum(&icmp);
+    let c = wire::checksum::checksum(&icmp);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     let total = (20 + icmp.len()) as u16;
     let s: std::net::Ipv4Addr = src.parse().unwrap();
@@ -446,13 +448,13 @@ fn icmp_error(src: &str, dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Pkt {
         0,
         0,
         64,
-        PROTO_ICMP,
+        IpProtocol::Icmp.into(),
         0,
         0,
     ];
     buf.extend_from_slice(&s.octets());
     buf.extend_from_slice(&d.octets());
-    let c = packet::checksum::checksum(&buf[..20]);
+    let c = wire::checksum::checksum(&buf[..20]);
     buf[10..12].copy_from_slice(&c.to_be_bytes());
     buf.extend_from_slice(&icmp);
     let len = buf.len();
@@ -464,7 +466,7 @@ fn icmp_error(src: &str, dst: &str, ty: u8, code: u8, quoted: &[u8]) -> Pkt {
 fn icmp_errors_through_the_nat_gateway_are_translated_back_with_their_quote() {
     let snap = compile(&lab());
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = Pkt::new("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     assert_eq!(
         egress(&snap, send(&snap, &flows, "app", &mut p, 1)),
         "internet"
@@ -479,13 +481,13 @@ fn icmp_errors_through_the_nat_gateway_are_translated_back_with_their_quote() {
     let m = err.meta();
     assert_eq!(m.dst, ip("10.0.2.10"));
     assert_eq!(
-        packet::checksum::checksum(&err.buf[20..err.len]),
+        wire::checksum::checksum(&err.buf[20..err.len]),
         0,
         "ICMP checksum"
     );
-    let q = packet::quoted_v4(&err.buf, &m).unwrap();
+    let q = wire::quoted_v4(&err.buf, &m).unwrap();
     assert_eq!(
-        (q.src, q.sport, q.dst, q.dport),
+        (q.meta.src, q.meta.sport, q.meta.dst, q.meta.dport),
         (
             "10.0.2.10".parse().unwrap(),
             40000,
@@ -494,12 +496,12 @@ fn icmp_errors_through_the_nat_gateway_are_translated_back_with_their_quote() {
         )
     );
     assert_eq!(
-        packet::checksum::checksum(&err.buf[q.ip..q.ip + 20]),
+        wire::checksum::checksum(&err.buf[q.ip..q.ip + 20]),
         0,
         "quoted header checksum"
     );
     // An error quoting a packet the NAT gateway never sent is unsolicited.
-    let other = Pkt::new("198.51.100.5", "203.0.113.100", PROTO_TCP, 1111, 80);
+    let other = Pkt::new("198.51.100.5", "203.0.113.100", IpProtocol::Tcp, 1111, 80);
     let mut stray = icmp_error(
         "203.0.113.100",
         "198.51.100.5",
@@ -510,5 +512,41 @@ fn icmp_errors_through_the_nat_gateway_are_translated_back_with_their_quote() {
     assert_eq!(
         send(&snap, &flows, "internet", &mut stray, 2),
         Verdict::Drop(DropReason::Unsolicited)
+    );
+}
+
+/// An ICMP error is keyed by the tuple of the packet it quotes, built as for a live packet:
+/// an error quoting a tracked echo request finds the echo's flow (`IcmpQuery` by identifier),
+/// so it passes ingress groups whose rules alone would refuse it.
+#[test]
+fn an_icmp_error_quoting_a_tracked_echo_passes_as_part_of_its_flow() {
+    let snap = compile(&lab());
+    let flows = FlowTable::new(1024);
+    let mut ping = Pkt::new("10.0.2.10", "10.0.1.10", IpProtocol::Icmp, 0, 0);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "app", &mut ping, 1)),
+        "web"
+    );
+    // web answers "host unreachable"; sg-app's ingress rules allow ICMP echo requests only.
+    let quote = ping.buf[..ping.len].to_vec();
+    let mut err = icmp_error("10.0.1.10", "10.0.2.10", 3, 1, &quote);
+    let st = stages(&snap, &flows, "web", &mut err, 2);
+    assert!(
+        has(&st, |s| matches!(s, Stage::Flow { egress: false, .. })),
+        "app's ingress: part of the echo's flow: {st:?}"
+    );
+    let mut err = icmp_error("10.0.1.10", "10.0.2.10", 3, 1, &quote);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "web", &mut err, 2)),
+        "app"
+    );
+    // The same error quoting an echo of no flow (another identifier) is judged by the rules.
+    let mut stray = quote.clone();
+    let id_at = wire::parse(&quote).unwrap().l4_offset + 4;
+    stray[id_at..id_at + 2].copy_from_slice(&0x9999u16.to_be_bytes());
+    let mut err = icmp_error("10.0.1.10", "10.0.2.10", 3, 1, &stray);
+    assert_eq!(
+        send(&snap, &flows, "web", &mut err, 2),
+        Verdict::Drop(DropReason::SgNoAllow)
     );
 }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use support::mem_lab::MemLab;
 use support::*;
 use vpcfwd::io::{VNET_HDR_LEN, VnetHdr};
-use vpcfwd::packet::{self, PROTO_ICMP, PROTO_TCP};
 use vpcfwd::snapshot;
+use vpcfwd::wire::{self, IpProtocol};
 
 /// The source port of a TCP packet.
 fn sport(p: &[u8]) -> u16 {
-    packet::parse(p).unwrap().sport
+    wire::parse(p).unwrap().sport
 }
 
 /// The lab with acl-private refusing SSH from the public subnet (a NACL change applies to the
@@ -41,15 +41,24 @@ fn a_reload_mid_batch_takes_effect_at_the_next_batch() {
     let mut lab = MemLab::new(lab_snapshot());
     // One batch: five packets, the reload, five more; then the batch ends and five more come.
     for s in 1000..1005 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, s, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, s, 22),
+        );
     }
     lab.reload_at("web", lab_without_ssh_from_web());
     for s in 1005..1010 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, s, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, s, 22),
+        );
     }
     lab.end_batch("web");
     for s in 1010..1015 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, s, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, s, 22),
+        );
     }
     lab.start();
     lab.settle();
@@ -78,7 +87,10 @@ fn a_reload_retires_each_workers_counter_block_and_its_counts_survive() {
     let mut lab = MemLab::new(lab_snapshot());
     lab.start();
     for s in 2000..2003 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, s, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, s, 22),
+        );
     }
     lab.settle();
     let first = Arc::clone(&lab.shared.live.load().snap);
@@ -87,7 +99,10 @@ fn a_reload_retires_each_workers_counter_block_and_its_counts_survive() {
     drop(first);
     assert_eq!(lab.reload(next), 2);
     for s in 2003..2005 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, s, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, s, 22),
+        );
     }
     lab.settle();
     let rx = |lab: &MemLab| {
@@ -125,11 +140,14 @@ fn flow_log_records_reach_the_writer() {
     let mut lab = MemLab::with(lab_snapshot(), 0, Some(60));
     lab.start();
     for _ in 0..3 {
-        lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40000, 22));
+        lab.send(
+            "web",
+            &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40000, 22),
+        );
     }
     lab.send(
         "web",
-        &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40001, 8080),
+        &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40001, 8080),
     );
     lab.settle();
     assert_eq!(lab.sent("app").len(), 3);
@@ -167,7 +185,10 @@ fn flow_log_records_reach_the_writer() {
 fn flow_log_batches_are_handed_over_every_interval_while_running() {
     let mut lab = MemLab::with(lab_snapshot(), 0, Some(1));
     lab.start();
-    lab.send("web", &pkt("10.0.1.10", "10.0.2.10", PROTO_TCP, 40000, 22));
+    lab.send(
+        "web",
+        &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 40000, 22),
+    );
     lab.settle();
     // No shutdown: the interval of one second closes and the worker hands its records over.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -194,18 +215,18 @@ fn needs_csum() -> VnetHdr {
 fn a_partial_checksum_packet_leaves_with_its_header_and_a_partial_checksum() {
     let mut lab = MemLab::with(lab_snapshot(), VNET_HDR_LEN, None);
     lab.start();
-    let mut p = pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40000, 80);
+    let mut p = pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40000, 80);
     make_partial(&mut p);
     lab.send_with("app", needs_csum(), &p);
     // A packet with a complete checksum, for contrast.
-    let full = pkt("10.0.2.10", "203.0.113.100", PROTO_TCP, 40001, 80);
+    let full = pkt("10.0.2.10", "203.0.113.100", IpProtocol::Tcp, 40001, 80);
     lab.send_with("app", VnetHdr::default(), &full);
     lab.settle();
     let out = lab.frames("internet");
     assert_eq!(out.len(), 2);
     assert_eq!(VnetHdr::parse(&out[0]), needs_csum(), "header kept");
     let o = &out[0][VNET_HDR_LEN..];
-    let m = packet::parse(o).unwrap();
+    let m = wire::parse(o).unwrap();
     assert_eq!(m.src, ip("198.51.100.5"), "through the NAT gateway");
     assert!(
         csum_eq(tcp_csum(o), partial_csum(o)),
@@ -238,7 +259,7 @@ fn a_tso_super_packet_is_decided_once_written_whole_and_counted_as_its_segments(
     assert_eq!(out[0].len(), VNET_HDR_LEN + 3540, "the whole super-packet");
     assert_eq!(VnetHdr::parse(&out[0]), h, "its segmentation header kept");
     let o = &out[0][VNET_HDR_LEN..];
-    assert_eq!(packet::parse(o).unwrap().src, ip("198.51.100.5"));
+    assert_eq!(wire::parse(o).unwrap().src, ip("198.51.100.5"));
     assert!(csum_eq(tcp_csum(o), partial_csum(o)));
     assert_eq!(
         lab.counter(
@@ -270,7 +291,7 @@ fn a_generated_reply_leaves_with_an_empty_header() {
     cfg.options.router_mode = true;
     let mut lab = MemLab::with(compile(&cfg), VNET_HDR_LEN, None);
     lab.start();
-    let mut p = probe_pkt("10.0.2.10", "192.0.2.10", PROTO_TCP, 80, 1);
+    let mut p = probe_pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 1);
     make_partial(&mut p);
     lab.send_with("app", needs_csum(), &p);
     lab.settle();
@@ -278,7 +299,7 @@ fn a_generated_reply_leaves_with_an_empty_header() {
     assert_eq!(out.len(), 1, "the ICMP time-exceeded goes back to app");
     assert_eq!(VnetHdr::parse(&out[0]), VnetHdr::default(), "no offload");
     assert_eq!(&out[0][..VNET_HDR_LEN], &[0; VNET_HDR_LEN]);
-    let m = packet::parse(&out[0][VNET_HDR_LEN..]).unwrap();
-    assert_eq!((m.proto, m.icmp_type), (PROTO_ICMP, 11));
+    let m = wire::parse(&out[0][VNET_HDR_LEN..]).unwrap();
+    assert_eq!((m.proto, m.icmp_type), (IpProtocol::Icmp, 11));
     assert!(lab.frames("s3").is_empty());
 }

@@ -6,7 +6,7 @@
 //! Modules, lowest first; each imports only from modules above it in this list:
 //!
 //! 1. `lpm` — longest-prefix-match FIBs (Poptrie), knows nothing of VPCs.
-//! 2. `packet` — wire formats: parsing, rewrites, checksums.
+//! 2. `wire` — wire formats: typed views, parsing, rewrites, checksums, generated packets.
 //! 3. `policy` — security-group and network-ACL rules in matchable form.
 //! 4. `config` — the YAML model (`describe-*` names), loading, validation.
 //! 5. `flow` — connection tracking, NAT and PrivateLink bindings (bounded, sharded tables).
@@ -18,8 +18,8 @@
 pub mod config;
 pub mod flow;
 pub mod lpm;
-pub mod packet;
 pub mod pipeline;
 pub mod policy;
 pub mod snapshot;
 pub mod trace;
+pub mod wire;

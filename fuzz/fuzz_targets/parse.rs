@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = vpcfwd::packet::parse(data);
+    let _ = vpcfwd::wire::parse(data);
 });

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use vpcfwd::flow::{FlowTable, Time};
 use vpcfwd::observe::{Block, Layout, Observer};
 use vpcfwd::pipeline::{NoTrace, Rx, process};
+use vpcfwd::wire::ChecksumMode;
 use vpcfwd::snapshot::{PortIdx, Snapshot};
 
 fn lab() -> &'static Arc<Snapshot> {
@@ -23,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = pkt.to_vec();
     buf.resize(pkt.len() + 128, 0);
     let ingress = PortIdx(u16::from(port) % snap.ports.len() as u16);
-    let rx = Rx { ingress, now: Time(0), l4_csum_partial: false };
+    let rx = Rx { ingress, now: Time(0), csum: ChecksumMode::Full };
     let _ = process(snap, &FlowTable::new(16), &mut buf, pkt.len(), rx, &mut NoTrace);
     buf[..pkt.len()].copy_from_slice(pkt);
     let block = Block::new(Arc::clone(snap), Arc::new(Layout::new(snap)));

@@ -8,6 +8,7 @@ use crate::config::{
     Config, IcmpTypeCode, NetworkAcl, NetworkAclAssociation, NetworkAclEntry, PortRange,
     ReferencedGroupInfo, RuleAction, SecurityGroup, SecurityGroupRule,
 };
+use crate::wire::IpProtocol;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -67,7 +68,9 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                     r.from_port = None;
                     r.to_port = None;
                 }
-                Some(Some(6 | 17)) if r.from_port.is_none() || r.to_port.is_none() => {
+                Some(Some(IpProtocol::Tcp | IpProtocol::Udp))
+                    if r.from_port.is_none() || r.to_port.is_none() =>
+                {
                     report.note(
                         &id,
                         &f,

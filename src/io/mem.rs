@@ -215,7 +215,10 @@ mod tests {
         p.push_with(0, h, &[0x45; 340]);
         let mut f = [0u8; 512];
         let m = p.recv(0, &mut f).unwrap().unwrap();
-        assert_eq!((m.len, m.csum_partial, m.segments), (340, true, 3));
+        assert_eq!(
+            (m.len, m.csum, m.segments),
+            (340, crate::wire::ChecksumMode::Partial, 3)
+        );
         p.send(0, &mut f[..VNET_HDR_LEN + 340], Tx::Forwarded)
             .unwrap();
         p.send(0, &mut f[..VNET_HDR_LEN + 28], Tx::Generated)

@@ -17,6 +17,7 @@
 //! Methods take `&self` and a queue number: several workers write to one egress port at once
 //! (a TUN queue is an fd; the in-memory port locks), as quinn's `AsyncUdpSocket` is shared.
 
+use crate::wire::ChecksumMode;
 use std::io;
 use std::time::Duration;
 
@@ -25,9 +26,9 @@ use std::time::Duration;
 pub struct RxMeta {
     /// Bytes of the IP packet (after the port's headroom).
     pub len: usize,
-    /// The L4 checksum holds only the pseudo-header sum (checksum offload): rewrites must keep
-    /// it partial.
-    pub csum_partial: bool,
+    /// `Partial` when the L4 checksum holds only the pseudo-header sum (checksum offload):
+    /// rewrites must keep it partial.
+    pub csum: ChecksumMode,
     /// Wire packets it stands for: a segmentation-offload super-packet is several (flow logs
     /// count packets as AWS sees them on the wire); otherwise 1.
     pub segments: u64,

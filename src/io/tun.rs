@@ -12,12 +12,13 @@
 //! intact, never split and re-merged. Generated replies (RST, ICMP) get an empty header. Without
 //! offloads (refused, or `--no-offload`) it is one read and one write per packet, no header.
 //!
-//! Every byte offset of the virtio-net header is in [`VnetHdr`] (as in firecracker's
-//! `devices/virtio/net/tap.rs`): the worker never reads the header, the port tells it what it
-//! needs ([`RxMeta`]).
+//! The virtio-net header's layout is the core's `wire::virtio` view; [`VnetHdr`] is its decoded
+//! form, and only this file reads or writes it (as in firecracker's `devices/virtio/net/tap.rs`):
+//! the worker never reads the header, the port tells it what it needs ([`RxMeta`]).
 
 use super::netns::{self, PortPlan};
 use super::port::{Port, RxMeta, Tx};
+use crate::wire::{ChecksumMode, VirtioNetHdr, virtio};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 /// Size of the virtio-net header (`struct virtio_net_hdr`, no `num_buffers`) that precedes
 /// every packet on an offload device.
-pub const VNET_HDR_LEN: usize = 10;
+pub const VNET_HDR_LEN: usize = virtio::HEADER_LEN;
 
 /// The TUN devices' transmit queue length: the default 500 drops bursts of a fast sender
 /// before the worker drains them.
@@ -46,45 +47,49 @@ pub struct VnetHdr {
 
 impl VnetHdr {
     /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the L4 checksum holds only the pseudo-header sum.
-    pub const F_NEEDS_CSUM: u8 = 1;
+    pub const F_NEEDS_CSUM: u8 = virtio::F_NEEDS_CSUM;
     /// `VIRTIO_NET_HDR_GSO_NONE`.
-    pub const GSO_NONE: u8 = 0;
+    pub const GSO_NONE: u8 = virtio::GSO_NONE;
     /// `VIRTIO_NET_HDR_GSO_TCPV4`.
-    pub const GSO_TCPV4: u8 = 1;
+    pub const GSO_TCPV4: u8 = virtio::GSO_TCPV4;
     /// `VIRTIO_NET_HDR_GSO_TCPV6`.
-    pub const GSO_TCPV6: u8 = 4;
+    pub const GSO_TCPV6: u8 = virtio::GSO_TCPV6;
 
     /// The header at the start of `b` (all zero — no offload — if `b` is shorter).
     pub fn parse(b: &[u8]) -> VnetHdr {
-        let Some(b) = b.get(..VNET_HDR_LEN) else {
+        let Some(h) = VirtioNetHdr::new_checked(b) else {
             return VnetHdr::default();
         };
-        let le = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         VnetHdr {
-            flags: b[0],
-            gso_type: b[1],
-            hdr_len: le(2),
-            gso_size: le(4),
-            csum_start: le(6),
-            csum_offset: le(8),
+            flags: h.flags(),
+            gso_type: h.gso_type(),
+            hdr_len: h.hdr_len(),
+            gso_size: h.gso_size(),
+            csum_start: h.csum_start(),
+            csum_offset: h.csum_offset(),
         }
     }
 
-    /// Writes the header into the first [`VNET_HDR_LEN`] bytes of `b`.
+    /// Writes the header into the first [`VNET_HDR_LEN`] bytes of `b` (nothing if shorter).
     pub fn write(&self, b: &mut [u8]) {
-        let Some(b) = b.get_mut(..VNET_HDR_LEN) else {
+        let Some(mut h) = VirtioNetHdr::new_checked(b) else {
             return;
         };
-        b[0] = self.flags;
-        b[1] = self.gso_type;
-        b[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());
-        b[4..6].copy_from_slice(&self.gso_size.to_le_bytes());
-        b[6..8].copy_from_slice(&self.csum_start.to_le_bytes());
-        b[8..10].copy_from_slice(&self.csum_offset.to_le_bytes());
+        h.set_flags(self.flags);
+        h.set_gso_type(self.gso_type);
+        h.set_hdr_len(self.hdr_len);
+        h.set_gso_size(self.gso_size);
+        h.set_csum_start(self.csum_start);
+        h.set_csum_offset(self.csum_offset);
     }
 
-    pub fn needs_csum(&self) -> bool {
-        self.flags & Self::F_NEEDS_CSUM != 0
+    /// The checksum state of the packet behind this header, as the pipeline's rewrites need it.
+    pub fn checksum_mode(&self) -> ChecksumMode {
+        if self.flags & Self::F_NEEDS_CSUM != 0 {
+            ChecksumMode::Partial
+        } else {
+            ChecksumMode::Full
+        }
     }
 
     /// Wire packets an IP packet of `len` bytes under this header stands for: a GSO
@@ -101,7 +106,7 @@ impl VnetHdr {
     pub fn rx_meta(&self, len: usize) -> RxMeta {
         RxMeta {
             len,
-            csum_partial: self.needs_csum(),
+            csum: self.checksum_mode(),
             segments: self.segments(len),
         }
     }
@@ -115,7 +120,7 @@ impl VnetHdr {
         } else {
             RxMeta {
                 len,
-                csum_partial: false,
+                csum: ChecksumMode::Full,
                 segments: 1,
             }
         }
@@ -298,12 +303,12 @@ mod tests {
         assert_eq!(h.segments(40 + 1000), 1);
         assert_eq!(h.segments(40), 1);
         let m = h.rx_meta(40 + 2001);
-        assert_eq!((m.len, m.segments, m.csum_partial), (2041, 3, false));
+        assert_eq!((m.len, m.segments, m.csum), (2041, 3, ChecksumMode::Full));
         assert_eq!(VnetHdr::default().segments(9000), 1);
         let partial = VnetHdr {
             flags: VnetHdr::F_NEEDS_CSUM,
             ..Default::default()
         };
-        assert!(partial.rx_meta(60).csum_partial);
+        assert_eq!(partial.rx_meta(60).csum, ChecksumMode::Partial);
     }
 }

@@ -109,7 +109,7 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             let rx = Rx {
                 ingress: PortIdx(me as u16),
                 now,
-                l4_csum_partial: m.csum_partial,
+                csum: m.csum,
             };
             let mut obs = Observer::new(agg.is_some());
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);

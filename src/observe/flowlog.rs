@@ -11,6 +11,7 @@
 
 use super::Five;
 use crate::snapshot::Snapshot;
+use crate::wire::IpProtocol;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
@@ -57,7 +58,7 @@ pub fn excluded(snap: &Snapshot, f: &Five) -> bool {
             s[..7] == [0xfd00, 0xec2, 0, 0, 0, 0, 0] && matches!(s[7], 0x254 | 0x253 | 0x123)
         }
     };
-    let dhcp = f.proto == 17
+    let dhcp = IpProtocol::from(f.proto) == IpProtocol::Udp
         && matches!(
             (f.sport, f.dport),
             (68, 67) | (67, 68) | (546, 547) | (547, 546)

@@ -13,6 +13,7 @@ pub mod metrics;
 
 use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
 use crate::snapshot::{PortKind, Snapshot};
+use crate::wire::IpProtocol;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -244,7 +245,7 @@ impl Tracer for Observer {
     fn stage(&mut self, stage: Stage) {
         match stage {
             Stage::Parsed(m) if self.flow_log => {
-                let (sport, dport) = if matches!(m.proto, 6 | 17) {
+                let (sport, dport) = if m.proto.has_ports() {
                     (m.sport, m.dport)
                 } else {
                     (0, 0)
@@ -254,7 +255,7 @@ impl Tracer for Observer {
                     dst: m.dst,
                     sport,
                     dport,
-                    proto: m.proto,
+                    proto: m.proto.into(),
                 };
                 self.cur = Some(f);
                 self.orig = Some(f);
@@ -303,13 +304,17 @@ impl Tracer for Observer {
             }
             Stage::Translate { field, to, .. } if self.flow_log => {
                 if let Some(c) = &mut self.cur {
-                    let port = if matches!(c.proto, 6 | 17) { to.1 } else { 0 };
+                    let port = if IpProtocol::from(c.proto).has_ports() {
+                        to.1
+                    } else {
+                        0
+                    };
                     match field {
-                        crate::packet::rewrite::Field::Src => {
+                        crate::wire::Field::Src => {
                             c.src = to.0;
                             c.sport = port;
                         }
-                        crate::packet::rewrite::Field::Dst => {
+                        crate::wire::Field::Dst => {
                             c.dst = to.0;
                             c.dport = port;
                         }

@@ -6,9 +6,9 @@
 use std::net::IpAddr;
 use vpcfwd::config::{self, Config};
 use vpcfwd::flow::Time;
-use vpcfwd::packet::{self, PROTO_TCP, checksum, rewrite};
 use vpcfwd::pipeline::Rx;
 use vpcfwd::snapshot::{self, PortIdx, Snapshot};
+use vpcfwd::wire::{self, ChecksumMode, IpProtocol, checksum, rewrite};
 
 /// configs/lab.yaml, the lab every test starts from.
 pub const LAB_YAML: &str = include_str!("../../configs/lab.yaml");
@@ -74,13 +74,13 @@ pub fn rx_at(ingress: PortIdx, now: Time) -> Rx {
     Rx {
         ingress,
         now,
-        l4_csum_partial: false,
+        csum: ChecksumMode::Full,
     }
 }
 
 /// A packet `src:sport → dst:dport` (TCP SYN, UDP with 8 bytes, or ICMP echo request), TTL 64.
-pub fn pkt(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
-    packet::build(
+pub fn pkt(src: &str, dst: &str, proto: IpProtocol, sport: u16, dport: u16) -> Vec<u8> {
+    wire::build(
         src.parse().unwrap(),
         dst.parse().unwrap(),
         proto,
@@ -92,8 +92,8 @@ pub fn pkt(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
 }
 
 /// A packet as `vpcfwd trace` probes: source port 49152, the given TTL.
-pub fn probe_pkt(src: &str, dst: &str, proto: u8, dport: u16, ttl: u8) -> Vec<u8> {
-    packet::build(
+pub fn probe_pkt(src: &str, dst: &str, proto: IpProtocol, dport: u16, ttl: u8) -> Vec<u8> {
+    wire::build(
         src.parse().unwrap(),
         dst.parse().unwrap(),
         proto,
@@ -106,7 +106,7 @@ pub fn probe_pkt(src: &str, dst: &str, proto: u8, dport: u16, ttl: u8) -> Vec<u8
 
 /// Turns `buf` (a packet) into the answer its receiver sends back.
 pub fn reply(buf: &mut [u8]) {
-    let m = packet::parse(buf).unwrap();
+    let m = wire::parse(buf).unwrap();
     rewrite::make_reply(buf, &m);
 }
 
@@ -117,7 +117,7 @@ pub struct Pkt {
 }
 
 impl Pkt {
-    pub fn new(src: &str, dst: &str, proto: u8, sport: u16, dport: u16) -> Pkt {
+    pub fn new(src: &str, dst: &str, proto: IpProtocol, sport: u16, dport: u16) -> Pkt {
         Pkt::from_bytes(pkt(src, dst, proto, sport, dport))
     }
     /// `p` with 128 bytes of room behind it.
@@ -130,8 +130,8 @@ impl Pkt {
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
-    pub fn meta(&self) -> packet::PacketMeta {
-        packet::parse(&self.buf[..self.len]).unwrap()
+    pub fn meta(&self) -> wire::PacketMeta {
+        wire::parse(&self.buf[..self.len]).unwrap()
     }
     /// The answer the receiver sends back.
     pub fn reply(&mut self) {
@@ -141,14 +141,14 @@ impl Pkt {
     /// A later packet of the same connection (plain ACK) in the same direction.
     pub fn ack(&mut self) {
         let m = self.meta();
-        assert_eq!(m.proto, PROTO_TCP);
+        assert_eq!(m.proto, IpProtocol::Tcp);
         let at = m.l4_offset + 12;
         let old = u16::from_be_bytes([self.buf[at], self.buf[at + 1]]);
         let new = (old & 0xff00) | 0x10;
         self.buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
         let c_at = m.l4_offset + 16;
         let c = u16::from_be_bytes([self.buf[c_at], self.buf[c_at + 1]]);
-        let c = packet::checksum::update16(c, old, new);
+        let c = wire::checksum::update16(c, old, new);
         self.buf[c_at..c_at + 2].copy_from_slice(&c.to_be_bytes());
     }
 }
@@ -156,18 +156,18 @@ impl Pkt {
 /// An IPv4 TCP packet `src:sport → dst:dport` carrying `payload` zero bytes, checksums
 /// complete (a TSO super-packet when larger than the MTU).
 pub fn tcp_with_payload(src: &str, dst: &str, sport: u16, dport: u16, payload: usize) -> Vec<u8> {
-    let mut p = pkt(src, dst, PROTO_TCP, sport, dport);
-    let m = packet::parse(&p).unwrap();
+    let mut p = pkt(src, dst, IpProtocol::Tcp, sport, dport);
+    let m = wire::parse(&p).unwrap();
     p.resize(m.len + payload, 0);
     let total = p.len() as u16;
     p[2..4].copy_from_slice(&total.to_be_bytes());
     p[10..12].fill(0);
-    let c = packet::checksum::checksum(&p[..m.l4_offset]);
+    let c = wire::checksum::checksum(&p[..m.l4_offset]);
     p[10..12].copy_from_slice(&c.to_be_bytes());
     let at = m.l4_offset + 16;
     p[at..at + 2].fill(0);
     let c = l4_pseudo_sum(&p);
-    let c = packet::checksum::finish(packet::checksum::sum(&p[m.l4_offset..], c));
+    let c = wire::checksum::finish(wire::checksum::sum(&p[m.l4_offset..], c));
     p[at..at + 2].copy_from_slice(&c.to_be_bytes());
     p
 }
@@ -175,20 +175,20 @@ pub fn tcp_with_payload(src: &str, dst: &str, sport: u16, dport: u16, payload: u
 /// The (non-complemented, folded) pseudo-header sum of an IPv4 packet's L4 segment: what its
 /// checksum field holds under checksum offload.
 pub fn partial_csum(p: &[u8]) -> u16 {
-    packet::checksum::fold(l4_pseudo_sum(p))
+    wire::checksum::fold(l4_pseudo_sum(p))
 }
 
 fn l4_pseudo_sum(p: &[u8]) -> u32 {
-    let m = packet::parse(p).unwrap();
+    let m = wire::parse(p).unwrap();
     let (IpAddr::V4(s), IpAddr::V4(d)) = (m.src, m.dst) else {
         panic!("IPv4 only");
     };
-    packet::checksum::pseudo_v4(s, d, m.proto, (m.len - m.l4_offset) as u16)
+    wire::checksum::pseudo_v4(s, d, m.proto, (m.len - m.l4_offset) as u16)
 }
 
 /// Whether an IPv4 packet's L4 checksum is complete and right (a full recomputation).
 pub fn l4_checksum_ok(p: &[u8]) -> bool {
-    let m = packet::parse(p).unwrap();
+    let m = wire::parse(p).unwrap();
     let (IpAddr::V4(s), IpAddr::V4(d)) = (m.src, m.dst) else {
         return false;
     };
@@ -199,13 +199,13 @@ pub fn l4_checksum_ok(p: &[u8]) -> bool {
 
 /// The TCP checksum field of an IPv4 packet.
 pub fn tcp_csum(p: &[u8]) -> u16 {
-    let at = packet::parse(p).unwrap().l4_offset + 16;
+    let at = wire::parse(p).unwrap().l4_offset + 16;
     u16::from_be_bytes([p[at], p[at + 1]])
 }
 
 /// `p` (TCP) with its checksum field holding the pseudo-header sum, as under checksum offload.
 pub fn make_partial(p: &mut [u8]) {
-    let at = packet::parse(p).unwrap().l4_offset + 16;
+    let at = wire::parse(p).unwrap().l4_offset + 16;
     let c = partial_csum(p);
     p[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }

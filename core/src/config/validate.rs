@@ -455,7 +455,7 @@ fn route_tables(cfg: &Config, e: &mut Errors) {
 }
 
 fn protocol(p: &str) -> Option<Option<u8>> {
-    crate::policy::parse_protocol(p)
+    crate::policy::parse_protocol(p).map(|p| p.map(u8::from))
 }
 
 /// Port range / ICMP checks shared by SG rules and NACL entries.

@@ -2,16 +2,15 @@
 //! and the idle timeouts that depend on it. Pure: the table applies these functions under its
 //! shard lock.
 
-use super::Time;
 use super::key::Dir;
+use super::{Dur, Time};
 
-/// TCP flag bits as in the header's flags byte.
+/// TCP flag bits as in the header's flags byte (the wire layer's, named here for callers of
+/// the state machine).
 pub mod tcp_flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const ACK: u8 = 0x10;
+    pub use crate::wire::tcp::flags::{ACK, FIN, RST, SYN};
 }
+use crate::wire::IpProtocol;
 use tcp_flags::*;
 
 /// Fixed timeouts of TCP states other than established (seconds). AWS documents only the
@@ -114,23 +113,17 @@ impl ConnState {
     /// The state a flow starts in, given its protocol and first packet's TCP flags. A TCP flow
     /// first seen without SYN (e.g. after a restart) is picked up as established, as
     /// nf_conntrack does by default.
-    pub fn initial(proto: u8, flags: u8) -> ConnState {
+    pub fn initial(proto: IpProtocol, flags: u8) -> ConnState {
         match proto {
-            6 if flags & RST != 0 => ConnState::Tcp(TcpState::Closed),
-            6 if flags & SYN != 0 && flags & ACK == 0 => ConnState::Tcp(TcpState::SynSent),
-            6 => ConnState::Tcp(TcpState::Established),
-            17 => ConnState::Udp { stream: false },
-            1 | 58 => ConnState::Icmp,
+            IpProtocol::Tcp if flags & RST != 0 => ConnState::Tcp(TcpState::Closed),
+            IpProtocol::Tcp if flags & SYN != 0 && flags & ACK == 0 => {
+                ConnState::Tcp(TcpState::SynSent)
+            }
+            IpProtocol::Tcp => ConnState::Tcp(TcpState::Established),
+            IpProtocol::Udp => ConnState::Udp { stream: false },
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => ConnState::Icmp,
             _ => ConnState::Other,
         }
-    }
-
-    /// True for TCP states after a FIN or RST.
-    pub fn is_closing(self) -> bool {
-        matches!(
-            self,
-            ConnState::Tcp(TcpState::FinWait(_) | TcpState::TimeWait | TcpState::Closed)
-        )
     }
 
     /// Idle timeout in this state, in seconds.
@@ -231,17 +224,13 @@ pub fn on_packet(s: ConnState, ex: &mut Exchange, dir: Dir, flags: u8) -> ConnSt
 
 /// When a flow in state `s`, last seen at `now`, expires.
 pub fn expiry(s: ConnState, t: &Timeouts, now: Time) -> Time {
-    Time(
-        now.0
-            .saturating_add(u64::from(s.timeout_secs(t)) * 1_000_000_000),
-    )
+    now + Dur::from_secs(u64::from(s.timeout_secs(t)))
 }
 
 /// The security-group facts that decide tracking, as plain inputs (no snapshot types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SgFacts {
-    /// IP protocol number.
-    pub proto: u8,
+    pub proto: IpProtocol,
     /// Some rule allowing the flow's first packet has peer 0.0.0.0/0 (or ::/0 for IPv6) —
     /// and, for the flow to be untracked, every allowing rule would have to; the caller
     /// passes `true` only if the allowing rule it matched is such a rule.
@@ -256,7 +245,7 @@ pub struct SgFacts {
 /// §5's untracked rule: TCP/UDP only, allowed by an any-peer rule, opposite direction wide
 /// open, and not through a component that always tracks.
 pub fn is_untracked(f: &SgFacts) -> bool {
-    matches!(f.proto, 6 | 17)
+    f.proto.has_ports()
         && f.allowed_by_any_peer_rule
         && f.opposite_allows_all_from_any
         && !f.through_tracking_component
@@ -269,7 +258,7 @@ mod tests {
 
     #[test]
     fn tcp_handshake_and_close() {
-        let mut s = match ConnState::initial(6, SYN) {
+        let mut s = match ConnState::initial(IpProtocol::Tcp, SYN) {
             ConnState::Tcp(s) => s,
             _ => unreachable!(),
         };
@@ -297,7 +286,7 @@ mod tests {
             TcpState::Closed
         );
         assert_eq!(
-            ConnState::initial(6, ACK),
+            ConnState::initial(IpProtocol::Tcp, ACK),
             ConnState::Tcp(TcpState::Established)
         );
         // A SYN-ACK from the wrong side does not complete the handshake.
@@ -310,14 +299,14 @@ mod tests {
     #[test]
     fn udp_becomes_a_stream_after_more_than_one_exchange() {
         let mut ex = Exchange::default();
-        let mut s = ConnState::initial(17, 0);
+        let mut s = ConnState::initial(IpProtocol::Udp, 0);
         ex.count(Original);
         s = on_packet(s, &mut ex, Reply, 0);
         assert_eq!(s, ConnState::Udp { stream: false });
         s = on_packet(s, &mut ex, Original, 0);
         assert_eq!(s, ConnState::Udp { stream: true });
         let mut one_way = Exchange::default();
-        let mut u = ConnState::initial(17, 0);
+        let mut u = ConnState::initial(IpProtocol::Udp, 0);
         for _ in 0..10 {
             u = on_packet(u, &mut one_way, Original, 0);
         }
@@ -357,18 +346,27 @@ mod tests {
     #[test]
     fn untracked_rule() {
         let open = SgFacts {
-            proto: 6,
+            proto: IpProtocol::Tcp,
             allowed_by_any_peer_rule: true,
             opposite_allows_all_from_any: true,
             through_tracking_component: false,
         };
         assert!(is_untracked(&open));
-        assert!(is_untracked(&SgFacts { proto: 17, ..open }));
+        assert!(is_untracked(&SgFacts {
+            proto: IpProtocol::Udp,
+            ..open
+        }));
         assert!(
-            !is_untracked(&SgFacts { proto: 1, ..open }),
+            !is_untracked(&SgFacts {
+                proto: IpProtocol::Icmp,
+                ..open
+            }),
             "ICMP is always tracked"
         );
-        assert!(!is_untracked(&SgFacts { proto: 47, ..open }));
+        assert!(!is_untracked(&SgFacts {
+            proto: IpProtocol::Unknown(47),
+            ..open
+        }));
         assert!(!is_untracked(&SgFacts {
             allowed_by_any_peer_rule: false,
             ..open

@@ -1,6 +1,8 @@
 //! Flow keys: what a packet is matched on, in a canonical (direction-independent) form so that
 //! a reply finds the entry its request created.
 
+use crate::wire::icmp::{v4, v6};
+use crate::wire::{IpProtocol, PacketMeta};
 use std::net::IpAddr;
 
 /// Keyed multiply-fold hash (foldhash-style). Keys come from packets, so the table must not be
@@ -58,16 +60,16 @@ pub enum IcmpClass {
 pub fn icmp_query(v6: bool, icmp_type: u8) -> Option<(IcmpClass, bool)> {
     use IcmpClass::*;
     match (v6, icmp_type) {
-        (false, 8) => Some((Echo, true)),
-        (false, 0) => Some((Echo, false)),
-        (false, 13) => Some((Timestamp, true)),
-        (false, 14) => Some((Timestamp, false)),
-        (false, 15) => Some((Info, true)),
-        (false, 16) => Some((Info, false)),
-        (false, 17) => Some((AddressMask, true)),
-        (false, 18) => Some((AddressMask, false)),
-        (true, 128) => Some((Echo, true)),
-        (true, 129) => Some((Echo, false)),
+        (false, v4::ECHO_REQUEST) => Some((Echo, true)),
+        (false, v4::ECHO_REPLY) => Some((Echo, false)),
+        (false, v4::TIMESTAMP) => Some((Timestamp, true)),
+        (false, v4::TIMESTAMP_REPLY) => Some((Timestamp, false)),
+        (false, v4::INFO_REQUEST) => Some((Info, true)),
+        (false, v4::INFO_REPLY) => Some((Info, false)),
+        (false, v4::ADDRESS_MASK) => Some((AddressMask, true)),
+        (false, v4::ADDRESS_MASK_REPLY) => Some((AddressMask, false)),
+        (true, v6::ECHO_REQUEST) => Some((Echo, true)),
+        (true, v6::ECHO_REPLY) => Some((Echo, false)),
         _ => None,
     }
 }
@@ -88,16 +90,45 @@ pub enum L4 {
 pub struct Tuple {
     pub src: IpAddr,
     pub dst: IpAddr,
-    pub proto: u8,
+    pub proto: IpProtocol,
     pub l4: L4,
 }
 
 impl Tuple {
+    /// The tuple of a packet, or of the packet an ICMP error quotes (`Quoted::meta`): the one
+    /// builder for both, so an error finds the flow of what it quotes. TCP/UDP by ports, ICMP
+    /// queries by class and identifier; later fragments (no L4 header) and everything else by
+    /// address pair and protocol.
+    #[inline]
+    pub fn of(m: &PacketMeta) -> Tuple {
+        let l4 = match m.proto {
+            _ if m.later_fragment => L4::None,
+            p if p.has_ports() => L4::Ports {
+                src: m.sport,
+                dst: m.dport,
+            },
+            p if p.is_icmp() => match icmp_query(p == IpProtocol::Icmpv6, m.icmp_type) {
+                Some((class, _)) => L4::IcmpQuery {
+                    class,
+                    id: m.icmp_id,
+                },
+                None => L4::None,
+            },
+            _ => L4::None,
+        };
+        Tuple {
+            src: m.src,
+            dst: m.dst,
+            proto: m.proto,
+            l4,
+        }
+    }
+
     pub fn tcp(src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Tuple {
         Tuple {
             src,
             dst,
-            proto: 6,
+            proto: IpProtocol::Tcp,
             l4: L4::Ports {
                 src: sport,
                 dst: dport,
@@ -108,7 +139,7 @@ impl Tuple {
         Tuple {
             src,
             dst,
-            proto: 17,
+            proto: IpProtocol::Udp,
             l4: L4::Ports {
                 src: sport,
                 dst: dport,
@@ -166,7 +197,7 @@ pub struct FlowKey {
     pub lo_port: u16,
     pub hi_port: u16,
     pub zone: u16,
-    pub proto: u8,
+    pub proto: IpProtocol,
     /// 0 for ports/other, the [`IcmpClass`] for ICMP queries; bit 7 marks IPv6.
     pub class: u8,
 }
@@ -215,7 +246,7 @@ impl FlowKey {
                 u64::from(self.lo_port)
                     | u64::from(self.hi_port) << 16
                     | u64::from(self.zone) << 32
-                    | u64::from(self.proto) << 48
+                    | u64::from(self.proto.number()) << 48
                     | u64::from(self.class) << 56,
             ],
         )
@@ -252,13 +283,13 @@ mod tests {
         let t = Tuple {
             src: a,
             dst: b,
-            proto: 58,
+            proto: IpProtocol::Icmpv6,
             l4: L4::IcmpQuery { class: c, id: 77 },
         };
         let r = Tuple {
             src: b,
             dst: a,
-            proto: 58,
+            proto: IpProtocol::Icmpv6,
             l4: L4::IcmpQuery { class: c2, id: 77 },
         };
         let other = Tuple {
@@ -278,7 +309,7 @@ mod tests {
         let t4 = Tuple {
             src: v4(10, 0, 0, 1),
             dst: v4(10, 0, 0, 2),
-            proto: 47,
+            proto: IpProtocol::Unknown(47),
             l4: L4::None,
         };
         let mapped = |a: IpAddr| match a {

@@ -20,7 +20,7 @@ mod fixedmap;
 pub mod key;
 pub mod nat;
 pub mod privatelink;
-pub mod rst;
+
 pub mod table;
 pub mod xlat;
 
@@ -28,20 +28,96 @@ pub use conntrack::{ConnState, SgFacts, TcpState, Timeouts, is_untracked};
 pub use key::{Dir, FlowKey, IcmpClass, L4, Side, Tuple, icmp_query};
 pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
-pub use rst::{TcpSegmentV4, write_rst_v4};
 pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView};
 
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
 /// Monotonic time supplied by the caller, in nanoseconds since an arbitrary epoch. The core
-/// never reads a clock.
+/// never reads a clock (as `quinn-proto` takes `Instant`s from its driver); spans of it are
+/// [`Dur`], so no caller writes a unit conversion by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Time(pub u64);
 
 impl Time {
     pub const fn from_secs(s: u64) -> Time {
-        Time(s * 1_000_000_000)
+        Time(s.saturating_mul(NANOS_PER_SEC))
     }
     pub const fn as_secs(self) -> u64 {
-        self.0 / 1_000_000_000
+        self.0 / NANOS_PER_SEC
+    }
+}
+
+/// A span of [`Time`], in nanoseconds. Arithmetic saturates: a timeout never wraps around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Dur(pub u64);
+
+impl Dur {
+    pub const ZERO: Dur = Dur(0);
+    pub const fn from_secs(s: u64) -> Dur {
+        Dur(s.saturating_mul(NANOS_PER_SEC))
+    }
+    pub const fn from_nanos(n: u64) -> Dur {
+        Dur(n)
+    }
+    pub const fn as_secs(self) -> u64 {
+        self.0 / NANOS_PER_SEC
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::ops::Add<Dur> for Time {
+    type Output = Time;
+    #[inline]
+    fn add(self, d: Dur) -> Time {
+        Time(self.0.saturating_add(d.0))
+    }
+}
+
+impl std::ops::AddAssign<Dur> for Time {
+    #[inline]
+    fn add_assign(&mut self, d: Dur) {
+        *self = *self + d;
+    }
+}
+
+impl std::ops::Sub<Dur> for Time {
+    type Output = Time;
+    #[inline]
+    fn sub(self, d: Dur) -> Time {
+        Time(self.0.saturating_sub(d.0))
+    }
+}
+
+/// The span from `earlier` to `self` (zero if `earlier` is later).
+impl std::ops::Sub for Time {
+    type Output = Dur;
+    #[inline]
+    fn sub(self, earlier: Time) -> Dur {
+        Dur(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::ops::Add for Dur {
+    type Output = Dur;
+    #[inline]
+    fn add(self, d: Dur) -> Dur {
+        Dur(self.0.saturating_add(d.0))
+    }
+}
+
+impl std::ops::Mul<u64> for Dur {
+    type Output = Dur;
+    #[inline]
+    fn mul(self, n: u64) -> Dur {
+        Dur(self.0.saturating_mul(n))
+    }
+}
+
+impl From<std::time::Duration> for Dur {
+    fn from(d: std::time::Duration) -> Dur {
+        Dur(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Time;
 use super::key::addr_bits;
 use super::xlat::{Inside, Outbound, XlatTable};
+use crate::wire::IpProtocol;
 
 /// Fixed idle timeout of a NAT gateway binding.
 pub const NAT_IDLE_SECS: u64 = 350;
@@ -23,7 +24,7 @@ pub struct NatFlow {
     pub sport: u16,
     pub dst: Ipv4Addr,
     pub dport: u16,
-    pub proto: u8,
+    pub proto: IpProtocol,
 }
 
 /// Outcome of an inside packet.
@@ -35,7 +36,7 @@ pub enum NatOut {
         port: u16,
         new: bool,
     },
-    /// `NAT_IDLE_TIMEOUT`: drop and send a RST (see [`super::rst`]).
+    /// `NAT_IDLE_TIMEOUT`: drop and send a RST (see [`crate::wire::emit::tcp_rst`]).
     IdleTimedOut,
     /// `NAT_PORT_ALLOCATION`.
     PortAllocation,
@@ -105,7 +106,7 @@ impl NatTable {
         rport: u16,
         nat_addr: Ipv4Addr,
         nat_port: u16,
-        proto: u8,
+        proto: IpProtocol,
         now: Time,
     ) -> Option<(Ipv4Addr, u16)> {
         let (k, _) = self.t.inbound(
@@ -139,8 +140,8 @@ impl NatTable {
 
     /// Ports in use per destination, summed over shards: `(external address, destination,
     /// destination port, protocol) → ports`.
-    pub fn ports_per_destination(&self) -> Vec<((Ipv4Addr, Ipv4Addr, u16, u8), u32)> {
-        let mut m: std::collections::BTreeMap<(Ipv4Addr, Ipv4Addr, u16, u8), u32> =
+    pub fn ports_per_destination(&self) -> Vec<((Ipv4Addr, Ipv4Addr, u16, IpProtocol), u32)> {
+        let mut m: std::collections::BTreeMap<(Ipv4Addr, Ipv4Addr, u16, IpProtocol), u32> =
             Default::default();
         self.t.for_each_destination(|ext, remote, rport, proto, n| {
             *m.entry((v4(ext), v4(remote), rport, proto)).or_default() += n;

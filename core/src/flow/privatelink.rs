@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Time;
 use super::key::{addr_bits, bits_addr, hash_words};
 use super::xlat::{Inside, Outbound, XlatTable};
+use crate::wire::IpProtocol;
 
 /// Idle timeout of an endpoint flow (AWS documents 350 s for interface endpoints).
 pub const PRIVATELINK_IDLE_SECS: u64 = 350;
@@ -22,7 +23,7 @@ pub struct PlFlow {
     pub sport: u16,
     pub endpoint: IpAddr,
     pub port: u16,
-    pub proto: u8,
+    pub proto: IpProtocol,
     /// Consumer VPC (consumer address spaces may overlap).
     pub zone: u16,
 }
@@ -68,7 +69,7 @@ pub fn pick_target(f: &PlFlow, targets: &[(IpAddr, u16)], seed: u64) -> Option<u
             (e >> 64) as u64,
             u64::from(f.sport)
                 | u64::from(f.port) << 16
-                | u64::from(f.proto) << 32
+                | u64::from(f.proto.number()) << 32
                 | u64::from(f.zone) << 40,
         ],
     );
@@ -144,7 +145,7 @@ impl PrivateLinkTable {
         target: (IpAddr, u16),
         lb: IpAddr,
         lb_port: u16,
-        proto: u8,
+        proto: IpProtocol,
         now: Time,
     ) -> Option<PlBack> {
         let (k, _) = self.t.inbound(

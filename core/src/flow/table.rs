@@ -28,7 +28,9 @@ pub struct FlowTableFull;
 pub struct FlowHit {
     pub dir: Dir,
     pub state: ConnState,
-    /// Untracked flows are recorded too, but their replies must be judged by the rules.
+    /// Whether the entry tracks its flow. The pipeline records only tracked flows (an
+    /// untracked one leaves no entry, §5); the table keeps the flag for callers that admit
+    /// untracked entries.
     pub tracked: bool,
     /// ENIs involved: `[initiator's, responder's]`, [`NO_ENI`] where none.
     pub enis: [u32; 2],

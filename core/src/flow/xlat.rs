@@ -11,9 +11,11 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::Time;
 use super::fixedmap::FixedMap;
 use super::key::hash_words;
+use super::{Dur, Time};
+use crate::wire::IpProtocol;
+use crate::wire::tcp::flags::{ACK, SYN};
 
 /// Lowest translated source port (vpc-semantics §7: 1024–65535).
 pub const PORT_LO: u16 = 1024;
@@ -33,7 +35,7 @@ pub struct Inside {
     pub dst: u128,
     pub sport: u16,
     pub dport: u16,
-    pub proto: u8,
+    pub proto: IpProtocol,
     pub zone: u16,
 }
 
@@ -44,7 +46,7 @@ impl Inside {
             (self.src >> 64) as u64 ^ (self.dst >> 64) as u64,
             self.dst as u64,
             u64::from(self.sport) | u64::from(self.dport) << 16 | u64::from(self.zone) << 32,
-            u64::from(self.proto),
+            u64::from(self.proto.number()),
         ]
     }
 }
@@ -56,7 +58,7 @@ pub struct Outside {
     pub ext: u128,
     pub rport: u16,
     pub eport: u16,
-    pub proto: u8,
+    pub proto: IpProtocol,
 }
 
 impl Outside {
@@ -67,7 +69,9 @@ impl Outside {
                 self.remote as u64,
                 self.ext as u64,
                 (self.remote >> 64) as u64 ^ (self.ext >> 64) as u64,
-                u64::from(self.rport) | u64::from(self.eport) << 16 | u64::from(self.proto) << 32,
+                u64::from(self.rport)
+                    | u64::from(self.eport) << 16
+                    | u64::from(self.proto.number()) << 32,
             ],
         )
     }
@@ -78,7 +82,7 @@ struct DestKey {
     ext: u128,
     remote: u128,
     rport: u16,
-    proto: u8,
+    proto: IpProtocol,
 }
 
 impl DestKey {
@@ -89,7 +93,7 @@ impl DestKey {
                 self.ext as u64,
                 self.remote as u64,
                 (self.remote >> 64) as u64 ^ (self.ext >> 64) as u64,
-                u64::from(self.rport) | u64::from(self.proto) << 16,
+                u64::from(self.rport) | u64::from(self.proto.number()) << 16,
             ],
         )
     }
@@ -128,10 +132,9 @@ pub enum MissAction {
 
 /// The NAT gateway's rule for an inside packet without binding: a TCP segment that is not a
 /// fresh SYN on a tuple whose binding idled out gets a RST; anything else opens a binding.
-pub fn miss_action(proto: u8, tcp_flags: u8, tombstoned: bool) -> MissAction {
-    use super::conntrack::tcp_flags::{ACK, SYN};
+pub fn miss_action(proto: IpProtocol, tcp_flags: u8, tombstoned: bool) -> MissAction {
     let fresh_syn = tcp_flags & SYN != 0 && tcp_flags & ACK == 0;
-    if proto == 6 && tombstoned && !fresh_syn {
+    if proto == IpProtocol::Tcp && tombstoned && !fresh_syn {
         MissAction::IdleTimeoutRst
     } else {
         MissAction::Allocate
@@ -166,7 +169,7 @@ pub struct XlatTable {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: u64,
     seed: u64,
-    idle: u64,
+    idle: Dur,
     tombstones: bool,
     max_entries: usize,
     pub counters: XlatCounters,
@@ -207,9 +210,9 @@ impl Release<'_> {
             }
         }
         self.counters.expiries.fetch_add(1, Relaxed);
-        if self.tombstones && k.proto == 6 {
+        if self.tombstones && k.proto == IpProtocol::Tcp {
             let th = hash_words(self.seed ^ 1, &k.words());
-            let until = Time(now.0.max(b.expires.0) + TOMBSTONE_SECS * 1_000_000_000);
+            let until = now.max(b.expires) + Dur::from_secs(TOMBSTONE_SECS);
             if let Some(t) = self.tombs.get_mut(th, &k) {
                 *t = until;
             } else if self.tombs.insert_new(th, k, until).is_err() {
@@ -249,7 +252,7 @@ impl XlatTable {
             shards,
             shard_mask: (n - 1) as u64,
             seed,
-            idle: idle_secs * 1_000_000_000,
+            idle: Dur::from_secs(idle_secs),
             tombstones,
             max_entries: share * n,
             counters: XlatCounters::default(),
@@ -260,13 +263,18 @@ impl XlatTable {
         self.max_entries
     }
 
-    fn shard_of(&self, remote: u128, rport: u16, proto: u8) -> std::sync::MutexGuard<'_, Shard> {
+    fn shard_of(
+        &self,
+        remote: u128,
+        rport: u16,
+        proto: IpProtocol,
+    ) -> std::sync::MutexGuard<'_, Shard> {
         let h = hash_words(
             self.seed ^ 2,
             &[
                 remote as u64,
                 (remote >> 64) as u64,
-                u64::from(rport) | u64::from(proto) << 16,
+                u64::from(rport) | u64::from(proto.number()) << 16,
             ],
         );
         let i = (h & self.shard_mask) as usize;
@@ -309,7 +317,7 @@ impl XlatTable {
         if let Some(i) = fwd.find(fh, k) {
             let b = fwd.at_mut(i).expect("found");
             if now < b.expires && b.remote == remote && b.remote_port == rport {
-                b.expires = Time(now.0 + self.idle);
+                b.expires = now + self.idle;
                 return Outbound::Mapped {
                     binding: *b,
                     new: false,
@@ -385,7 +393,7 @@ impl XlatTable {
                 ext_port: port,
                 remote,
                 remote_port: rport,
-                expires: Time(now.0 + self.idle),
+                expires: now + self.idle,
             };
             // Both maps have room: checked above under the same lock.
             let _ = rel.rev.insert_new(o.hash(seed), o, *k);
@@ -408,7 +416,7 @@ impl XlatTable {
         rport: u16,
         ext: u128,
         eport: u16,
-        proto: u8,
+        proto: IpProtocol,
         now: Time,
     ) -> Option<(Inside, Binding)> {
         let mut guard = self.shard_of(remote, rport, proto);
@@ -431,7 +439,7 @@ impl XlatTable {
         let i = fwd.find(fh, &k)?;
         let b = fwd.at_mut(i)?;
         if now < b.expires {
-            b.expires = Time(now.0 + self.idle);
+            b.expires = now + self.idle;
             return Some((k, *b));
         }
         let (k0, b0) = fwd.remove_at(i)?;
@@ -445,17 +453,6 @@ impl XlatTable {
         };
         rel.release(k0, b0, now);
         None
-    }
-
-    /// The binding of an inside tuple going to `remote:rport`, without refreshing it.
-    pub fn peek(&self, k: &Inside, remote: u128, rport: u16, now: Time) -> Option<Binding> {
-        let mut guard = self.shard_of(remote, rport, k.proto);
-        let fh = hash_words(self.seed, &k.words());
-        guard
-            .fwd
-            .get_mut(fh, k)
-            .filter(|b| now < b.expires)
-            .copied()
     }
 
     /// Visits every live binding, one shard locked at a time.
@@ -472,7 +469,7 @@ impl XlatTable {
 
     /// Ports in use per destination: `f(external address, remote address, remote port,
     /// protocol, ports)`, once per shard that holds bindings to it (callers sum).
-    pub fn for_each_destination(&self, mut f: impl FnMut(u128, u128, u16, u8, u32)) {
+    pub fn for_each_destination(&self, mut f: impl FnMut(u128, u128, u16, IpProtocol, u32)) {
         for s in self.shards.iter() {
             let sh = s.lock().unwrap_or_else(|e| e.into_inner());
             sh.dests
@@ -551,7 +548,7 @@ fn free_port(
     ext: u128,
     remote: u128,
     rport: u16,
-    proto: u8,
+    proto: IpProtocol,
 ) -> Option<u16> {
     let h = hash_words(fh, &[ext as u64, (ext >> 64) as u64]);
     let start = h % PORT_SPAN;

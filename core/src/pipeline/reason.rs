@@ -1,6 +1,9 @@
 //! The drop vocabulary, in the spirit of AWS Reachability Analyzer's explanation codes. Each
-//! code is stable: trace output, metrics and the README use it.
+//! code is stable: trace output, metrics and the README use it. What is wrong with a malformed
+//! packet is the wire layer's to say ([`MalformedKind`]); it is re-exported here, so a drop
+//! reason reads as one vocabulary.
 
+pub use crate::wire::MalformedKind;
 use std::fmt;
 
 /// Why a packet was dropped.
@@ -44,23 +47,14 @@ pub enum DropReason {
     NatIdleTimeout,
     /// Protocol a component does not carry (NAT gateway: only TCP, UDP, ICMP).
     UnsupportedProtocol,
-}
-
-/// What is wrong with a malformed packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MalformedKind {
-    Truncated,
-    BadVersion,
-    BadIhl,
-    BadTotalLength,
-    BadChecksum,
-    BadL4Header,
+    /// Interface endpoint: no service target (or no load-balancer address) to send to.
+    NoServiceTarget,
 }
 
 impl DropReason {
     /// Every reason, each malformed kind on its own: `ALL[r.index()] == r`. Counters are
     /// indexed by it; their labels are the `Display` form (the trace vocabulary).
-    pub const ALL: [DropReason; 24] = {
+    pub const ALL: [DropReason; 25] = {
         use DropReason::*;
         use MalformedKind::*;
         [
@@ -88,6 +82,7 @@ impl DropReason {
             NatFragment,
             NatIdleTimeout,
             UnsupportedProtocol,
+            NoServiceTarget,
         ]
     };
 
@@ -121,6 +116,7 @@ impl DropReason {
             NatFragment => 21,
             NatIdleTimeout => 22,
             UnsupportedProtocol => 23,
+            NoServiceTarget => 24,
         }
     }
 
@@ -147,20 +143,7 @@ impl DropReason {
             NatFragment => "NAT_FRAGMENT",
             NatIdleTimeout => "NAT_IDLE_TIMEOUT",
             UnsupportedProtocol => "UNSUPPORTED_PROTOCOL",
-        }
-    }
-}
-
-impl MalformedKind {
-    pub fn code(self) -> &'static str {
-        use MalformedKind::*;
-        match self {
-            Truncated => "TRUNCATED",
-            BadVersion => "BAD_VERSION",
-            BadIhl => "BAD_IHL",
-            BadTotalLength => "BAD_TOTAL_LENGTH",
-            BadChecksum => "BAD_CHECKSUM",
-            BadL4Header => "BAD_L4_HEADER",
+            NoServiceTarget => "NO_SERVICE_TARGET",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! every name (prefix lists, referenced groups) into address sets up front, so evaluation per
 //! packet is a scan over small slices: no lookups by id, no allocation.
 
-use crate::packet::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PacketMeta};
+use crate::wire::{IpProtocol, PacketMeta};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -19,16 +19,16 @@ pub enum L4Match {
 
 impl L4Match {
     /// AWS's `FromPort`/`ToPort` (or NACL `PortRange`/`IcmpTypeCode`) for a protocol.
-    pub fn from_aws(proto: Option<u8>, from: Option<i32>, to: Option<i32>) -> L4Match {
+    pub fn from_aws(proto: Option<IpProtocol>, from: Option<i32>, to: Option<i32>) -> L4Match {
         let opt = |v: Option<i32>| v.filter(|v| *v >= 0).map(|v| v.clamp(0, 255) as u8);
         match proto {
-            Some(PROTO_TCP) | Some(PROTO_UDP) => match (from, to) {
+            Some(IpProtocol::Tcp | IpProtocol::Udp) => match (from, to) {
                 (Some(f), Some(t)) if f >= 0 && t >= 0 => {
                     L4Match::Ports(f.clamp(0, 65535) as u16, t.clamp(0, 65535) as u16)
                 }
                 _ => L4Match::Any,
             },
-            Some(PROTO_ICMP) | Some(PROTO_ICMPV6) => L4Match::Icmp(opt(from), opt(to)),
+            Some(IpProtocol::Icmp | IpProtocol::Icmpv6) => L4Match::Icmp(opt(from), opt(to)),
             _ => L4Match::Any,
         }
     }
@@ -48,14 +48,10 @@ impl L4Match {
 }
 
 /// Parses an AWS protocol: `-1`/`all` → None (all), names, or a number.
-pub fn parse_protocol(p: &str) -> Option<Option<u8>> {
+pub fn parse_protocol(p: &str) -> Option<Option<IpProtocol>> {
     match p.trim().to_ascii_lowercase().as_str() {
         "-1" | "all" => Some(None),
-        "tcp" => Some(Some(PROTO_TCP)),
-        "udp" => Some(Some(PROTO_UDP)),
-        "icmp" => Some(Some(PROTO_ICMP)),
-        "icmpv6" => Some(Some(PROTO_ICMPV6)),
-        n => n.parse::<u8>().ok().map(Some),
+        n => IpProtocol::from_name(n).map(Some),
     }
 }
 
@@ -65,7 +61,7 @@ pub struct NaclRule {
     /// 1..=32766, or 32767 for `*`.
     pub number: u16,
     pub allow: bool,
-    pub proto: Option<u8>,
+    pub proto: Option<IpProtocol>,
     pub cidr: IpNet,
     pub l4: L4Match,
 }
@@ -106,7 +102,7 @@ impl Nacl {
 pub struct SgRule {
     /// Position among the group's rules of this direction (as written), for trace and metrics.
     pub index: u16,
-    pub proto: Option<u8>,
+    pub proto: Option<IpProtocol>,
     pub l4: L4Match,
     /// The peer as written: a CIDR, `pl-…` or `sg-…`.
     pub peer: String,

@@ -10,6 +10,7 @@ use crate::config::{
 };
 use crate::lpm::{Fib4, Fib6};
 use crate::policy::{self, L4Match, NACL_STAR, Nacl, NaclRule, Sg, SgRule};
+use crate::wire::IpProtocol;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -753,7 +754,9 @@ fn compile_nacl(n: &config::NetworkAcl, errors: &mut Vec<ConfigError>) -> Nacl {
                     continue;
                 };
                 let (from, to) = match (proto, e.port_range, e.icmp_type_code) {
-                    (Some(1) | Some(58), _, Some(t)) => (Some(t.r#type), Some(t.code)),
+                    (Some(IpProtocol::Icmp | IpProtocol::Icmpv6), _, Some(t)) => {
+                        (Some(t.r#type), Some(t.code))
+                    }
                     (_, Some(p), _) => (Some(p.from), Some(p.to)),
                     _ => (None, None),
                 };

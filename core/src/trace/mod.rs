@@ -4,9 +4,9 @@
 use crate::config;
 use crate::flow::Dir;
 use crate::flow::{FlowTable, Time};
-use crate::packet::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
-use crate::pipeline::{self, Recorder, Rx, Stage, Verdict, Xlat};
+use crate::pipeline::{self, Recorder, ReplyKind, Rx, Stage, Verdict, Xlat};
 use crate::snapshot::{self, PortIdx, PortKind, Snapshot, kind_name};
+use crate::wire::{self, ChecksumMode, Field, IpProtocol};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
@@ -50,8 +50,12 @@ impl Trace {
                 )
             }
             Verdict::Drop(r) => format!("verdict: DROP reason={r}"),
-            Verdict::Reply { reason, .. } => format!(
-                "verdict: DROP reason={reason} (router mode: ICMP error sent to {})",
+            Verdict::Reply { reason, kind, .. } => format!(
+                "verdict: DROP reason={reason} ({} sent to {})",
+                match kind {
+                    ReplyKind::IcmpError => "router mode: ICMP error",
+                    ReplyKind::TcpRst => "TCP RST",
+                },
                 self.egress.as_deref().unwrap_or("-")
             ),
         }
@@ -82,7 +86,7 @@ pub struct Probe {
     pub from: String,
     pub src: Option<IpAddr>,
     pub dst: IpAddr,
-    pub proto: u8,
+    pub proto: IpProtocol,
     pub sport: u16,
     pub dport: u16,
     pub icmp: (u8, u8),
@@ -135,7 +139,7 @@ pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Tra
     if src.is_ipv4() != probe.dst.is_ipv4() {
         return Err("--src and --dst must be of one address family".into());
     }
-    let pkt = packet::build(
+    let pkt = wire::build(
         src,
         probe.dst,
         probe.proto,
@@ -157,8 +161,8 @@ pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Tra
             first.verdict_line()
         ));
     };
-    let meta = packet::parse(&buf[..len]).map_err(|k| format!("forwarded packet: {}", k.code()))?;
-    packet::rewrite::make_reply(&mut buf, &meta);
+    let meta = wire::parse(&buf[..len]).map_err(|k| format!("forwarded packet: {}", k.code()))?;
+    wire::rewrite::make_reply(&mut buf, &meta);
     let mut reply = run_one(snap, &flows, &mut buf, len, egress, Time::from_secs(2));
     reply.request = Some(Box::new(first));
     Ok(reply)
@@ -177,7 +181,7 @@ fn run_one(
     let rx = Rx {
         ingress: port,
         now,
-        l4_csum_partial: false,
+        csum: ChecksumMode::Full,
     };
     let verdict = pipeline::process(snap, flows, buf, len, rx, &mut rec);
     let egress = match verdict {
@@ -196,16 +200,6 @@ fn run_one(
     }
 }
 
-fn proto_name(p: u8) -> String {
-    match p {
-        PROTO_TCP => "tcp".into(),
-        PROTO_UDP => "udp".into(),
-        PROTO_ICMP => "icmp".into(),
-        PROTO_ICMPV6 => "icmpv6".into(),
-        n => n.to_string(),
-    }
-}
-
 /// One stage as a text line and a JSON object.
 fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
     let eni = |e: u32| snap.enis[e as usize].id.clone();
@@ -213,28 +207,18 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
     match *s {
         Stage::Parsed(m) => {
             let l4 = if m.has_ports() {
-                format!(" {}:{} -> {}", m.sport, m.dport, m.dport)
-            } else if matches!(m.proto, PROTO_ICMP | PROTO_ICMPV6) {
+                format!(" sport={} dport={}", m.sport, m.dport)
+            } else if m.proto.is_icmp() {
                 format!(" type={} code={}", m.icmp_type, m.icmp_code)
             } else {
                 String::new()
             };
-            let l4 = if m.has_ports() {
-                format!(" sport={} dport={}", m.sport, m.dport)
-            } else {
-                l4
-            };
             (
                 format!(
                     "packet     {} -> {} {}{} ttl={} len={}",
-                    m.src,
-                    m.dst,
-                    proto_name(m.proto),
-                    l4,
-                    m.ttl,
-                    m.len
+                    m.src, m.dst, m.proto, l4, m.ttl, m.len
                 ),
-                json!({"stage": "packet", "src": m.src.to_string(), "dst": m.dst.to_string(), "protocol": m.proto,
+                json!({"stage": "packet", "src": m.src.to_string(), "dst": m.dst.to_string(), "protocol": m.proto.number(),
                        "sport": m.sport, "dport": m.dport, "icmp_type": m.icmp_type, "icmp_code": m.icmp_code, "ttl": m.ttl, "length": m.len}),
             )
         }
@@ -283,7 +267,7 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                     let r = rules.iter().find(|r| r.index == h.rule);
                     let desc = r
                         .map(|r| {
-                            let proto = r.proto.map_or("all".to_string(), proto_name);
+                            let proto = r.proto.map_or("all".to_string(), |p| p.to_string());
                             let ports = match r.l4 {
                                 crate::policy::L4Match::Any => String::new(),
                                 crate::policy::L4Match::Ports(a, b) if a == b => {
@@ -432,8 +416,8 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             to,
         } => {
             let f = match field {
-                packet::rewrite::Field::Src => "source",
-                packet::rewrite::Field::Dst => "destination",
+                Field::Src => "source",
+                Field::Dst => "destination",
             };
             let (who, tag, id) = match by {
                 Xlat::InternetGateway => (
@@ -521,14 +505,44 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
     }
 }
 
-/// Parses `--proto`.
-pub fn parse_proto(p: &str, v6: bool) -> Option<u8> {
-    match p.to_ascii_lowercase().as_str() {
-        "tcp" => Some(PROTO_TCP),
-        "udp" => Some(PROTO_UDP),
-        "icmp" if v6 => Some(PROTO_ICMPV6),
-        "icmp" => Some(PROTO_ICMP),
-        "icmpv6" => Some(PROTO_ICMPV6),
-        n => n.parse().ok(),
+/// Parses `--proto`: a name or number; `icmp` towards an IPv6 destination means ICMPv6.
+pub fn parse_proto(p: &str, v6: bool) -> Option<IpProtocol> {
+    match IpProtocol::from_name(p)? {
+        IpProtocol::Icmp if v6 => Some(IpProtocol::Icmpv6),
+        p => Some(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::DropReason;
+
+    fn with(verdict: Verdict) -> Trace {
+        Trace {
+            verdict,
+            lines: Vec::new(),
+            stages: Vec::new(),
+            egress: Some("app".into()),
+            request: None,
+        }
+    }
+
+    #[test]
+    fn a_reply_is_labelled_by_what_was_sent() {
+        let reply = |reason, kind| Verdict::Reply {
+            egress: PortIdx(0),
+            len: 40,
+            reason,
+            kind,
+        };
+        assert_eq!(
+            with(reply(DropReason::NatIdleTimeout, ReplyKind::TcpRst)).verdict_line(),
+            "verdict: DROP reason=NAT_IDLE_TIMEOUT (TCP RST sent to app)"
+        );
+        assert_eq!(
+            with(reply(DropReason::TtlExceeded, ReplyKind::IcmpError)).verdict_line(),
+            "verdict: DROP reason=TTL_EXCEEDED (router mode: ICMP error sent to app)"
+        );
     }
 }

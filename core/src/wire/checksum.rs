@@ -2,6 +2,7 @@
 //! validation and every rewrite (NAT, TTL). All arithmetic is on 32-bit accumulators folded at
 //! the end, so a 64 KiB super-packet cannot overflow it.
 
+use super::{ChecksumMode, IpProtocol};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Adds `data` as big-endian 16-bit words to `acc` (an odd last byte is padded with zero).
@@ -44,18 +45,29 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// Pseudo-header sum for TCP/UDP over IPv4.
 #[inline]
-pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4_len: u16) -> u32 {
+pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: IpProtocol, l4_len: u16) -> u32 {
     let mut acc = sum(&src.octets(), 0);
     acc = sum(&dst.octets(), acc);
-    acc + u32::from(proto) + u32::from(l4_len)
+    acc + u32::from(proto.number()) + u32::from(l4_len)
 }
 
 /// Pseudo-header sum for TCP/UDP/ICMPv6 over IPv6.
 #[inline]
-pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, l4_len: u32) -> u32 {
+pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, proto: IpProtocol, l4_len: u32) -> u32 {
     let mut acc = sum(&src.octets(), 0);
     acc = sum(&dst.octets(), acc);
-    acc + (l4_len >> 16) + (l4_len & 0xffff) + u32::from(proto)
+    acc + (l4_len >> 16) + (l4_len & 0xffff) + u32::from(proto.number())
+}
+
+/// The L4 checksum field `field` after a 32-bit word its pseudo-header covers (an IPv4
+/// address) changes from `old` to `new`. Under [`ChecksumMode::Partial`] the field holds the
+/// non-complemented pseudo-header sum (checksum offload): it is updated as a sum.
+#[inline]
+pub fn update_pseudo32(field: u16, old: u32, new: u32, mode: ChecksumMode) -> u16 {
+    match mode {
+        ChecksumMode::Full => update32(field, old, new),
+        ChecksumMode::Partial => !update32(!field, old, new),
+    }
 }
 
 /// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes
@@ -71,20 +83,6 @@ pub fn update16(check: u16, old: u16, new: u16) -> u16 {
 pub fn update32(check: u16, old: u32, new: u32) -> u16 {
     let c = update16(check, (old >> 16) as u16, (new >> 16) as u16);
     update16(c, old as u16, new as u16)
-}
-
-/// Incremental update for any even-length field (an IPv6 address) changing from `old` to `new`.
-#[inline]
-pub fn update_bytes(check: u16, old: &[u8], new: &[u8]) -> u16 {
-    debug_assert_eq!(old.len(), new.len());
-    let mut acc = u32::from(!check);
-    acc = sum(new, acc);
-    // Adding the complement of each old word subtracts it in ones' complement arithmetic.
-    for c in old.chunks(2) {
-        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
-        acc += u32::from(!w);
-    }
-    !fold(acc)
 }
 
 #[cfg(test)]
@@ -121,15 +119,5 @@ mod tests {
         let old = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         h[12..16].copy_from_slice(&new.to_be_bytes());
         assert_eq!(update32(c, old, new), checksum(&h));
-        let mut v6 = [0u8; 16];
-        v6[15] = 1;
-        let mut w6 = [0u8; 16];
-        w6[0] = 0x20;
-        w6[15] = 9;
-        let mut data = [0u8; 20];
-        data[..16].copy_from_slice(&v6);
-        let c = checksum(&data);
-        data[..16].copy_from_slice(&w6);
-        assert_eq!(update_bytes(c, &v6, &w6), checksum(&data));
     }
 }

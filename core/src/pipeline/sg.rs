@@ -1,0 +1,130 @@
+//! Security groups, stateful: an ENI's groups first consult the flow table (keyed per ENI, by
+//! the tuple as that ENI sees it; an ICMP error by the tuple of the packet it quotes, built by
+//! the same `Tuple::of`), then their rules. A flow the rules allowed is recorded only when the
+//! packet is forwarded (`commit_flows`), so drops leave no state behind; whether it is tracked
+//! at all is §5's untracked rule.
+
+use super::{Cx, DropReason, Pending, Stage, Step, Tracer};
+use crate::flow::{Admit, FlowKey, SgFacts, Tuple, is_untracked};
+use crate::policy::{L4Match, SgHit, sg_eval};
+use crate::wire;
+
+impl<T: Tracer> Cx<'_, T> {
+    /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
+    /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
+    #[inline]
+    pub(super) fn sg(&mut self, e: u32, egress: bool) -> Step {
+        let zone = self.snap.enis[e as usize].zone;
+        let (key, side) = FlowKey::from_tuple(zone, &Tuple::of(&self.m));
+        if let Some(f) = self
+            .flows
+            .conns()
+            .touch(&key, side, self.m.tcp_flags, self.rx.now)
+        {
+            self.tr.stage(Stage::Flow {
+                eni: e,
+                egress,
+                dir: f.dir,
+                state: f.state,
+            });
+            return Ok(());
+        }
+        // An ICMP error about a tracked flow of this ENI passes as part of that flow.
+        if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
+            let (qkey, qside) = FlowKey::from_tuple(zone, &Tuple::of(&q.meta));
+            if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
+                self.tr.stage(Stage::Flow {
+                    eni: e,
+                    egress,
+                    dir: f.dir,
+                    state: f.state,
+                });
+                return Ok(());
+            }
+        }
+        let eni = &self.snap.enis[e as usize];
+        let hit = sg_eval(&self.snap.sgs, &eni.sgs, egress, &self.m);
+        self.tr.stage(Stage::Sg {
+            eni: e,
+            egress,
+            hit,
+        });
+        let hit = hit.ok_or(DropReason::SgNoAllow)?;
+        let p = Pending {
+            key,
+            side,
+            eni: e,
+            egress,
+            hit,
+        };
+        if let Some(slot) = self.pending.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(p);
+        }
+        Ok(())
+    }
+
+    /// Records the flows the rules allowed on this packet's way, tracked unless §5's untracked
+    /// rule applies. Called when the packet is forwarded, so drops leave no state behind.
+    #[inline]
+    pub(super) fn commit_flows(&mut self) -> Step {
+        let v6 = self.orig.src.is_ipv6();
+        for p in self.pending.iter().flatten() {
+            let eni = &self.snap.enis[p.eni as usize];
+            let facts = SgFacts {
+                proto: self.orig.proto,
+                allowed_by_any_peer_rule: self.rule_has_any_peer(p.hit, p.egress),
+                opposite_allows_all_from_any: self.opposite_open(p.eni, !p.egress, v6),
+                through_tracking_component: self.tracking_component,
+            };
+            if is_untracked(&facts) {
+                self.tr.stage(Stage::FlowUntracked { eni: p.eni });
+                continue;
+            }
+            let a = Admit {
+                tcp_flags: self.orig.tcp_flags,
+                tracked: true,
+                // Zones, not indices: they name the same ENI after a reload.
+                enis: [u32::from(eni.zone), u32::from(eni.zone)],
+                timeouts: eni.timeouts,
+            };
+            let h = self
+                .flows
+                .conns()
+                .admit(&p.key, p.side, &a, self.rx.now)
+                .map_err(|_| DropReason::FlowTableFull)?;
+            self.tr.stage(Stage::FlowNew {
+                eni: p.eni,
+                state: h.state,
+            });
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn rule_has_any_peer(&self, hit: SgHit, egress: bool) -> bool {
+        let sg = &self.snap.sgs[hit.sg as usize];
+        let rules = if egress { &sg.egress } else { &sg.ingress };
+        rules
+            .iter()
+            .find(|r| r.index == hit.rule)
+            .is_some_and(|r| r.peer_nets.iter().any(|n| n.prefix_len() == 0))
+    }
+
+    /// Whether ENI `e`'s groups allow all ports of this protocol to/from 0.0.0.0/0 (::/0) in
+    /// direction `egress`.
+    #[inline]
+    fn opposite_open(&self, e: u32, egress: bool, v6: bool) -> bool {
+        let proto = self.orig.proto;
+        self.snap.enis[e as usize].sgs.iter().any(|&g| {
+            let sg = &self.snap.sgs[g as usize];
+            let rules = if egress { &sg.egress } else { &sg.ingress };
+            rules.iter().any(|r| {
+                r.proto.is_none_or(|p| p == proto)
+                    && matches!(r.l4, L4Match::Any | L4Match::Ports(0, 65535))
+                    && r.peer_nets
+                        .iter()
+                        .any(|n| n.prefix_len() == 0 && n.addr().is_ipv6() == v6)
+            })
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! What the pipeline reports as it decides: one `Stage` per step, in snapshot indices (`trace`
+//! renders them to ids), handed to a `Tracer`. The hot path's `NoTrace` has an empty inline
+//! method, so reporting costs nothing there; `Recorder` keeps every stage for `trace` and the
+//! tests. Stages are small `Copy` values so that building one never allocates.
+
+use crate::flow::{ConnState, Dir};
+use crate::policy::SgHit;
+use crate::snapshot::PortIdx;
+use crate::wire::{Field, PacketMeta};
+use std::net::IpAddr;
+
+/// One step of the decision, in snapshot indices (rendered to ids by `trace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The packet as parsed.
+    Parsed(PacketMeta),
+    /// Where it came in.
+    Ingress(PortIdx),
+    /// Source/destination check of an ENI (`outbound`: on leaving it).
+    SrcDstCheck { eni: u32, outbound: bool, ok: bool },
+    /// Destination in a range the VPC never forwards.
+    Reserved,
+    /// Security groups of an ENI: which group and rule allowed, or none.
+    Sg {
+        eni: u32,
+        egress: bool,
+        hit: Option<SgHit>,
+    },
+    /// Route lookup in a table: the winning route (index into its `routes`), or none.
+    Route { table: u32, route: Option<u32> },
+    /// A network ACL: first matching rule (its number, and its position in the compiled list
+    /// for counters) and its action.
+    Nacl {
+        nacl: u32,
+        subnet: u32,
+        outbound: bool,
+        rule: u16,
+        pos: u16,
+        allow: bool,
+    },
+    /// Traffic between two ENIs of one subnet: NACLs do not apply.
+    SameSubnet { subnet: u32 },
+    /// Through the NAT gateway.
+    NatGateway { nat: u32 },
+    /// To a gateway endpoint (no security group, no NACL of its own, no translation).
+    GatewayEndpoint { endpoint: u32 },
+    /// To an interface endpoint's ENI.
+    InterfaceEndpoint { endpoint: u32, eni: u32 },
+    /// An address (and port / ICMP identifier) rewritten in place.
+    Translate {
+        by: Xlat,
+        field: Field,
+        from: (IpAddr, u16),
+        to: (IpAddr, u16),
+    },
+    /// The source of the packet an ICMP error quotes, translated back.
+    TranslateQuoted {
+        by: Xlat,
+        from: (IpAddr, u16),
+        to: (IpAddr, u16),
+    },
+    /// A packet of a flow the ENI's groups already allowed: rules not consulted.
+    Flow {
+        eni: u32,
+        egress: bool,
+        dir: Dir,
+        state: ConnState,
+    },
+    /// The flow is recorded for the ENI (its replies will pass).
+    FlowNew { eni: u32, state: ConnState },
+    /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
+    FlowUntracked { eni: u32 },
+    /// Router mode: TTL / hop limit decremented.
+    TtlDecremented,
+    /// Delivered to a port.
+    Deliver(PortIdx),
+}
+
+/// Which component translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Xlat {
+    InternetGateway,
+    NatGateway(u32),
+    PrivateLink(u32),
+}
+
+/// Receives the pipeline's stages. The hot path uses `NoTrace`, which compiles to nothing.
+pub trait Tracer {
+    #[inline(always)]
+    fn stage(&mut self, _stage: Stage) {}
+}
+
+/// The tracer of the hot path.
+pub struct NoTrace;
+impl Tracer for NoTrace {}
+
+/// Records every stage (for `trace` and tests; allocates, so never on the hot path).
+#[derive(Debug, Default)]
+pub struct Recorder(pub Vec<Stage>);
+impl Tracer for Recorder {
+    fn stage(&mut self, stage: Stage) {
+        self.0.push(stage);
+    }
+}
