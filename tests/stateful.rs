@@ -94,7 +94,7 @@ fn stages(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64
 
 fn egress(snap: &Snapshot, v: Verdict) -> String {
     match v {
-        Verdict::Forward { egress, .. } => snap.ports[usize::from(egress.0)].id.clone(),
+        Verdict::Forward { egress, .. } => snap.ports[egress].id.clone(),
         other => format!("{other:?}"),
     }
 }
@@ -331,7 +331,7 @@ fn a_timed_out_nat_tcp_connection_gets_a_rst() {
         panic!("{v:?}")
     };
     assert_eq!(reason, DropReason::NatIdleTimeout);
-    assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
+    assert_eq!(snap.ports[egress].id, "app");
     let m = packet::parse(&late.buf[..len]).unwrap();
     assert_eq!(
         (m.src, m.dst, m.sport, m.dport),

@@ -305,7 +305,10 @@ impl Writer {
 
     pub fn add(&mut self, b: Batch) {
         if let Some(s) = &b.snap {
-            self.learn(&s.account_id, s.enis.iter().map(|e| (e.zone, e.id.clone())));
+            self.learn(
+                &s.account_id,
+                s.enis.iter().map(|e| (e.zone.0, e.id.clone())),
+            );
         }
         if b.records.is_empty() && b.skipped.is_empty() {
             return;

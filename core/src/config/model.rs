@@ -153,6 +153,73 @@ pub struct Route {
     pub origin: Option<RouteOrigin>,
 }
 
+impl Route {
+    /// How many destination fields are given (a valid route has one).
+    pub fn destination_count(&self) -> usize {
+        usize::from(self.destination_cidr_block.is_some())
+            + usize::from(self.destination_ipv6_cidr_block.is_some())
+            + usize::from(self.destination_prefix_list_id.is_some())
+    }
+
+    /// The destination CIDR (IPv4 or IPv6), when the destination is not a prefix list.
+    pub fn destination_cidr(&self) -> Option<ipnet::IpNet> {
+        self.destination_cidr_block
+            .map(ipnet::IpNet::from)
+            .or(self.destination_ipv6_cidr_block.map(ipnet::IpNet::from))
+    }
+
+    /// The destination as written: a CIDR or a prefix-list id.
+    pub fn destination_text(&self) -> Option<String> {
+        self.destination_cidr_block
+            .map(|c| c.to_string())
+            .or(self.destination_ipv6_cidr_block.map(|c| c.to_string()))
+            .or(self.destination_prefix_list_id.clone())
+    }
+
+    /// The target fields given, as `(field name, id)` (a valid route has at most one).
+    pub fn targets(&self) -> impl Iterator<Item = (RouteTargetField, &str)> {
+        [
+            (RouteTargetField::GatewayId, self.gateway_id.as_deref()),
+            (
+                RouteTargetField::NatGatewayId,
+                self.nat_gateway_id.as_deref(),
+            ),
+            (
+                RouteTargetField::NetworkInterfaceId,
+                self.network_interface_id.as_deref(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    pub fn is_blackhole(&self) -> bool {
+        self.state == Some(RouteState::Blackhole)
+    }
+}
+
+/// The field a route's target is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTargetField {
+    /// `local`, `igw-…` (or a gateway endpoint's `vpce-…`, which AWS manages itself).
+    GatewayId,
+    NatGatewayId,
+    NetworkInterfaceId,
+}
+
+impl RouteTargetField {
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteTargetField::GatewayId => "GatewayId",
+            RouteTargetField::NatGatewayId => "NatGatewayId",
+            RouteTargetField::NetworkInterfaceId => "NetworkInterfaceId",
+        }
+    }
+}
+
+/// The id `GatewayId` takes for the VPC's own (implied) route.
+pub const LOCAL_TARGET: &str = "local";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteState {
@@ -503,8 +570,31 @@ pub struct InternetGateway {
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct InternetGatewayAttachment {
     pub vpc_id: String,
+    /// Absent: attached.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<AttachmentState>,
+}
+
+/// An internet gateway attachment's state, as `describe-internet-gateways` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentState {
+    Attaching,
+    Attached,
+    Detaching,
+    Detached,
+    /// What `describe-internet-gateways` shows for an attached gateway.
+    Available,
+}
+
+impl InternetGatewayAttachment {
+    /// Whether the gateway carries the VPC's traffic through this attachment.
+    pub fn is_attached(&self) -> bool {
+        matches!(
+            self.state,
+            None | Some(AttachmentState::Attached | AttachmentState::Available)
+        )
+    }
 }
 
 /// vpcfwd: an attachment point where packets enter and leave the VPC. Each port becomes one
@@ -537,6 +627,46 @@ pub struct Port {
     /// start-up (`vpcfwd run --pcap DIR` captures every port instead).
     #[serde(default)]
     pub pcap: bool,
+}
+
+impl Port {
+    /// The attachment fields given, as `(field, id)` (a valid port has exactly one).
+    pub fn attachments(&self) -> impl Iterator<Item = (PortAttachment, &str)> {
+        [
+            (
+                PortAttachment::NetworkInterfaceId,
+                self.network_interface_id.as_deref(),
+            ),
+            (
+                PortAttachment::InternetGatewayId,
+                self.internet_gateway_id.as_deref(),
+            ),
+            (
+                PortAttachment::VpcEndpointId,
+                self.vpc_endpoint_id.as_deref(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+}
+
+/// The field a port's attachment is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortAttachment {
+    NetworkInterfaceId,
+    InternetGatewayId,
+    VpcEndpointId,
+}
+
+impl PortAttachment {
+    pub fn name(self) -> &'static str {
+        match self {
+            PortAttachment::NetworkInterfaceId => "NetworkInterfaceId",
+            PortAttachment::InternetGatewayId => "InternetGatewayId",
+            PortAttachment::VpcEndpointId => "VpcEndpointId",
+        }
+    }
 }
 
 /// vpcfwd behaviour where AWS documents nothing or a lab wants something else.

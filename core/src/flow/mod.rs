@@ -29,7 +29,7 @@ pub use key::{Dir, FlowKey, IcmpClass, L4, Side, Tuple, icmp_query};
 pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
 pub use rst::{TcpSegmentV4, write_rst_v4};
-pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView};
+pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView, Zone};
 
 /// Monotonic time supplied by the caller, in nanoseconds since an arbitrary epoch. The core
 /// never reads a clock.
@@ -195,7 +195,7 @@ mod tests {
         let a = Admit {
             tcp_flags: 0,
             tracked: true,
-            enis: [0, 0],
+            zones: [Zone(0), Zone(0)],
             timeouts: Timeouts::default(),
         };
         assert_eq!(empty.conns().admit(&k, s, &a, Time(0)), Err(FlowTableFull));

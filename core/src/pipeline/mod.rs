@@ -25,7 +25,10 @@ use crate::flow::{Admit, ConnState, Dir, FlowKey, FlowTable, NatOut, SgFacts, Ti
 use crate::packet::rewrite::{self, Field};
 use crate::packet::{self, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PacketMeta};
 use crate::policy::{L4Match, SgHit, in_any, sg_eval};
-use crate::snapshot::{PortIdx, PortKind, Snapshot, Target, reserved_destinations};
+use crate::snapshot::{
+    EndpointIdx, EniIdx, NaclIdx, NatIdx, PortIdx, PortKind, RESERVED_DESTINATIONS, RtbIdx,
+    Snapshot, SubnetIdx, Target,
+};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// What the I/O layer knows about a received packet besides its bytes.
@@ -62,35 +65,39 @@ pub enum Stage {
     /// Where it came in.
     Ingress(PortIdx),
     /// Source/destination check of an ENI (`outbound`: on leaving it).
-    SrcDstCheck { eni: u32, outbound: bool, ok: bool },
+    SrcDstCheck {
+        eni: EniIdx,
+        outbound: bool,
+        ok: bool,
+    },
     /// Destination in a range the VPC never forwards.
     Reserved,
     /// Security groups of an ENI: which group and rule allowed, or none.
     Sg {
-        eni: u32,
+        eni: EniIdx,
         egress: bool,
         hit: Option<SgHit>,
     },
     /// Route lookup in a table: the winning route (index into its `routes`), or none.
-    Route { table: u32, route: Option<u32> },
+    Route { table: RtbIdx, route: Option<u32> },
     /// A network ACL: first matching rule (its number, and its position in the compiled list
     /// for counters) and its action.
     Nacl {
-        nacl: u32,
-        subnet: u32,
+        nacl: NaclIdx,
+        subnet: SubnetIdx,
         outbound: bool,
         rule: u16,
         pos: u16,
         allow: bool,
     },
     /// Traffic between two ENIs of one subnet: NACLs do not apply.
-    SameSubnet { subnet: u32 },
+    SameSubnet { subnet: SubnetIdx },
     /// Through the NAT gateway.
-    NatGateway { nat: u32 },
+    NatGateway { nat: NatIdx },
     /// To a gateway endpoint (no security group, no NACL of its own, no translation).
-    GatewayEndpoint { endpoint: u32 },
+    GatewayEndpoint { endpoint: EndpointIdx },
     /// To an interface endpoint's ENI.
-    InterfaceEndpoint { endpoint: u32, eni: u32 },
+    InterfaceEndpoint { endpoint: EndpointIdx, eni: EniIdx },
     /// An address (and port / ICMP identifier) rewritten in place.
     Translate {
         by: Xlat,
@@ -106,15 +113,15 @@ pub enum Stage {
     },
     /// A packet of a flow the ENI's groups already allowed: rules not consulted.
     Flow {
-        eni: u32,
+        eni: EniIdx,
         egress: bool,
         dir: Dir,
         state: ConnState,
     },
     /// The flow is recorded for the ENI (its replies will pass).
-    FlowNew { eni: u32, state: ConnState },
+    FlowNew { eni: EniIdx, state: ConnState },
     /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
-    FlowUntracked { eni: u32 },
+    FlowUntracked { eni: EniIdx },
     /// Router mode: TTL / hop limit decremented.
     TtlDecremented,
     /// Delivered to a port.
@@ -125,8 +132,8 @@ pub enum Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Xlat {
     InternetGateway,
-    NatGateway(u32),
-    PrivateLink(u32),
+    NatGateway(NatIdx),
+    PrivateLink(EndpointIdx),
 }
 
 /// Receives the pipeline's stages. The hot path uses `NoTrace`, which compiles to nothing.
@@ -179,7 +186,7 @@ pub fn process<T: Tracer>(
         pending: [None; 2],
         tracking_component: false,
     };
-    let Some(port) = snap.ports.get(usize::from(rx.ingress.0)) else {
+    let Some(port) = snap.ports.get(rx.ingress) else {
         return Verdict::Drop(DropReason::NoPort);
     };
     let v = match port.kind {
@@ -215,7 +222,7 @@ struct Cx<'a, T: Tracer> {
 struct Pending {
     key: FlowKey,
     side: Side,
-    eni: u32,
+    eni: EniIdx,
     egress: bool,
     hit: SgHit,
 }
@@ -260,9 +267,9 @@ type Step = Result<(), DropReason>;
 
 impl<T: Tracer> Cx<'_, T> {
     /// From an instance behind ENI `e`.
-    fn ingress_eni(&mut self, e: u32) -> Verdict {
+    fn ingress_eni(&mut self, e: EniIdx) -> Verdict {
         let snap = self.snap;
-        let Some(eni) = snap.enis.get(e as usize) else {
+        let Some(eni) = snap.enis.get(e) else {
             return Verdict::Drop(DropReason::NoPort);
         };
         let ok = !eni.src_dst_check || eni.addrs.contains(&self.m.src);
@@ -274,7 +281,7 @@ impl<T: Tracer> Cx<'_, T> {
         if !ok {
             return Verdict::Drop(DropReason::SrcDstCheck);
         }
-        if in_any(&reserved_destinations(), self.m.dst) {
+        if in_any(&RESERVED_DESTINATIONS, self.m.dst) {
             self.tr.stage(Stage::Reserved);
             return Verdict::Drop(DropReason::ReservedDestination);
         }
@@ -294,20 +301,15 @@ impl<T: Tracer> Cx<'_, T> {
         let dst_eni = match self.m.dst {
             IpAddr::V4(d) => match snap.eni_by_public.get(&d) {
                 Some(&e) => {
-                    let Some(IpAddr::V4(private)) = snap.enis[e as usize].addrs.first().copied()
-                    else {
+                    let Some(IpAddr::V4(private)) = snap.enis[e].addrs.first().copied() else {
                         return Verdict::Drop(DropReason::NoPublicIpMapping);
                     };
                     self.translate(Xlat::InternetGateway, Field::Dst, private, None);
                     e
                 }
                 None => {
-                    if let Some(n) = snap
-                        .nat_gateways
-                        .iter()
-                        .position(|n| n.public_ips.contains(&d))
-                    {
-                        return self.nat_inbound(n as u32, d);
+                    if let Some(n) = snap.nat_gateways.position(|n| n.public_ips.contains(&d)) {
+                        return self.nat_inbound(n, d);
                     }
                     return Verdict::Drop(DropReason::NoPublicIpMapping);
                 }
@@ -322,11 +324,11 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// From a service network back into the VPC.
-    fn ingress_service(&mut self, ep: u32) -> Verdict {
+    fn ingress_service(&mut self, ep: EndpointIdx) -> Verdict {
         let snap = self.snap;
-        if let Some(e) = snap.endpoints.get(ep as usize)
-            && !e.gateway
-            && e.lb_addrs.contains(&self.m.dst)
+        if let Some(e) = snap.endpoints.get(ep)
+            && !e.is_gateway()
+            && e.lb_addrs().contains(&self.m.dst)
         {
             return self.privatelink_inbound(ep);
         }
@@ -337,10 +339,10 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// Looks the destination up in the route table of `subnet`.
-    fn route(&mut self, subnet: u32) -> Result<Target, DropReason> {
+    fn route(&mut self, subnet: SubnetIdx) -> Result<Target, DropReason> {
         let snap = self.snap;
-        let table = snap.subnets[subnet as usize].route_table;
-        let rt = &snap.route_tables[table as usize];
+        let table = snap.subnets[subnet].route_table;
+        let rt = &snap.route_tables[table];
         let hit = rt.lookup(self.m.dst);
         self.tr.stage(Stage::Route { table, route: hit });
         let Some(r) = hit else {
@@ -363,7 +365,7 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     /// Acts on the route target chosen for a packet leaving `subnet`.
-    fn forward_to(&mut self, t: Target, subnet: u32) -> Verdict {
+    fn forward_to(&mut self, t: Target, subnet: SubnetIdx) -> Verdict {
         let snap = self.snap;
         match t {
             Target::Local => match snap.eni_by_ip.get(&self.m.dst) {
@@ -380,7 +382,7 @@ impl<T: Tracer> Cx<'_, T> {
                     let Some(public) = snap
                         .eni_by_ip
                         .get(&IpAddr::V4(src))
-                        .and_then(|&e| snap.enis[e as usize].public_ip)
+                        .and_then(|&e| snap.enis[e].public_ip)
                     else {
                         return Verdict::Drop(DropReason::NoPublicIp);
                     };
@@ -393,8 +395,8 @@ impl<T: Tracer> Cx<'_, T> {
                     return Verdict::Drop(r);
                 }
                 self.tr.stage(Stage::GatewayEndpoint { endpoint: ep });
-                let e = snap.endpoints.get(ep as usize);
-                self.tracking_component |= e.is_some_and(|e| e.dynamodb);
+                let e = snap.endpoints.get(ep);
+                self.tracking_component |= e.is_some_and(|e| e.always_tracked());
                 self.out(e.and_then(|e| e.port))
             }
             Target::Nat(n) => self.via_nat(n, subnet),
@@ -404,9 +406,9 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Through NAT gateway `n`: out of the source subnet, into and out of the NAT's subnet,
     /// then the NAT subnet's route table.
-    fn via_nat(&mut self, n: u32, subnet: u32) -> Verdict {
+    fn via_nat(&mut self, n: NatIdx, subnet: SubnetIdx) -> Verdict {
         let snap = self.snap;
-        let nat = &snap.nat_gateways[n as usize];
+        let nat = &snap.nat_gateways[n];
         self.tr.stage(Stage::NatGateway { nat: n });
         if !matches!(self.m.proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP) {
             return Verdict::Drop(DropReason::UnsupportedProtocol);
@@ -444,9 +446,9 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Delivers to ENI `e`. `from_subnet` is the subnet the packet leaves (None when it comes
     /// from outside the VPC): NACLs apply only when it crosses a subnet boundary.
-    fn deliver(&mut self, e: u32, from_subnet: Option<u32>) -> Verdict {
+    fn deliver(&mut self, e: EniIdx, from_subnet: Option<SubnetIdx>) -> Verdict {
         let snap = self.snap;
-        let eni = &snap.enis[e as usize];
+        let eni = &snap.enis[e];
         match from_subnet {
             Some(s) if s == eni.subnet => self.tr.stage(Stage::SameSubnet { subnet: s }),
             Some(s) => {
@@ -483,7 +485,7 @@ impl<T: Tracer> Cx<'_, T> {
             if let Some(v) = self.privatelink_outbound(ep) {
                 return v;
             }
-            return self.out(snap.endpoints.get(ep as usize).and_then(|x| x.port));
+            return self.out(snap.endpoints.get(ep).and_then(|x| x.port));
         }
         self.out(eni.port)
     }
@@ -504,9 +506,9 @@ impl<T: Tracer> Cx<'_, T> {
         }
     }
 
-    fn nacl(&mut self, subnet: u32, outbound: bool) -> Step {
-        let s = &self.snap.subnets[subnet as usize];
-        let (allow, rule, pos) = self.snap.nacls[s.nacl as usize].eval(outbound, &self.m);
+    fn nacl(&mut self, subnet: SubnetIdx, outbound: bool) -> Step {
+        let s = &self.snap.subnets[subnet];
+        let (allow, rule, pos) = self.snap.nacls[s.nacl].eval(outbound, &self.m);
         self.tr.stage(Stage::Nacl {
             nacl: s.nacl,
             subnet,
@@ -524,9 +526,9 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
     /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
-    fn sg(&mut self, e: u32, egress: bool) -> Step {
-        let zone = self.snap.enis[e as usize].zone;
-        let (key, side) = FlowKey::from_tuple(zone, &tuple(&self.m));
+    fn sg(&mut self, e: EniIdx, egress: bool) -> Step {
+        let zone = self.snap.enis[e].zone;
+        let (key, side) = FlowKey::from_tuple(zone.0, &tuple(&self.m));
         if let Some(f) = self
             .flows
             .conns()
@@ -554,7 +556,7 @@ impl<T: Tracer> Cx<'_, T> {
                     _ => L4::None,
                 },
             };
-            let (qkey, qside) = FlowKey::from_tuple(zone, &quoted);
+            let (qkey, qside) = FlowKey::from_tuple(zone.0, &quoted);
             if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
                 self.tr.stage(Stage::Flow {
                     eni: e,
@@ -565,7 +567,7 @@ impl<T: Tracer> Cx<'_, T> {
                 return Ok(());
             }
         }
-        let eni = &self.snap.enis[e as usize];
+        let eni = &self.snap.enis[e];
         let hit = sg_eval(&self.snap.sgs, &eni.sgs, egress, &self.m);
         self.tr.stage(Stage::Sg {
             eni: e,
@@ -593,7 +595,7 @@ impl<T: Tracer> Cx<'_, T> {
     fn commit_flows(&mut self) -> Step {
         let v6 = self.orig.src.is_ipv6();
         for p in self.pending.iter().flatten() {
-            let eni = &self.snap.enis[p.eni as usize];
+            let eni = &self.snap.enis[p.eni];
             let facts = SgFacts {
                 proto: self.orig.proto,
                 allowed_by_any_peer_rule: self.rule_has_any_peer(p.hit, p.egress),
@@ -608,7 +610,7 @@ impl<T: Tracer> Cx<'_, T> {
                 tcp_flags: self.orig.tcp_flags,
                 tracked: true,
                 // Zones, not indices: they name the same ENI after a reload.
-                enis: [u32::from(eni.zone), u32::from(eni.zone)],
+                zones: [eni.zone, eni.zone],
                 timeouts: eni.timeouts,
             };
             match self.flows.conns().admit(&p.key, p.side, &a, self.rx.now) {
@@ -623,7 +625,7 @@ impl<T: Tracer> Cx<'_, T> {
     }
 
     fn rule_has_any_peer(&self, hit: SgHit, egress: bool) -> bool {
-        let sg = &self.snap.sgs[hit.sg as usize];
+        let sg = &self.snap.sgs[hit.sg];
         let rules = if egress { &sg.egress } else { &sg.ingress };
         rules
             .iter()
@@ -633,10 +635,10 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Whether ENI `e`'s groups allow all ports of this protocol to/from 0.0.0.0/0 (::/0) in
     /// direction `egress`.
-    fn opposite_open(&self, e: u32, egress: bool, v6: bool) -> bool {
+    fn opposite_open(&self, e: EniIdx, egress: bool, v6: bool) -> bool {
         let proto = self.orig.proto;
-        self.snap.enis[e as usize].sgs.iter().any(|&g| {
-            let sg = &self.snap.sgs[g as usize];
+        self.snap.enis[e].sgs.iter().any(|&g| {
+            let sg = &self.snap.sgs[g];
             let rules = if egress { &sg.egress } else { &sg.ingress };
             rules.iter().any(|r| {
                 r.proto.is_none_or(|p| p == proto)
@@ -650,9 +652,9 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// NAT gateway `n`, inside → outside: source translation to one of its addresses. `None`
     /// means translated (go on); `Some` is the final verdict.
-    fn nat_outbound(&mut self, n: u32) -> Option<Verdict> {
+    fn nat_outbound(&mut self, n: NatIdx) -> Option<Verdict> {
         self.tracking_component = true;
-        let nat = &self.snap.nat_gateways[n as usize];
+        let nat = &self.snap.nat_gateways[n];
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.m.src, self.m.dst) else {
             return Some(Verdict::Drop(DropReason::UnsupportedProtocol));
         };
@@ -686,9 +688,9 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// From the internet to NAT gateway `n`'s address `addr`: back to the inside host through
     /// the NAT subnet's NACLs, or UNSOLICITED (connections cannot be opened from outside).
-    fn nat_inbound(&mut self, n: u32, addr: Ipv4Addr) -> Verdict {
+    fn nat_inbound(&mut self, n: NatIdx, addr: Ipv4Addr) -> Verdict {
         self.tracking_component = true;
-        let nat_subnet = self.snap.nat_gateways[n as usize].subnet;
+        let nat_subnet = self.snap.nat_gateways[n].subnet;
         self.tr.stage(Stage::NatGateway { nat: n });
         if let Err(r) = self.nacl(nat_subnet, false) {
             return Verdict::Drop(r);
@@ -738,12 +740,12 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Consumer → interface endpoint `ep`: one service target by flow hash, and the source
     /// translated to a load-balancer address, as the provider's targets see it.
-    fn privatelink_outbound(&mut self, ep: u32) -> Option<Verdict> {
+    fn privatelink_outbound(&mut self, ep: EndpointIdx) -> Option<Verdict> {
         self.tracking_component = true;
         if self.m.proto != PROTO_TCP || !self.m.has_ports() {
             return Some(Verdict::Drop(DropReason::UnsupportedProtocol));
         }
-        let e = &self.snap.endpoints[ep as usize];
+        let e = &self.snap.endpoints[ep];
         let f = PlFlow {
             src: self.m.src,
             sport: self.m.sport,
@@ -755,7 +757,7 @@ impl<T: Tracer> Cx<'_, T> {
         match self
             .flows
             .privatelink()
-            .outbound(&f, &e.targets, &e.lb_addrs, self.rx.now)
+            .outbound(&f, e.targets(), e.lb_addrs(), self.rx.now)
         {
             Ok(o) => {
                 let (IpAddr::V4(target), IpAddr::V4(lb)) = (o.target.0, o.lb) else {
@@ -773,7 +775,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Provider target → load balancer of endpoint `ep`: back to the consumer as if from the
     /// endpoint ENI, or UNSOLICITED (the provider cannot open connections).
-    fn privatelink_inbound(&mut self, ep: u32) -> Verdict {
+    fn privatelink_inbound(&mut self, ep: EndpointIdx) -> Verdict {
         self.tracking_component = true;
         let Some(b) = self.flows.privatelink().inbound(
             (self.m.src, self.m.sport),
@@ -793,7 +795,7 @@ impl<T: Tracer> Cx<'_, T> {
             .snap
             .eni_by_ip
             .get(&IpAddr::V4(endpoint))
-            .map(|&x| self.snap.enis[x as usize].subnet);
+            .map(|&x| self.snap.enis[x].subnet);
         match self.snap.eni_by_ip.get(&IpAddr::V4(consumer)) {
             Some(&e) => self.deliver(e, from_subnet),
             None => Verdict::Drop(DropReason::NoEniAtDestination),
