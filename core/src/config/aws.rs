@@ -50,3 +50,21 @@ pub fn reserved_in_subnet(subnet: Ipv4Net, a: Ipv4Addr) -> bool {
     let off = u32::from(a).wrapping_sub(u32::from(subnet.network()));
     off <= RESERVED_LOW || a == subnet.broadcast()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_resolver_and_reserved_addresses() {
+        let n: Ipv4Net = "10.0.2.0/24".parse().unwrap();
+        assert_eq!(router(n), Ipv4Addr::new(10, 0, 2, 1));
+        assert_eq!(resolver(n), Ipv4Addr::new(10, 0, 2, 2));
+        for last in [0, 1, 2, 3, 255] {
+            assert!(reserved_in_subnet(n, Ipv4Addr::new(10, 0, 2, last)));
+        }
+        assert!(!reserved_in_subnet(n, Ipv4Addr::new(10, 0, 2, 4)));
+        assert_eq!(RESERVED_DESTINATIONS[0].to_string(), "169.254.168.0/22");
+        assert_eq!(RESERVED_DESTINATIONS[1].to_string(), "fd00:ec2::/32");
+    }
+}

@@ -197,3 +197,22 @@ impl<I, T: fmt::Debug> fmt::Debug for IdxVec<I, T> {
         self.raw.fmt(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idx_vec_is_indexed_by_its_own_type() {
+        let mut v: IdxVec<EniIdx, &str> = IdxVec::new();
+        let a = v.push("eni-a");
+        let b = v.push("eni-b");
+        assert_eq!((a, b), (EniIdx(0), EniIdx(1)));
+        assert_eq!(v[b], "eni-b");
+        assert_eq!(v.get(EniIdx(2)), None);
+        assert_eq!(v.position(|x| *x == "eni-b"), Some(b));
+        let pairs: Vec<_> = v.iter_enumerated().collect();
+        assert_eq!(pairs, vec![(a, &"eni-a"), (b, &"eni-b")]);
+        assert_eq!(v.len(), 2);
+    }
+}

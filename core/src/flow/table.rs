@@ -42,7 +42,8 @@ pub struct FlowTableFull;
 pub struct FlowHit {
     pub dir: Dir,
     pub state: ConnState,
-    /// Untracked flows are recorded too, but their replies must be judged by the rules.
+    /// Whether security groups track the flow (untracked flows are not recorded: their
+    /// replies are judged by the rules).
     pub tracked: bool,
     /// Zones of the ENIs involved: `[initiator's, responder's]`, [`Zone::NONE`] where none.
     pub zones: [Zone; 2],

@@ -880,9 +880,9 @@ impl<T: Tracer> Cx<'_, T> {
         ) else {
             return None;
         };
-        // The VPC router's address: base + 1 of the first VPC CIDR.
+        // The VPC router's address in the first VPC CIDR.
         let router = match self.snap.vpc_cidrs.first() {
-            Some(ipnet::IpNet::V4(n)) => std::net::Ipv4Addr::from(u32::from(n.network()) + 1),
+            Some(ipnet::IpNet::V4(n)) => crate::config::aws::router(*n),
             _ => return None,
         };
         let ihl = self.m.l4_offset;

@@ -230,3 +230,43 @@ fn break_ties(mut cands: Vec<Route>) -> Vec<Route> {
     }
     routes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tie_breaks_read_as_trace_prints_them() {
+        let kind = TieBreak::Kind {
+            winner: RouteKind::StaticCidr,
+            loser: RouteKind::PrefixList,
+            loser_target: "eni-app".into(),
+        };
+        assert_eq!(
+            kind.to_string(),
+            "static CIDR route beats prefix-list route to eni-app on the same prefix"
+        );
+        let pl = TieBreak::LowestPrefixListId {
+            winner: "pl-a".into(),
+            loser: "pl-b".into(),
+            loser_target: "nat-x".into(),
+        };
+        assert_eq!(
+            pl.to_string(),
+            "prefix list pl-a beats pl-b (lowest id wins) → nat-x not used"
+        );
+        let r = Route {
+            dest: "10.9.0.0/16".parse().unwrap(),
+            source: RouteSource::Cidr,
+            target: Target::Blackhole,
+            target_id: None,
+            won_over: vec![kind, pl],
+        };
+        assert_eq!(r.target_name(), "blackhole");
+        assert_eq!(
+            r.won_over_text().unwrap(),
+            "static CIDR route beats prefix-list route to eni-app on the same prefix; \
+             prefix list pl-a beats pl-b (lowest id wins) → nat-x not used"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! VPC endpoints on their own: service names, the fields each type takes, service targets.
 
-use super::super::{Config, Errors, VpcEndpoint, VpcEndpointType};
+use super::super::{Config, Errors, GatewayService, VpcEndpoint, VpcEndpointType};
 
 pub(super) fn check(cfg: &Config, e: &mut Errors) {
     for ep in &cfg.vpc_endpoints {
@@ -13,11 +13,7 @@ pub(super) fn check(cfg: &Config, e: &mut Errors) {
 
 fn gateway(ep: &VpcEndpoint, region: Option<&str>, e: &mut Errors) {
     let id = ep.vpc_endpoint_id.as_str();
-    let svc = ep.service_name.rsplit('.').next().unwrap_or("");
-    let valid_name = ep.service_name.starts_with("com.amazonaws.")
-        && matches!(svc, "s3" | "dynamodb")
-        && ep.service_name.split('.').count() == 4;
-    if !valid_name {
+    if GatewayService::of(&ep.service_name).is_none() {
         e.push(
             id,
             "ServiceName",

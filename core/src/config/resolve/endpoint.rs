@@ -1,7 +1,7 @@
 //! VPC endpoints: a gateway endpoint's prefix list (the one named for its service, found
 //! once) and route tables; an interface endpoint's subnets (one per AZ), ENIs and groups.
 
-use super::super::{Errors, InterfaceType, VpcEndpointType, model as m};
+use super::super::{Errors, GatewayService, InterfaceType, VpcEndpointType, model as m};
 use super::{Endpoint, EndpointIdx, Idx, IdxVec, PlIdx, Scope};
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
@@ -16,25 +16,6 @@ pub enum EndpointKind {
     },
     /// An interface endpoint (PrivateLink).
     Interface,
-}
-
-/// The services gateway endpoints exist for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GatewayService {
-    S3,
-    /// Security groups always track flows through a DynamoDB gateway endpoint.
-    DynamoDb,
-}
-
-impl GatewayService {
-    /// `com.amazonaws.<region>.dynamodb` → DynamoDB; anything else `check` lets through is S3.
-    pub fn of(service_name: &str) -> GatewayService {
-        if service_name.ends_with(".dynamodb") {
-            GatewayService::DynamoDb
-        } else {
-            GatewayService::S3
-        }
-    }
 }
 
 /// Each gateway endpoint's prefix list: the one whose `PrefixListName` is its service name.
@@ -106,7 +87,8 @@ fn gateway(
         return None;
     };
     Some(EndpointKind::Gateway {
-        service: GatewayService::of(&ep.service_name),
+        // `check` rejects any other name; an unchecked one is taken for S3.
+        service: GatewayService::of(&ep.service_name).unwrap_or(GatewayService::S3),
         prefix_list,
     })
 }

@@ -25,7 +25,8 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
-pub use endpoint::{EndpointKind, GatewayService};
+pub use super::GatewayService;
+pub use endpoint::EndpointKind;
 pub use port::PortKind;
 pub use route::{Destination, Route, Target};
 
@@ -273,3 +274,6 @@ fn scope<'c>(cfg: &'c Config, vpc: &'c m::Vpc) -> Scope<'c> {
         endpoint_pl,
     }
 }
+
+#[cfg(test)]
+mod tests;
