@@ -91,7 +91,7 @@ fn entries(n: &NetworkAcl, e: &mut Errors) {
 }
 
 /// An entry's `PortRange` or, for ICMP, its `IcmpTypeCode`, as `(from, to)`.
-pub(crate) fn l4_range(en: &NetworkAclEntry, proto: Option<u8>) -> (Option<i32>, Option<i32>) {
+fn l4_range(en: &NetworkAclEntry, proto: Option<u8>) -> (Option<i32>, Option<i32>) {
     if is_icmp(proto) {
         (
             en.icmp_type_code.map(|t| t.r#type),

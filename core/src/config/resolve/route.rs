@@ -10,7 +10,7 @@ use super::{
     network::vpc_cidrs,
 };
 use ipnet::IpNet;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A route as written, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,19 +43,33 @@ pub enum Target {
 }
 
 pub(super) fn tables<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<RtbIdx, RouteTable<'c>> {
-    let igw = gateway::attached_igw(s.cfg, s.vpc).map(|g| g.internet_gateway_id.as_str());
+    let facts = Facts {
+        igw: gateway::attached_igw(s.cfg, s.vpc).map(|g| g.internet_gateway_id.as_str()),
+        vpc: s.cfg.vpcs.iter().flat_map(vpc_cidrs).collect(),
+        subnets: s
+            .cfg
+            .subnets
+            .iter()
+            .map(|x| IpNet::from(x.cidr_block))
+            .collect(),
+    };
     s.cfg
         .route_tables
         .iter()
         .map(|rt| {
             s.vpc_ref(&rt.route_table_id, &rt.vpc_id, e);
             let endpoints = table_endpoints(s, rt);
-            let mut dests = endpoint_destinations(s, rt, &endpoints, e);
+            let mut cx = Table {
+                s,
+                facts: &facts,
+                id: &rt.route_table_id,
+                dests: endpoint_destinations(s, rt, &endpoints, e),
+            };
             let routes = rt
                 .routes
                 .iter()
                 .enumerate()
-                .filter_map(|(k, r)| route(s, rt, k, r, igw, &mut dests, e))
+                .filter_map(|(k, r)| cx.route(k, r, e))
                 .collect();
             RouteTable {
                 cfg: rt,
@@ -64,6 +78,25 @@ pub(super) fn tables<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<RtbIdx, RouteT
             }
         })
         .collect()
+}
+
+/// What every table's routes are checked against.
+struct Facts<'c> {
+    /// The attached internet gateway's id.
+    igw: Option<&'c str>,
+    /// The CIDRs of the declared VPCs.
+    vpc: Vec<IpNet>,
+    /// The subnets' IPv4 CIDRs.
+    subnets: HashSet<IpNet>,
+}
+
+/// One table's routes being resolved.
+struct Table<'s, 'c> {
+    s: &'s Scope<'c>,
+    facts: &'s Facts<'c>,
+    id: &'c str,
+    /// Destinations so far (as written) → what wrote them (`Routes[k]`, or an endpoint's id).
+    dests: HashMap<String, String>,
 }
 
 /// The gateway endpoints whose `RouteTableIds` name `rt`.
@@ -80,8 +113,7 @@ fn table_endpoints(s: &Scope<'_>, rt: &m::RouteTable) -> Vec<EndpointIdx> {
         .collect()
 }
 
-/// The destinations the table's gateway endpoints add (`pl-<service>` → `vpce-…`): written
-/// destination → what wrote it.
+/// The destinations the table's gateway endpoints add (`pl-<service>` → `vpce-…`).
 fn endpoint_destinations(
     s: &Scope<'_>,
     rt: &m::RouteTable,
@@ -103,154 +135,131 @@ fn endpoint_destinations(
     dests
 }
 
-/// One written route; `None` for what the table does not hold as written (the `local` route,
-/// which is implied) and for what `check` or this function rejects.
-fn route<'c>(
-    s: &Scope<'c>,
-    rt: &m::RouteTable,
-    k: usize,
-    r: &'c m::Route,
-    igw: Option<&str>,
-    dests: &mut HashMap<String, String>,
-    e: &mut Errors,
-) -> Option<Route<'c>> {
-    let id = rt.route_table_id.as_str();
-    let f = format!("Routes[{k}]");
-    let dest_text = r
-        .destination_text()
-        .filter(|_| r.destination_count() == 1)?;
-    let dest = destination(s, id, &f, r, e);
-    if let Some(other) = dests.insert(dest_text.clone(), f.clone()) {
-        e.push(
-            id,
-            &f,
-            format!("a second route to {dest_text} (first: {other})"),
-        );
-    }
-    let mut targets = r.targets();
-    let (first, None) = (targets.next(), targets.next()) else {
-        return None;
-    };
-    let Some((tf, t)) = first else {
-        return Some(Route {
-            dest: dest?,
-            target: Target::Blackhole,
-            target_id: None,
-            propagated: r.origin == Some(RouteOrigin::EnableVgwRoutePropagation),
-        });
-    };
-    let target = target(s, id, &f, r, (tf, t), igw, e)?;
-    Some(Route {
-        dest: dest?,
-        target,
-        target_id: Some(t),
-        propagated: r.origin == Some(RouteOrigin::EnableVgwRoutePropagation),
-    })
-}
-
-fn destination(
-    s: &Scope<'_>,
-    id: &str,
-    f: &str,
-    r: &m::Route,
-    e: &mut Errors,
-) -> Option<Destination> {
-    let Some(pl) = &r.destination_prefix_list_id else {
-        return r.destination_cidr().map(|n| Destination::Cidr(n.trunc()));
-    };
-    let field = format!("{f}.DestinationPrefixListId");
-    match s.pls.get(pl) {
-        None => e.push(id, field, format!("unknown prefix list {pl}")),
-        Some(x) if s.endpoint_pl.values().any(|p| *p == x) => e.push(
-            id,
-            field,
-            format!("{pl} is a gateway endpoint's list: its route is managed by the endpoint"),
-        ),
-        Some(x) => return Some(Destination::PrefixList(x)),
-    }
-    None
-}
-
-/// The route's target, checked against AWS's rules; `None` for the `local` route (implied)
-/// and for rejected targets.
-fn target(
-    s: &Scope<'_>,
-    id: &str,
-    f: &str,
-    r: &m::Route,
-    (tf, t): (RouteTargetField, &str),
-    igw: Option<&str>,
-    e: &mut Errors,
-) -> Option<Target> {
-    let tfield = format!("{f}.{}", tf.name());
-    let net = r.destination_cidr();
-    let vpc: Vec<IpNet> = s.cfg.vpcs.iter().flat_map(vpc_cidrs).collect();
-    if t == LOCAL_TARGET {
-        if tf != RouteTargetField::GatewayId || net.is_none_or(|n| !vpc.contains(&n)) {
-            let dest = r.destination_text().unwrap_or_default();
+impl<'c> Table<'_, 'c> {
+    /// One written route; `None` for what the table does not hold as written (the `local`
+    /// route, which is implied) and for what `check` or this resolver rejects.
+    fn route(&mut self, k: usize, r: &'c m::Route, e: &mut Errors) -> Option<Route<'c>> {
+        let f = format!("Routes[{k}]");
+        let dest_text = r
+            .destination_text()
+            .filter(|_| r.destination_count() == 1)?;
+        let dest = self.destination(&f, r, e);
+        if let Some(other) = self.dests.insert(dest_text.clone(), f.clone()) {
             e.push(
-                id,
-                tfield,
-                format!("a local route's destination must be a VPC CIDR, not {dest}"),
+                self.id,
+                &f,
+                format!("a second route to {dest_text} (first: {other})"),
             );
         }
-        return None; // the implied local route already stands for it
+        let mut targets = r.targets();
+        let (first, None) = (targets.next(), targets.next()) else {
+            return None;
+        };
+        let (target, target_id) = match first {
+            None => (Target::Blackhole, None),
+            Some((tf, t)) => (self.target(&f, r, tf, t, e)?, Some(t)),
+        };
+        Some(Route {
+            dest: dest?,
+            target,
+            target_id,
+            propagated: r.origin == Some(RouteOrigin::EnableVgwRoutePropagation),
+        })
     }
-    if let Some(ep) = s.endpoints.get(t)
-        && s.cfg.vpc_endpoints[ep.index()].vpc_endpoint_type == VpcEndpointType::Gateway
-    {
-        e.push(
-            id,
-            tfield,
-            format!("routes to gateway endpoint {t} are managed by the endpoint (RouteTableIds)"),
-        );
-        return None;
-    }
-    let resolved = match tf {
-        RouteTargetField::GatewayId => s.igws.get(t).map(|_| {
-            if Some(t) == igw {
-                Target::Igw
-            } else {
-                Target::Blackhole // a detached gateway
-            }
-        }),
-        RouteTargetField::NatGatewayId => s.nats.get(t).map(Target::Nat),
-        RouteTargetField::NetworkInterfaceId => s.enis.get(t).map(Target::Eni),
-    };
-    if resolved.is_none() && !r.is_blackhole() {
-        e.push(
-            id,
-            tfield,
-            format!("unknown target {t} (a route to a deleted target says State: blackhole)"),
-        );
-    }
-    more_specific_than_local(s, id, f, net, tf, &vpc, e);
-    Some(match resolved {
-        Some(t) if !r.is_blackhole() => t,
-        _ => Target::Blackhole,
-    })
-}
 
-/// More specific than `local`: only a whole subnet CIDR, to a NAT gateway or an ENI.
-fn more_specific_than_local(
-    s: &Scope<'_>,
-    id: &str,
-    f: &str,
-    net: Option<IpNet>,
-    tf: RouteTargetField,
-    vpc: &[IpNet],
-    e: &mut Errors,
-) {
-    let Some(n) = net else { return };
-    if !vpc
-        .iter()
-        .any(|c| c.contains(&n) && c.prefix_len() < n.prefix_len())
-    {
-        return;
+    fn destination(&self, f: &str, r: &m::Route, e: &mut Errors) -> Option<Destination> {
+        let Some(pl) = &r.destination_prefix_list_id else {
+            return r.destination_cidr().map(|n| Destination::Cidr(n.trunc()));
+        };
+        let field = format!("{f}.DestinationPrefixListId");
+        match self.s.pls.get(pl) {
+            None => e.push(self.id, field, format!("unknown prefix list {pl}")),
+            Some(x) if self.s.endpoint_pl.values().any(|p| *p == x) => e.push(
+                self.id,
+                field,
+                format!("{pl} is a gateway endpoint's list: its route is managed by the endpoint"),
+            ),
+            Some(x) => return Some(Destination::PrefixList(x)),
+        }
+        None
     }
-    let whole_subnet = s.cfg.subnets.iter().any(|x| IpNet::from(x.cidr_block) == n);
-    let ok = whole_subnet && tf != RouteTargetField::GatewayId;
-    if !ok {
-        e.push(id, format!("{f}.DestinationCidrBlock"), format!("{n} is more specific than the local route: AWS allows that only for a whole subnet CIDR to a NAT gateway or an ENI"));
+
+    /// The route's target, checked against AWS's rules; `None` for the `local` route (implied)
+    /// and for rejected targets.
+    fn target(
+        &self,
+        f: &str,
+        r: &m::Route,
+        tf: RouteTargetField,
+        t: &str,
+        e: &mut Errors,
+    ) -> Option<Target> {
+        let s = self.s;
+        let tfield = format!("{f}.{}", tf.name());
+        if t == LOCAL_TARGET {
+            let net = r.destination_cidr();
+            if tf != RouteTargetField::GatewayId || net.is_none_or(|n| !self.facts.vpc.contains(&n))
+            {
+                let dest = r.destination_text().unwrap_or_default();
+                e.push(
+                    self.id,
+                    tfield,
+                    format!("a local route's destination must be a VPC CIDR, not {dest}"),
+                );
+            }
+            return None; // the implied local route already stands for it
+        }
+        if let Some(ep) = s.endpoints.get(t)
+            && s.cfg.vpc_endpoints[ep.index()].vpc_endpoint_type == VpcEndpointType::Gateway
+        {
+            e.push(
+                self.id,
+                tfield,
+                format!(
+                    "routes to gateway endpoint {t} are managed by the endpoint (RouteTableIds)"
+                ),
+            );
+            return None;
+        }
+        let resolved = match tf {
+            RouteTargetField::GatewayId => s.igws.get(t).map(|_| match self.facts.igw {
+                Some(igw) if igw == t => Target::Igw,
+                _ => Target::Blackhole, // a detached gateway
+            }),
+            RouteTargetField::NatGatewayId => s.nats.get(t).map(Target::Nat),
+            RouteTargetField::NetworkInterfaceId => s.enis.get(t).map(Target::Eni),
+        };
+        if resolved.is_none() && !r.is_blackhole() {
+            e.push(
+                self.id,
+                tfield,
+                format!("unknown target {t} (a route to a deleted target says State: blackhole)"),
+            );
+        }
+        self.more_specific_than_local(f, r, tf, e);
+        Some(match resolved {
+            Some(t) if !r.is_blackhole() => t,
+            _ => Target::Blackhole,
+        })
+    }
+
+    /// More specific than `local`: only a whole subnet CIDR, to a NAT gateway or an ENI.
+    fn more_specific_than_local(
+        &self,
+        f: &str,
+        r: &m::Route,
+        tf: RouteTargetField,
+        e: &mut Errors,
+    ) {
+        let Some(n) = r.destination_cidr() else {
+            return;
+        };
+        let inside = |c: &IpNet| c.contains(&n) && c.prefix_len() < n.prefix_len();
+        if !self.facts.vpc.iter().any(inside) {
+            return;
+        }
+        if !self.facts.subnets.contains(&n) || tf == RouteTargetField::GatewayId {
+            e.push(self.id, format!("{f}.DestinationCidrBlock"), format!("{n} is more specific than the local route: AWS allows that only for a whole subnet CIDR to a NAT gateway or an ENI"));
+        }
     }
 }
