@@ -1,5 +1,4 @@
-//! Network ACLs on their own: one default, rule numbers, the `*` rule, CIDRs, protocols, port
-//! ranges.
+//! Network ACLs on their own: rule numbers, the `*` rule, CIDRs, protocols, port ranges.
 
 use super::super::{Config, Errors, NetworkAcl, NetworkAclEntry, RuleAction};
 use super::{is_icmp, l4_fields, parse_protocol};
@@ -9,27 +8,6 @@ use std::collections::HashSet;
 const STAR: u32 = 32767;
 
 pub(super) fn check(cfg: &Config, e: &mut Errors) {
-    let defaults: Vec<&str> = cfg
-        .network_acls
-        .iter()
-        .filter(|n| n.is_default)
-        .map(|n| n.network_acl_id.as_str())
-        .collect();
-    match defaults[..] {
-        [_] => {}
-        [] => e.push(
-            cfg.network_acls
-                .first()
-                .map_or("NetworkAcls", |n| n.network_acl_id.as_str()),
-            "IsDefault",
-            "the VPC needs one default network ACL (IsDefault: true)",
-        ),
-        [first, second, ..] => e.push(
-            second,
-            "IsDefault",
-            format!("a second default network ACL ({first} is default)"),
-        ),
-    }
     for n in &cfg.network_acls {
         entries(n, e);
     }

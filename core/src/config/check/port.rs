@@ -1,4 +1,4 @@
-//! Ports on their own: names, one attachment each, one port per attachment.
+//! Ports on their own: names, one port per attachment.
 
 use super::super::{Config, Errors};
 use std::collections::{HashMap, HashSet};
@@ -25,8 +25,7 @@ pub(super) fn check(cfg: &Config, e: &mut Errors) {
         }
         let mut att = p.attachments();
         let (Some((field, target)), None) = (att.next(), att.next()) else {
-            e.push(id, "PortId", "a port attaches to exactly one of NetworkInterfaceId, InternetGatewayId, VpcEndpointId");
-            continue;
+            continue; // the resolver reports it: it cannot resolve the port
         };
         if let Some(o) = attached.insert(target, id) {
             e.push(id, field.name(), format!("{target} already has port {o}"));

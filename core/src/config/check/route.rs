@@ -1,17 +1,15 @@
-//! Route tables on their own: association shapes, one main table, each route's destination and
-//! target fields, reserved destinations.
+//! Route tables on their own: association shapes, each route's destination and target fields,
+//! reserved destinations.
 
 use super::super::aws::RESERVED_DESTINATIONS;
 use super::super::{Config, Errors, RouteTable};
 
 pub(super) fn check(cfg: &Config, e: &mut Errors) {
-    let mut mains = Vec::new();
     for rt in &cfg.route_tables {
         let id = rt.route_table_id.as_str();
         for (k, a) in rt.associations.iter().enumerate() {
             match (&a.subnet_id, a.main) {
-                (Some(_), None | Some(false)) => {}
-                (None, Some(true)) => mains.push(id),
+                (Some(_), None | Some(false)) | (None, Some(true)) => {}
                 _ => e.push(
                     id,
                     format!("Associations[{k}]"),
@@ -20,24 +18,6 @@ pub(super) fn check(cfg: &Config, e: &mut Errors) {
             }
         }
         routes(rt, e);
-    }
-    match mains[..] {
-        [_] => {}
-        [] if !cfg.route_tables.is_empty() => e.push(
-            &cfg.route_tables[0].route_table_id,
-            "Associations",
-            "no route table is the main one (Main: true)",
-        ),
-        [] => e.push(
-            "RouteTables",
-            "RouteTables",
-            "the VPC needs a main route table",
-        ),
-        [first, second, ..] => e.push(
-            second,
-            "Associations",
-            format!("a second main route table ({first} is main)"),
-        ),
     }
 }
 

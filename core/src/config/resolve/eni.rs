@@ -16,10 +16,10 @@ pub(super) fn enis<'c>(
     let mut out = IdxVec::with_capacity(s.cfg.network_interfaces.len());
     for n in &s.cfg.network_interfaces {
         let id = n.network_interface_id.as_str();
-        let subnet = s.subnets.get(&n.subnet_id);
-        if subnet.is_none() {
+        let Some(subnet) = s.subnets.get(&n.subnet_id) else {
             e.push(id, "SubnetId", format!("unknown subnet {}", n.subnet_id));
-        }
+            continue;
+        };
         let mut groups: Vec<SgIdx> = Vec::new();
         for (k, g) in n.groups.iter().enumerate() {
             match s.sgs.get(&g.group_id) {
@@ -47,14 +47,12 @@ pub(super) fn enis<'c>(
         if groups.is_empty() {
             groups.push(default_sg);
         }
-        if let Some(subnet) = subnet {
-            out.push(Eni {
-                cfg: n,
-                subnet,
-                groups,
-                endpoint,
-            });
-        }
+        out.push(Eni {
+            cfg: n,
+            subnet,
+            groups,
+            endpoint,
+        });
     }
     out
 }

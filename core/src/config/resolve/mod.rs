@@ -148,14 +148,15 @@ pub struct Port<'c> {
     pub kind: PortKind,
 }
 
-/// Every id of one kind → its index (the first object wins a repeated id: `check` reports it).
+/// Every id of one kind → its index (the last object wins a repeated id, as AWS's describe
+/// output would show the newest; `check` reports the repeat).
 struct Ids<'c, I>(FxHashMap<&'c str, I>);
 
 impl<'c, I: Idx> Ids<'c, I> {
     fn of(ids: impl Iterator<Item = &'c str>) -> Self {
         let mut map = FxHashMap::default();
         for (i, id) in ids.enumerate() {
-            map.entry(id).or_insert(I::from_usize(i));
+            map.insert(id, I::from_usize(i));
         }
         Ids(map)
     }

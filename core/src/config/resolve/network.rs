@@ -54,12 +54,7 @@ pub(super) fn subnets<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<SubnetIdx, Su
         }
         let i = SubnetIdx::from_usize(i);
         let (Some(route_table), Some(nacl)) = (tables(i), acls(i)) else {
-            e.push(
-                id,
-                "SubnetId",
-                "no route table (and no main one) or no network ACL (and no default one)",
-            );
-            continue;
+            continue; // no main table or no default ACL: reported by `main_table`, `default_nacl`
         };
         out.push(Subnet {
             cfg: sub,
@@ -70,17 +65,72 @@ pub(super) fn subnets<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<SubnetIdx, Su
     out
 }
 
+/// The VPC's main route table: exactly one says `Main: true`.
+fn main_table(s: &Scope<'_>, e: &mut Errors) -> Option<RtbIdx> {
+    let cfg = s.cfg;
+    // One entry per `Main: true` association (a table saying it twice is two).
+    let mains: Vec<usize> = (0..cfg.route_tables.len())
+        .flat_map(|t| {
+            let n = cfg.route_tables[t]
+                .associations
+                .iter()
+                .filter(|a| a.subnet_id.is_none() && a.main == Some(true))
+                .count();
+            std::iter::repeat_n(t, n)
+        })
+        .collect();
+    let id = |t: usize| cfg.route_tables[t].route_table_id.as_str();
+    match mains[..] {
+        [_] => {}
+        [] if !cfg.route_tables.is_empty() => e.push(
+            id(0),
+            "Associations",
+            "no route table is the main one (Main: true)",
+        ),
+        [] => e.push(
+            "RouteTables",
+            "RouteTables",
+            "the VPC needs a main route table",
+        ),
+        [first, second, ..] => e.push(
+            id(second),
+            "Associations",
+            format!("a second main route table ({} is main)", id(first)),
+        ),
+    }
+    mains.first().map(|&t| RtbIdx::from_usize(t))
+}
+
+/// The VPC's default network ACL: exactly one says `IsDefault: true`.
+fn default_nacl(s: &Scope<'_>, e: &mut Errors) -> Option<NaclIdx> {
+    let acls = &s.cfg.network_acls;
+    let defaults: Vec<usize> = (0..acls.len()).filter(|&n| acls[n].is_default).collect();
+    let id = |n: usize| acls[n].network_acl_id.as_str();
+    match defaults[..] {
+        [_] => {}
+        [] => e.push(
+            acls.first()
+                .map_or("NetworkAcls", |n| n.network_acl_id.as_str()),
+            "IsDefault",
+            "the VPC needs one default network ACL (IsDefault: true)",
+        ),
+        [first, second, ..] => e.push(
+            id(second),
+            "IsDefault",
+            format!("a second default network ACL ({} is default)", id(first)),
+        ),
+    }
+    defaults.first().map(|&n| NaclIdx::from_usize(n))
+}
+
 /// Each subnet's route table: its association, else the main table.
 fn route_table_of(s: &Scope<'_>, e: &mut Errors) -> impl Fn(SubnetIdx) -> Option<RtbIdx> + use<> {
     let mut assoc: FxHashMap<SubnetIdx, RtbIdx> = FxHashMap::default();
-    let mut main = None;
+    let main = main_table(s, e);
     for (t, rt) in s.cfg.route_tables.iter().enumerate() {
         let t = RtbIdx::from_usize(t);
         let id = rt.route_table_id.as_str();
         for (k, a) in rt.associations.iter().enumerate() {
-            if a.main == Some(true) {
-                main = main.or(Some(t));
-            }
             let (Some(sub), None | Some(false)) = (&a.subnet_id, a.main) else {
                 continue;
             };
@@ -104,12 +154,7 @@ fn route_table_of(s: &Scope<'_>, e: &mut Errors) -> impl Fn(SubnetIdx) -> Option
 /// Each subnet's network ACL: the one associating it, else the default one.
 fn nacl_of(s: &Scope<'_>, e: &mut Errors) -> impl Fn(SubnetIdx) -> Option<NaclIdx> + use<> {
     let mut assoc: FxHashMap<SubnetIdx, NaclIdx> = FxHashMap::default();
-    let default = s
-        .cfg
-        .network_acls
-        .iter()
-        .position(|n| n.is_default)
-        .map(NaclIdx::from_usize);
+    let default = default_nacl(s, e);
     for (n, acl) in s.cfg.network_acls.iter().enumerate() {
         let n = NaclIdx::from_usize(n);
         let id = acl.network_acl_id.as_str();

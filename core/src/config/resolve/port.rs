@@ -19,8 +19,9 @@ pub(super) fn ports<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<PortIdx, Port<'
     let mut out = IdxVec::with_capacity(s.cfg.ports.len());
     for p in &s.cfg.ports {
         let id = p.port_id.as_str();
-        let Some((field, target)) = p.attachments().next() else {
-            e.push(id, "PortId", "the port attaches to nothing");
+        let mut att = p.attachments();
+        let (Some((field, target)), None) = (att.next(), att.next()) else {
+            e.push(id, "PortId", "a port attaches to exactly one of NetworkInterfaceId, InternetGatewayId, VpcEndpointId");
             continue;
         };
         let f = field.name();
