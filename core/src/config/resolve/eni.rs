@@ -141,6 +141,25 @@ fn eni_addresses<'c>(
             e.push(id, f, format!("{a} is also {o}'s"));
         }
     }
+    ipv6_addresses(sub, n, plan, e);
+    if let Some(a) = &n.association
+        && let Some(o) = plan.public.insert(a.public_ip, id)
+    {
+        e.push(
+            id,
+            "Association.PublicIp",
+            format!("{} is also {o}'s", a.public_ip),
+        );
+    }
+}
+
+fn ipv6_addresses<'c>(
+    sub: &m::Subnet,
+    n: &'c m::NetworkInterface,
+    plan: &mut Plan<'c>,
+    e: &mut Errors,
+) {
+    let id = n.network_interface_id.as_str();
     for (k, a) in n.ipv6_addresses.iter().enumerate() {
         let f = format!("Ipv6Addresses[{k}]");
         if !sub
@@ -159,14 +178,5 @@ fn eni_addresses<'c>(
         } else if let Some(o) = plan.private.insert(a.ipv6_address.into(), id) {
             e.push(id, f, format!("{} is also {o}'s", a.ipv6_address));
         }
-    }
-    if let Some(a) = &n.association
-        && let Some(o) = plan.public.insert(a.public_ip, id)
-    {
-        e.push(
-            id,
-            "Association.PublicIp",
-            format!("{} is also {o}'s", a.public_ip),
-        );
     }
 }

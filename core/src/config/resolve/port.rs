@@ -24,40 +24,14 @@ pub(super) fn ports<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<PortIdx, Port<'
             e.push(id, "PortId", "a port attaches to exactly one of NetworkInterfaceId, InternetGatewayId, VpcEndpointId");
             continue;
         };
-        let f = field.name();
-        let (kind, takes_addresses) = match field {
-            PortAttachment::NetworkInterfaceId => match s.enis.get(target) {
-                None => {
-                    e.push(id, f, format!("unknown ENI {target}"));
-                    continue;
-                }
-                Some(x) => {
-                    let eni = &s.cfg.network_interfaces[x.0 as usize];
-                    if eni.interface_type == Some(InterfaceType::VpcEndpoint) {
-                        e.push(id, f, format!("{target} is an endpoint's ENI: attach a port to the endpoint (VpcEndpointId) instead"));
-                        continue;
-                    }
-                    (PortKind::Eni(x), false)
-                }
-            },
-            PortAttachment::InternetGatewayId => {
-                if s.igws.get(target).is_none() {
-                    e.push(id, f, format!("unknown internet gateway {target}"));
-                    continue;
-                }
-                (PortKind::Internet, true)
-            }
-            PortAttachment::VpcEndpointId => match s.endpoints.get(target) {
-                None => {
-                    e.push(id, f, format!("unknown endpoint {target}"));
-                    continue;
-                }
-                Some(x) => (PortKind::Service(x), true),
-            },
+        let Some(kind) = kind(s, id, field, target, e) else {
+            continue;
         };
-        match (takes_addresses, p.addresses.is_empty()) {
-            (false, false) => e.push(id, "Addresses", "an ENI port uses the ENI's own addresses"),
-            (true, true) => e.push(
+        match (kind, p.addresses.is_empty()) {
+            (PortKind::Eni(_), false) => {
+                e.push(id, "Addresses", "an ENI port uses the ENI's own addresses")
+            }
+            (PortKind::Internet | PortKind::Service(_), true) => e.push(
                 id,
                 "Addresses",
                 "an internet or service port needs the addresses of its hosts",
@@ -67,4 +41,43 @@ pub(super) fn ports<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<PortIdx, Port<'
         out.push(Port { cfg: p, kind });
     }
     out
+}
+
+/// What the port's one attachment field names.
+fn kind(
+    s: &Scope<'_>,
+    id: &str,
+    field: PortAttachment,
+    target: &str,
+    e: &mut Errors,
+) -> Option<PortKind> {
+    let f = field.name();
+    match field {
+        PortAttachment::NetworkInterfaceId => {
+            let Some(x) = s.enis.get(target) else {
+                e.push(id, f, format!("unknown ENI {target}"));
+                return None;
+            };
+            let eni = &s.cfg.network_interfaces[x.index()];
+            if eni.interface_type == Some(InterfaceType::VpcEndpoint) {
+                e.push(id, f, format!("{target} is an endpoint's ENI: attach a port to the endpoint (VpcEndpointId) instead"));
+                return None;
+            }
+            Some(PortKind::Eni(x))
+        }
+        PortAttachment::InternetGatewayId => {
+            if s.igws.get(target).is_none() {
+                e.push(id, f, format!("unknown internet gateway {target}"));
+                return None;
+            }
+            Some(PortKind::Internet)
+        }
+        PortAttachment::VpcEndpointId => {
+            let x = s.endpoints.get(target);
+            if x.is_none() {
+                e.push(id, f, format!("unknown endpoint {target}"));
+            }
+            x.map(PortKind::Service)
+        }
+    }
 }
