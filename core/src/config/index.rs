@@ -85,6 +85,17 @@ index_type!(
     PortIdx(u16)
 );
 
+/// A plain position, for lists no typed index is worth declaring for (internet gateways: the
+/// snapshot keeps only the attached one).
+impl Idx for usize {
+    fn from_usize(i: usize) -> Self {
+        i
+    }
+    fn index(self) -> usize {
+        self
+    }
+}
+
 /// A `Vec<T>` indexed by `I` only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdxVec<I, T> {

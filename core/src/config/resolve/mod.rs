@@ -182,15 +182,6 @@ struct Scope<'c> {
     endpoint_pl: FxHashMap<EndpointIdx, PlIdx>,
 }
 
-impl Idx for usize {
-    fn from_usize(i: usize) -> Self {
-        i
-    }
-    fn index(self) -> usize {
-        self
-    }
-}
-
 impl Scope<'_> {
     /// `VpcId` must name a declared VPC.
     fn vpc_ref(&self, id: &str, vpc: &str, e: &mut Errors) {
