@@ -5,8 +5,8 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use vpcfwd::flow::Zone;
 use vpcfwd::flow::conntrack::tcp_flags::{ACK, SYN};
-use vpcfwd::flow::table::NO_ENI;
 use vpcfwd::flow::{Admit, ConnTable, FlowKey, NatFlow, NatOut, NatTable, Time, Timeouts, Tuple};
 use vpcfwd::wire::IpProtocol;
 
@@ -22,7 +22,7 @@ fn admit() -> Admit {
     Admit {
         tcp_flags: SYN,
         tracked: true,
-        enis: [0, NO_ENI],
+        zones: [Zone(0), Zone::NONE],
         timeouts: Timeouts::default(),
     }
 }

@@ -132,7 +132,7 @@ fn observed(c: &mut Criterion, group: &str, flow_log: bool) {
     for &(name, from, src, dst, dport) in PATHS {
         let (flows, pkt, mut buf, rx) = established_flow(&snap, name, from, src, dst, dport);
         let ingress = rx.ingress;
-        let kind = Some(snap.ports[usize::from(ingress.0)].kind);
+        let kind = Some(snap.ports[ingress].kind);
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
@@ -141,7 +141,7 @@ fn observed(c: &mut Criterion, group: &str, flow_log: bool) {
                 let v = process(&snap, &flows, black_box(&mut buf), pkt.len(), rx, &mut obs);
                 block.decision(&obs, &v);
                 for (e, five, accept) in obs.records(&snap, kind, &v).into_iter().flatten() {
-                    let zone = snap.enis[e as usize].zone;
+                    let zone = snap.enis[e].zone.0;
                     agg.add(
                         Key { zone, five, accept },
                         1,

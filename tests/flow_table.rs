@@ -4,8 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use vpcfwd::flow::Zone;
 use vpcfwd::flow::conntrack::tcp_flags::{ACK, FIN, RST, SYN};
-use vpcfwd::flow::table::NO_ENI;
 use vpcfwd::flow::{
     Admit, ConnState, ConnTable, Dir, FlowKey, FlowTable, IcmpClass, L4, TcpState, Time, Timeouts,
     Tuple,
@@ -20,7 +20,7 @@ fn admit(tracked: bool) -> Admit {
     Admit {
         tcp_flags: 0,
         tracked,
-        enis: [1, NO_ENI],
+        zones: [Zone(1), Zone::NONE],
         timeouts: Timeouts::default(),
     }
 }
@@ -220,7 +220,7 @@ fn udp_stream_gets_the_longer_timeout_and_untracked_flag_is_kept() {
     let (k, s) = FlowKey::from_tuple(0, &u);
     let (rk, rs) = FlowKey::from_tuple(0, &u.reversed());
     let h = t.admit(&k, s, &admit(false), Time::from_secs(0)).unwrap();
-    assert!(!h.tracked && h.enis == [1, NO_ENI]);
+    assert!(!h.tracked && h.zones == [Zone(1), Zone::NONE]);
     let h = t.touch(&rk, rs, 0, Time::from_secs(10)).unwrap();
     assert_eq!(h.state, ConnState::Udp { stream: false });
     assert_eq!(h.expires, Time::from_secs(40));
@@ -375,7 +375,7 @@ mod model {
                         let (k, side) = FlowKey::from_tuple(0, &tp);
                         m.retain(|_, e| now < e.expires);
                         let got = if is_admit {
-                            let a = Admit { tcp_flags: fl, tracked: true, enis: [1, 2], timeouts: to };
+                            let a = Admit { tcp_flags: fl, tracked: true, zones: [Zone(1), Zone(2)], timeouts: to };
                             t.admit(&k, side, &a, ns(now)).ok()
                         } else {
                             t.touch(&k, side, fl, ns(now))

@@ -34,14 +34,14 @@ fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs:
     let ingress = rx.ingress;
     let mut obs = Observer::new(true);
     let v = pipeline::process(snap, flows, buf, len, rx, &mut obs);
-    let kind = Some(snap.ports[usize::from(ingress.0)].kind);
+    let kind = Some(snap.ports[ingress].kind);
     let records = obs
         .records(snap, kind, &v)
         .into_iter()
         .flatten()
         .map(|(e, f, a)| {
             (
-                snap.enis[e as usize].id.clone(),
+                snap.enis[e].id.clone(),
                 f.src.to_string(),
                 f.dst.to_string(),
                 f.sport,

@@ -389,7 +389,7 @@ fn router_mode_decrements_ttl_and_answers_with_icmp() {
     };
     assert_eq!(reason, DropReason::TtlExceeded);
     assert_eq!(kind, ReplyKind::IcmpError);
-    assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
+    assert_eq!(snap.ports[egress].id, "app");
     let m = wire::parse(&out[..len]).unwrap();
     assert_eq!(
         (m.proto, m.icmp_type, m.dst),

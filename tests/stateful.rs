@@ -30,7 +30,7 @@ fn stages(snap: &Snapshot, flows: &FlowTable, from: &str, p: &mut Pkt, secs: u64
 
 fn egress(snap: &Snapshot, v: Verdict) -> String {
     match v {
-        Verdict::Forward { egress, .. } => snap.ports[usize::from(egress.0)].id.clone(),
+        Verdict::Forward { egress, .. } => snap.ports[egress].id.clone(),
         other => format!("{other:?}"),
     }
 }
@@ -265,7 +265,7 @@ fn a_timed_out_nat_tcp_connection_gets_a_rst() {
     };
     assert_eq!(reason, DropReason::NatIdleTimeout);
     assert_eq!(kind, ReplyKind::TcpRst);
-    assert_eq!(snap.ports[usize::from(egress.0)].id, "app");
+    assert_eq!(snap.ports[egress].id, "app");
     let m = wire::parse(&late.buf[..len]).unwrap();
     assert_eq!(
         (m.src, m.dst, m.sport, m.dport),

@@ -7,10 +7,12 @@
 //!
 //! 1. `lpm` — longest-prefix-match FIBs (Poptrie), knows nothing of VPCs.
 //! 2. `wire` — wire formats: typed views, parsing, rewrites, checksums, generated packets.
-//! 3. `policy` — security-group and network-ACL rules in matchable form.
-//! 4. `config` — the YAML model (`describe-*` names), loading, validation.
+//! 3. `config` — the YAML model (`describe-*` names), loading, per-object checks, the resolver
+//!    (string ids → typed indices, `config::index`), AWS's reserved addresses (`config::aws`).
+//! 4. `policy` — security-group and network-ACL rules in matchable form.
 //! 5. `flow` — connection tracking, NAT and PrivateLink bindings (bounded, sharded tables).
-//! 6. `snapshot` — the compiled, immutable form of a config (dense indices, FIBs, rules).
+//! 6. `snapshot` — the compiled, immutable form of a resolved config (typed indices, FIBs,
+//!    rules).
 //! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
 //!    flow state).
 //! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.

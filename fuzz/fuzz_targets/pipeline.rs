@@ -31,5 +31,5 @@ fuzz_target!(|data: &[u8]| {
     let mut obs = Observer::new(true);
     let v = process(snap, &FlowTable::new(16), &mut buf, pkt.len(), rx, &mut obs);
     block.decision(&obs, &v);
-    let _ = obs.records(snap, Some(snap.ports[usize::from(ingress.0)].kind), &v);
+    let _ = obs.records(snap, Some(snap.ports[ingress].kind), &v);
 });

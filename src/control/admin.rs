@@ -14,7 +14,7 @@ use super::Control;
 use crate::flow::key::bits_addr;
 use crate::flow::{FlowKey, FlowView, Side};
 use crate::observe::metrics::Series;
-use crate::snapshot::{PortKind, kind_name};
+use crate::snapshot::{PortKind, Zone, kind_name};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -196,10 +196,10 @@ async fn ports(State(c): Ctl) -> Json<Value> {
         .zip(live.snap.ports.iter())
         .map(|(p, spec)| {
             let kind = match spec.kind {
-                PortKind::Eni(e) => json!({"network_interface_id": live.snap.enis[e as usize].id}),
+                PortKind::Eni(e) => json!({"network_interface_id": live.snap.enis[e].id}),
                 PortKind::Internet => json!({"internet_gateway_id": live.snap.igw_id}),
                 PortKind::Service(ep) => {
-                    json!({"vpc_endpoint_id": live.snap.endpoints[ep as usize].id})
+                    json!({"vpc_endpoint_id": live.snap.endpoints[ep].id})
                 }
             };
             let id = &p.plan.port_id;
@@ -232,7 +232,7 @@ async fn route_tables(State(c): Ctl) -> Json<Value> {
             let subnets: Vec<&str> = s
                 .subnets
                 .iter()
-                .filter(|x| x.route_table as usize == i)
+                .filter(|x| x.route_table.index() == i)
                 .map(|x| x.id.as_str())
                 .collect();
             let routes: Vec<Value> = t
@@ -245,10 +245,10 @@ async fn route_tables(State(c): Ctl) -> Json<Value> {
                     };
                     json!({
                         "destination": r.dest.to_string(),
-                        "target": r.target_id,
+                        "target": r.target_name(),
                         "origin": kind_name(&r.source),
                         "prefix_list_id": pl,
-                        "won_over": r.won_over,
+                        "won_over": r.won_over_text(),
                     })
                 })
                 .collect();
@@ -280,18 +280,18 @@ fn ends(k: &FlowKey, v: &FlowView) -> ((IpAddr, u16), (IpAddr, u16)) {
 
 impl Control {
     /// ENI id per flow-table zone, from the running snapshot.
-    fn zone_names(&self) -> BTreeMap<u32, String> {
+    fn zone_names(&self) -> BTreeMap<Zone, String> {
         self.shared
             .live
             .load()
             .snap
             .enis
             .iter()
-            .map(|e| (u32::from(e.zone), e.id.clone()))
+            .map(|e| (e.zone, e.id.clone()))
             .collect()
     }
 
-    fn matches(q: &FlowQuery, names: &BTreeMap<u32, String>, k: &FlowKey, v: &FlowView) -> bool {
+    fn matches(q: &FlowQuery, names: &BTreeMap<Zone, String>, k: &FlowKey, v: &FlowView) -> bool {
         let ((a, _), (b, _)) = ends(k, v);
         q.addr.is_none_or(|x| x == a || x == b)
             && q.eni

@@ -439,7 +439,7 @@ fn start_flow_log(
     let mut w = flowlog::Writer::new(file, interval, now);
     w.learn(
         &snap.account_id,
-        snap.enis.iter().map(|e| (e.zone, e.id.clone())),
+        snap.enis.iter().map(|e| (e.zone.0, e.id.clone())),
     );
     let h = std::thread::Builder::new()
         .name("vf-flowlog".into())

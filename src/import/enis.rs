@@ -5,9 +5,9 @@
 use super::json::{arr, name_tag, parse, s, string};
 use super::{Report, input::Inputs};
 use crate::config::{
-    Config, ConnectionTrackingConfiguration, ConnectivityType, EniAttachment, GroupIdentifier,
-    InterfaceType, InternetGateway, InternetGatewayAttachment, IpAssociation, Ipv6Address,
-    NatGateway, NatGatewayAddress, NetworkInterface, PrivateIpAddress, VpcEndpoint,
+    AttachmentState, Config, ConnectionTrackingConfiguration, ConnectivityType, EniAttachment,
+    GroupIdentifier, InterfaceType, InternetGateway, InternetGatewayAttachment, IpAssociation,
+    Ipv6Address, NatGateway, NatGatewayAddress, NetworkInterface, PrivateIpAddress, VpcEndpoint,
     VpcEndpointType,
 };
 use serde_json::Value;
@@ -29,7 +29,7 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             .filter(|a| matches!(s(a, "State"), None | Some("available" | "attached")))
             .map(|a| InternetGatewayAttachment {
                 vpc_id: vpc_id.clone(),
-                state: s(a, "State").map(str::to_string),
+                state: s(a, "State").and_then(attachment_state),
             })
             .collect();
         if !att.is_empty() {
@@ -431,4 +431,16 @@ fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: 
             );
         }
     }
+}
+
+/// An attachment state as `describe-internet-gateways` prints it.
+fn attachment_state(s: &str) -> Option<AttachmentState> {
+    Some(match s {
+        "attaching" => AttachmentState::Attaching,
+        "attached" => AttachmentState::Attached,
+        "detaching" => AttachmentState::Detaching,
+        "detached" => AttachmentState::Detached,
+        "available" => AttachmentState::Available,
+        _ => return None,
+    })
 }

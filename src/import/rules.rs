@@ -51,7 +51,7 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             if let Some(p) = &r.prefix_list_id {
                 pls.push(p.clone());
             }
-            let proto = crate::policy::parse_protocol(&r.ip_protocol);
+            let proto = crate::config::parse_protocol(&r.ip_protocol);
             match proto {
                 None => {
                     report.note(

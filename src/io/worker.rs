@@ -89,7 +89,7 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             continue;
         }
         let snap = &*live.snap;
-        let ingress_kind = snap.ports.get(me).map(|p| p.kind);
+        let ingress_kind = snap.ports.get(PortIdx(me as u16)).map(|p| p.kind);
         for _ in 0..BATCH {
             let m = match port.recv(q, &mut buf[..hdr + MAX_PACKET]) {
                 Ok(Some(m)) => m,
@@ -116,9 +116,9 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
                 for (e, five, accept) in obs.records(snap, ingress_kind, &v).into_iter().flatten() {
-                    if let Some(eni) = snap.enis.get(e as usize) {
+                    if let Some(eni) = snap.enis.get(e) {
                         let key = flowlog::Key {
-                            zone: eni.zone,
+                            zone: eni.zone.0,
                             five,
                             accept,
                         };

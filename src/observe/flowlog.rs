@@ -10,11 +10,12 @@
 //! as AWS does when it cannot capture everything.
 
 use super::Five;
+use crate::config::aws;
 use crate::snapshot::Snapshot;
 use crate::wire::IpProtocol;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -41,22 +42,15 @@ pub const FIELDS: [&str; 14] = [
 pub fn excluded(snap: &Snapshot, f: &Five) -> bool {
     let special = |a: IpAddr| match a {
         IpAddr::V4(v) => {
-            v == Ipv4Addr::new(169, 254, 169, 254)
-                || v == Ipv4Addr::new(169, 254, 169, 123)
+            v == aws::METADATA_V4
+                || v == aws::TIME_SYNC_V4
                 || snap.vpc_cidrs.iter().any(|n| match n {
-                    ipnet::IpNet::V4(n) => {
-                        let base = u32::from(n.network());
-                        // base+1: the VPC router; base+2: the Amazon-provided DNS resolver.
-                        u32::from(v) == base + 1 || u32::from(v) == base + 2
-                    }
+                    ipnet::IpNet::V4(n) => v == aws::router(*n) || v == aws::resolver(*n),
                     ipnet::IpNet::V6(_) => false,
                 })
         }
         // IPv6 metadata, DNS and Time Sync.
-        IpAddr::V6(v) => {
-            let s = v.segments();
-            s[..7] == [0xfd00, 0xec2, 0, 0, 0, 0, 0] && matches!(s[7], 0x254 | 0x253 | 0x123)
-        }
+        IpAddr::V6(v) => aws::SERVICES_V6.contains(&v),
     };
     let dhcp = IpProtocol::from(f.proto) == IpProtocol::Udp
         && matches!(
@@ -306,7 +300,10 @@ impl Writer {
 
     pub fn add(&mut self, b: Batch) {
         if let Some(s) = &b.snap {
-            self.learn(&s.account_id, s.enis.iter().map(|e| (e.zone, e.id.clone())));
+            self.learn(
+                &s.account_id,
+                s.enis.iter().map(|e| (e.zone.0, e.id.clone())),
+            );
         }
         if b.records.is_empty() && b.skipped.is_empty() {
             return;

@@ -4,7 +4,7 @@
 use super::{Block, Layout, PORT_CELLS};
 use crate::pipeline::DropReason;
 use crate::policy::NACL_STAR;
-use crate::snapshot::{Snapshot, Target};
+use crate::snapshot::{NaclIdx, Snapshot};
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use std::collections::{BTreeMap, BTreeSet};
@@ -252,10 +252,7 @@ fn series(b: &Block, out: &mut BTreeMap<Series, u64>) {
     for (t, rt) in s.route_tables.iter().enumerate() {
         let base = l.route_base[t];
         for (r, route) in rt.routes.iter().enumerate() {
-            let target = match route.target {
-                Target::Local => "local".to_string(),
-                _ => route.target_id.clone(),
-            };
+            let target = route.target_name().to_string();
             add(
                 out,
                 "vpcfwd_route_hits_total",
@@ -285,7 +282,7 @@ fn series(b: &Block, out: &mut BTreeMap<Series, u64>) {
             };
             // One past the list: the implicit `*` (a packet no rule matched).
             for pos in 0..=rules.len() {
-                let Some(cell) = l.nacl_rule(s, n as u32, outbound, pos as u16) else {
+                let Some(cell) = l.nacl_rule(s, NaclIdx(n as u32), outbound, pos as u16) else {
                     continue;
                 };
                 let v = b.get(cell);
@@ -316,7 +313,7 @@ fn series(b: &Block, out: &mut BTreeMap<Series, u64>) {
         let groups: Vec<&str> = eni
             .sgs
             .iter()
-            .filter_map(|&g| s.sgs.get(g as usize).map(|x| x.id.as_str()))
+            .filter_map(|&g| s.sgs.get(g).map(|x| x.id.as_str()))
             .collect();
         for (k, dir) in ["egress", "ingress"].iter().enumerate() {
             add(

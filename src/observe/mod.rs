@@ -12,7 +12,7 @@ pub mod flowlog;
 pub mod metrics;
 
 use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
-use crate::snapshot::{PortKind, Snapshot};
+use crate::snapshot::{EniIdx, NaclIdx, PortKind, RtbIdx, Snapshot, SubnetIdx};
 use crate::wire::IpProtocol;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -84,9 +84,9 @@ impl Layout {
     /// Cell of the NACL rule at `pos` of a direction's list (`pos == len`: the implicit `*`,
     /// which has the slot after the list).
     #[inline]
-    fn nacl_rule(&self, s: &Snapshot, nacl: u32, outbound: bool, pos: u16) -> Option<usize> {
-        let n = s.nacls.get(nacl as usize)?;
-        let base = *self.nacl_base.get(nacl as usize)?;
+    fn nacl_rule(&self, s: &Snapshot, nacl: NaclIdx, outbound: bool, pos: u16) -> Option<usize> {
+        let n = s.nacls.get(nacl)?;
+        let base = *self.nacl_base.get(nacl.index())?;
         let (len, off) = if outbound {
             (n.outbound.len(), n.inbound.len() + 1)
         } else {
@@ -164,7 +164,7 @@ impl Block {
         }
         let l = &*self.layout;
         if let Some((table, route)) = o.route
-            && let Some(b) = l.route_base.get(table as usize)
+            && let Some(b) = l.route_base.get(table.index())
         {
             self.add(b + route as usize, 1);
         }
@@ -181,13 +181,13 @@ impl Block {
         match reason {
             DropReason::SgNoAllow => {
                 if let Some((eni, egress)) = o.sg {
-                    self.add(l.sg_base + 2 * eni as usize + usize::from(!egress), 1);
+                    self.add(l.sg_base + 2 * eni.index() + usize::from(!egress), 1);
                 }
             }
             DropReason::NoRoute | DropReason::BlackholeRoute => {
                 if let Some(t) = o.table {
                     let k = usize::from(reason == DropReason::BlackholeRoute);
-                    self.add(l.rtb_drop_base + 2 * t as usize + k, 1);
+                    self.add(l.rtb_drop_base + 2 * t.index() + k, 1);
                 }
             }
             _ => {}
@@ -198,8 +198,8 @@ impl Block {
 /// One NACL evaluation of a packet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NaclHit {
-    pub nacl: u32,
-    pub subnet: u32,
+    pub nacl: NaclIdx,
+    pub subnet: SubnetIdx,
     pub outbound: bool,
     /// Position of the deciding rule in the compiled list (see `Stage::Nacl`).
     pub pos: u16,
@@ -222,15 +222,15 @@ pub struct Observer {
     /// The packet as it is now (translations applied), and as it arrived.
     cur: Option<Five>,
     orig: Option<Five>,
-    pub route: Option<(u32, u32)>,
+    pub route: Option<(RtbIdx, u32)>,
     /// The last route table consulted (with or without a hit).
-    pub table: Option<u32>,
+    pub table: Option<RtbIdx>,
     pub nacls: [NaclHit; 4],
     pub n_nacls: usize,
     /// The last security-group evaluation that found no rule: (ENI, egress).
-    pub sg: Option<(u32, bool)>,
+    pub sg: Option<(EniIdx, bool)>,
     /// The ENI whose inbound side the packet reached, and the tuple it saw there.
-    pub dst_eni: Option<(u32, Five)>,
+    pub dst_eni: Option<(EniIdx, Five)>,
     /// The destination ENI failed its source/destination check.
     dst_check_failed: bool,
     /// Track the tuples flow logs need (off without flow logs: copying addresses at every
@@ -337,7 +337,7 @@ impl Observer {
     }
 
     #[inline(always)]
-    fn at_dst(&mut self, eni: u32, egress: bool) {
+    fn at_dst(&mut self, eni: EniIdx, egress: bool) {
         if !egress
             && self.dst_eni.is_none()
             && let Some(c) = self.cur
@@ -353,7 +353,7 @@ impl Observer {
         snap: &Snapshot,
         ingress: Option<PortKind>,
         v: &Verdict,
-    ) -> [Option<(u32, Five, bool)>; 2] {
+    ) -> [Option<(EniIdx, Five, bool)>; 2] {
         let mut out = [None, None];
         let (Some(orig), Some(cur)) = (self.orig, self.cur) else {
             return out;
@@ -383,11 +383,8 @@ impl Observer {
                 Some(DropReason::SgNoAllow) => self.sg.is_some_and(|(x, eg)| eg && x == e),
                 Some(DropReason::NaclDeny) => {
                     nacl_out_deny
-                        && last_nacl.is_some_and(|n| {
-                            snap.enis
-                                .get(e as usize)
-                                .is_some_and(|x| x.subnet == n.subnet)
-                        })
+                        && last_nacl
+                            .is_some_and(|n| snap.enis.get(e).is_some_and(|x| x.subnet == n.subnet))
                 }
                 _ => false,
             };

@@ -185,7 +185,7 @@ impl MemLab {
         let snap = Arc::clone(&self.shared.live.load().snap);
         w.learn(
             &snap.account_id,
-            snap.enis.iter().map(|e| (e.zone, e.id.clone())),
+            snap.enis.iter().map(|e| (e.zone.0, e.id.clone())),
         );
         if let Some(rx) = &self.flow_log {
             while let Ok(b) = rx.try_recv() {

@@ -1,10 +1,25 @@
 //! The config language (see `model`), its loader with line:column errors, and its validation.
+//!
+//! Data flows one way: `load` (text → `model`), then `check` (each object on its own: ranges,
+//! formats, duplicates within a list), then `resolve` (every string id → a typed index of
+//! `index`, each dangling or inconsistent reference reported once). `validate` runs both; the
+//! compiler (`snapshot`) starts from the resolved form and never looks an id up by string.
 
 mod model;
 pub use model::*;
 
+pub mod aws;
+mod check;
+pub mod index;
 pub mod load;
+pub mod resolve;
 pub mod validate;
+
+pub use check::parse_protocol;
+pub use index::{
+    EndpointIdx, EniIdx, Idx, IdxVec, NaclIdx, NatIdx, PlIdx, PortIdx, RtbIdx, SgIdx, SubnetIdx,
+};
+pub use resolve::{Resolved, resolve};
 
 use std::fmt;
 
@@ -36,6 +51,22 @@ impl fmt::Display for ConfigError {
             }
             ErrorLocation::Object { id, field } => write!(f, "{id}: {field}: {}", self.message),
         }
+    }
+}
+
+/// Collects errors in the order found.
+#[derive(Default)]
+pub(crate) struct Errors(pub(crate) Vec<ConfigError>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, id: &str, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            location: ErrorLocation::Object {
+                id: id.to_string(),
+                field: field.into(),
+            },
+            message: message.into(),
+        });
     }
 }
 

@@ -28,7 +28,7 @@ pub use conntrack::{ConnState, SgFacts, TcpState, Timeouts, is_untracked};
 pub use key::{Dir, FlowKey, IcmpClass, L4, Side, Tuple, icmp_query};
 pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
-pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView};
+pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView, Zone};
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
@@ -271,7 +271,7 @@ mod tests {
         let a = Admit {
             tcp_flags: 0,
             tracked: true,
-            enis: [0, 0],
+            zones: [Zone(0), Zone(0)],
             timeouts: Timeouts::default(),
         };
         assert_eq!(empty.conns().admit(&k, s, &a, Time(0)), Err(FlowTableFull));

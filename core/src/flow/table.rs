@@ -16,8 +16,22 @@ const SWEEP_PER_ADMIT: usize = 8;
 /// Slots examined before a full shard refuses a new flow.
 const SWEEP_WHEN_FULL: usize = 512;
 
-/// ENI index meaning "none" in [`FlowHit::enis`].
-pub const NO_ENI: u32 = u32::MAX;
+/// A flow-table zone: the space of one ENI's security-group state. Not the ENI's index in the
+/// snapshot: an ENI keeps its zone across reloads (the snapshot's `compile_after`), whatever
+/// its position in the new config, and a zone is never given to another ENI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Zone(pub u16);
+
+impl Zone {
+    /// No ENI (the snapshot never assigns it).
+    pub const NONE: Zone = Zone(u16::MAX);
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The flow table is full: the caller drops with `FLOW_TABLE_FULL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +46,8 @@ pub struct FlowHit {
     /// untracked one leaves no entry, §5); the table keeps the flag for callers that admit
     /// untracked entries.
     pub tracked: bool,
-    /// ENIs involved: `[initiator's, responder's]`, [`NO_ENI`] where none.
-    pub enis: [u32; 2],
+    /// Zones of the ENIs involved: `[initiator's, responder's]`, [`Zone::NONE`] where none.
+    pub zones: [Zone; 2],
     pub expires: Time,
     /// Whether this call created the entry.
     pub new: bool,
@@ -47,7 +61,7 @@ pub struct FlowView {
     pub state: ConnState,
     pub tracked: bool,
     /// Flow-table zone of the ENI whose groups track it.
-    pub zone: u32,
+    pub zone: Zone,
     pub expires: Time,
 }
 
@@ -57,7 +71,8 @@ pub struct Admit {
     /// TCP flags of the first packet (0 for other protocols).
     pub tcp_flags: u8,
     pub tracked: bool,
-    pub enis: [u32; 2],
+    /// Zones of the ENIs involved: `[initiator's, responder's]`, [`Zone::NONE`] where none.
+    pub zones: [Zone; 2],
     /// Idle timeouts of the ENI whose security group tracks the flow.
     pub timeouts: Timeouts,
 }
@@ -67,7 +82,7 @@ struct Entry {
     init: Side,
     state: ConnState,
     tracked: bool,
-    enis: [u32; 2],
+    zones: [Zone; 2],
     ex: Exchange,
     timeouts: Timeouts,
     expires: Time,
@@ -79,7 +94,7 @@ impl Entry {
             init: self.init,
             state: self.state,
             tracked: self.tracked,
-            zone: self.enis[0],
+            zone: self.zones[0],
             expires: self.expires,
         }
     }
@@ -93,7 +108,7 @@ impl Entry {
             },
             state: self.state,
             tracked: self.tracked,
-            enis: self.enis,
+            zones: self.zones,
             expires: self.expires,
             new,
         }
@@ -250,7 +265,7 @@ impl ConnTable {
             init: side,
             state,
             tracked: a.tracked,
-            enis: a.enis,
+            zones: a.zones,
             ex,
             timeouts,
             expires: conntrack::expiry(state, &timeouts, now),

@@ -4,12 +4,17 @@
 
 use super::{Cx, DropReason, Stage, Step, Tracer, Verdict};
 use crate::snapshot::PortIdx;
+use crate::snapshot::{EniIdx, SubnetIdx};
 use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Delivers to the ENI that has address `addr`, or drops (`NO_ENI_AT_DESTINATION`).
     #[inline]
-    pub(super) fn deliver_to(&mut self, addr: IpAddr, from_subnet: Option<u32>) -> Step<Verdict> {
+    pub(super) fn deliver_to(
+        &mut self,
+        addr: IpAddr,
+        from_subnet: Option<SubnetIdx>,
+    ) -> Step<Verdict> {
         let &e = self
             .snap
             .eni_by_ip
@@ -21,9 +26,9 @@ impl<T: Tracer> Cx<'_, T> {
     /// Delivers to ENI `e`. `from_subnet` is the subnet the packet leaves (None when it comes
     /// from outside the VPC): NACLs apply only when it crosses a subnet boundary.
     #[inline]
-    pub(super) fn deliver(&mut self, e: u32, from_subnet: Option<u32>) -> Step<Verdict> {
+    pub(super) fn deliver(&mut self, e: EniIdx, from_subnet: Option<SubnetIdx>) -> Step<Verdict> {
         let snap = self.snap;
-        let eni = &snap.enis[e as usize];
+        let eni = &snap.enis[e];
         match from_subnet {
             Some(s) if s == eni.subnet => self.tr.stage(Stage::SameSubnet { subnet: s }),
             Some(s) => {
@@ -48,7 +53,7 @@ impl<T: Tracer> Cx<'_, T> {
                     eni: e,
                 });
                 self.privatelink_outbound(ep)?;
-                self.out(snap.endpoints.get(ep as usize).and_then(|x| x.port))
+                self.out(snap.endpoints.get(ep).and_then(|x| x.port))
             }
             None => self.out(eni.port),
         }

@@ -4,15 +4,16 @@
 
 use super::{Cx, DropReason, Stage, Step, Tracer, Verdict};
 use crate::policy::in_any;
-use crate::snapshot::reserved_destinations;
+use crate::snapshot::RESERVED_DESTINATIONS;
+use crate::snapshot::{EndpointIdx, EniIdx};
 use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// From an instance behind ENI `e`.
     #[inline]
-    pub(super) fn ingress_eni(&mut self, e: u32) -> Step<Verdict> {
+    pub(super) fn ingress_eni(&mut self, e: EniIdx) -> Step<Verdict> {
         let snap = self.snap;
-        let eni = snap.enis.get(e as usize).ok_or(DropReason::NoPort)?;
+        let eni = snap.enis.get(e).ok_or(DropReason::NoPort)?;
         let ok = !eni.src_dst_check || eni.addrs.contains(&self.m.src);
         self.tr.stage(Stage::SrcDstCheck {
             eni: e,
@@ -22,7 +23,7 @@ impl<T: Tracer> Cx<'_, T> {
         if !ok {
             return Err(DropReason::SrcDstCheck);
         }
-        if in_any(&reserved_destinations(), self.m.dst) {
+        if in_any(&RESERVED_DESTINATIONS, self.m.dst) {
             self.tr.stage(Stage::Reserved);
             return Err(DropReason::ReservedDestination);
         }
@@ -42,10 +43,9 @@ impl<T: Tracer> Cx<'_, T> {
                     let n = self
                         .snap
                         .nat_gateways
-                        .iter()
                         .position(|n| n.public_ips.contains(&d))
                         .ok_or(DropReason::NoPublicIpMapping)?;
-                    self.nat_inbound(n as u32, d)
+                    self.nat_inbound(n, d)
                 }
             },
             IpAddr::V6(d) => self.deliver_to(IpAddr::V6(d), None),
@@ -55,10 +55,10 @@ impl<T: Tracer> Cx<'_, T> {
     /// From a service network back into the VPC: to an interface endpoint's load balancer, or
     /// to an ENI.
     #[inline]
-    pub(super) fn ingress_service(&mut self, ep: u32) -> Step<Verdict> {
-        if let Some(e) = self.snap.endpoints.get(ep as usize)
-            && !e.gateway
-            && e.lb_addrs.contains(&self.m.dst)
+    pub(super) fn ingress_service(&mut self, ep: EndpointIdx) -> Step<Verdict> {
+        if let Some(e) = self.snap.endpoints.get(ep)
+            && !e.is_gateway()
+            && e.lb_addrs().contains(&self.m.dst)
         {
             return self.privatelink_inbound(ep);
         }

@@ -47,6 +47,7 @@ pub use stage::{NoTrace, Recorder, Stage, Tracer, Xlat};
 
 use crate::flow::{FlowKey, FlowTable, Side, Time};
 use crate::policy::SgHit;
+use crate::snapshot::EniIdx;
 use crate::snapshot::{PortIdx, PortKind, Snapshot};
 use crate::wire::{self, ChecksumMode, PacketMeta};
 
@@ -145,7 +146,7 @@ struct Cx<'a, T: Tracer> {
 struct Pending {
     key: FlowKey,
     side: Side,
-    eni: u32,
+    eni: EniIdx,
     egress: bool,
     hit: SgHit,
 }
@@ -158,10 +159,7 @@ impl<T: Tracer> Cx<'_, T> {
         if self.m.dst.is_ipv6() && !snap.ipv6 {
             return Err(DropReason::Ipv6NotEnabled);
         }
-        let port = snap
-            .ports
-            .get(usize::from(self.rx.ingress.0))
-            .ok_or(DropReason::NoPort)?;
+        let port = snap.ports.get(self.rx.ingress).ok_or(DropReason::NoPort)?;
         match port.kind {
             PortKind::Eni(e) => self.ingress_eni(e),
             PortKind::Internet => self.ingress_internet(),

@@ -7,6 +7,7 @@ use super::{Cx, DropReason, Stage, Step, Tracer, Verdict, Xlat};
 use crate::flow::NatOut;
 use crate::flow::nat::NatFlow;
 use crate::snapshot::Target;
+use crate::snapshot::{NatIdx, SubnetIdx};
 use crate::wire::{self, Field, IpProtocol, rewrite};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -14,9 +15,9 @@ impl<T: Tracer> Cx<'_, T> {
     /// Through NAT gateway `n`: out of the source subnet, into and out of the NAT's subnet,
     /// then the NAT subnet's route table.
     #[inline]
-    pub(super) fn via_nat(&mut self, n: u32, subnet: u32) -> Step<Verdict> {
+    pub(super) fn via_nat(&mut self, n: NatIdx, subnet: SubnetIdx) -> Step<Verdict> {
         let snap = self.snap;
-        let nat_subnet = snap.nat_gateways[n as usize].subnet;
+        let nat_subnet = snap.nat_gateways[n].subnet;
         self.tr.stage(Stage::NatGateway { nat: n });
         if !matches!(
             self.m.proto,
@@ -46,9 +47,9 @@ impl<T: Tracer> Cx<'_, T> {
     /// segment of a binding that idled out is dropped with `NAT_IDLE_TIMEOUT` (and answered
     /// with a RST: see `reply`).
     #[inline]
-    fn nat_outbound(&mut self, n: u32) -> Step {
+    fn nat_outbound(&mut self, n: NatIdx) -> Step {
         self.tracking_component = true;
-        let nat = &self.snap.nat_gateways[n as usize];
+        let nat = &self.snap.nat_gateways[n];
         let (IpAddr::V4(src), IpAddr::V4(dst)) = (self.m.src, self.m.dst) else {
             return Err(DropReason::UnsupportedProtocol);
         };
@@ -83,9 +84,9 @@ impl<T: Tracer> Cx<'_, T> {
     /// From the internet to NAT gateway `n`'s address `addr`: back to the inside host through
     /// the NAT subnet's NACLs, or UNSOLICITED (connections cannot be opened from outside).
     #[inline]
-    pub(super) fn nat_inbound(&mut self, n: u32, addr: Ipv4Addr) -> Step<Verdict> {
+    pub(super) fn nat_inbound(&mut self, n: NatIdx, addr: Ipv4Addr) -> Step<Verdict> {
         self.tracking_component = true;
-        let nat_subnet = self.snap.nat_gateways[n as usize].subnet;
+        let nat_subnet = self.snap.nat_gateways[n].subnet;
         self.tr.stage(Stage::NatGateway { nat: n });
         self.nacl(nat_subnet, false)?;
         let IpAddr::V4(remote) = self.m.src else {

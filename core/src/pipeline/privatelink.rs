@@ -5,6 +5,7 @@
 
 use super::{Cx, DropReason, Step, Tracer, Verdict, Xlat};
 use crate::flow::privatelink::{PlError, PlFlow};
+use crate::snapshot::EndpointIdx;
 use crate::wire::{Field, IpProtocol};
 use std::net::IpAddr;
 
@@ -12,12 +13,12 @@ impl<T: Tracer> Cx<'_, T> {
     /// Consumer → interface endpoint `ep`: one service target by flow hash, and the source
     /// translated to a load-balancer address, as the provider's targets see it.
     #[inline]
-    pub(super) fn privatelink_outbound(&mut self, ep: u32) -> Step {
+    pub(super) fn privatelink_outbound(&mut self, ep: EndpointIdx) -> Step {
         self.tracking_component = true;
         if self.m.proto != IpProtocol::Tcp || !self.m.has_ports() {
             return Err(DropReason::UnsupportedProtocol);
         }
-        let e = &self.snap.endpoints[ep as usize];
+        let e = &self.snap.endpoints[ep];
         let f = PlFlow {
             src: self.m.src,
             sport: self.m.sport,
@@ -29,7 +30,7 @@ impl<T: Tracer> Cx<'_, T> {
         let o = self
             .flows
             .privatelink()
-            .outbound(&f, &e.targets, &e.lb_addrs, self.rx.now)
+            .outbound(&f, e.targets(), e.lb_addrs(), self.rx.now)
             .map_err(|e| match e {
                 PlError::PortAllocation => DropReason::NatPortAllocation,
                 PlError::TableFull => DropReason::FlowTableFull,
@@ -46,7 +47,7 @@ impl<T: Tracer> Cx<'_, T> {
     /// Provider target → load balancer of endpoint `ep`: back to the consumer as if from the
     /// endpoint ENI, or UNSOLICITED (the provider cannot open connections).
     #[inline]
-    pub(super) fn privatelink_inbound(&mut self, ep: u32) -> Step<Verdict> {
+    pub(super) fn privatelink_inbound(&mut self, ep: EndpointIdx) -> Step<Verdict> {
         self.tracking_component = true;
         let b = self
             .flows
@@ -68,7 +69,7 @@ impl<T: Tracer> Cx<'_, T> {
             .snap
             .eni_by_ip
             .get(&IpAddr::V4(endpoint))
-            .map(|&x| self.snap.enis[x as usize].subnet);
+            .map(|&x| self.snap.enis[x].subnet);
         self.deliver_to(IpAddr::V4(consumer), from_subnet)
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{Cx, DropReason, ReplyKind, Tracer, Verdict};
 use crate::wire::{IpProtocol, emit, icmp};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
     /// The reply to a packet dropped for `reason`, if one is sent.
@@ -55,9 +55,9 @@ impl<T: Tracer> Cx<'_, T> {
         {
             return None;
         }
-        // The VPC router's address: base + 1 of the first VPC CIDR.
+        // The VPC router's address in the first VPC CIDR.
         let router = match self.snap.vpc_cidrs.first() {
-            Some(ipnet::IpNet::V4(n)) => Ipv4Addr::from(u32::from(n.network()) + 1),
+            Some(ipnet::IpNet::V4(n)) => crate::config::aws::router(*n),
             _ => return None,
         };
         let len = emit::icmp_error(self.buf, &m, IpAddr::V4(router), ty, code)?;

@@ -2,16 +2,17 @@
 //! mode's TTL decrement, and the dispatch on the winning route's target.
 
 use super::{Cx, DropReason, Stage, Step, Tracer, Verdict};
+use crate::snapshot::SubnetIdx;
 use crate::snapshot::Target;
 use crate::wire::rewrite;
 
 impl<T: Tracer> Cx<'_, T> {
     /// Looks the destination up in the route table of `subnet`.
     #[inline]
-    pub(super) fn route(&mut self, subnet: u32) -> Step<Target> {
+    pub(super) fn route(&mut self, subnet: SubnetIdx) -> Step<Target> {
         let snap = self.snap;
-        let table = snap.subnets[subnet as usize].route_table;
-        let rt = &snap.route_tables[table as usize];
+        let table = snap.subnets[subnet].route_table;
+        let rt = &snap.route_tables[table];
         let hit = rt.lookup(self.m.dst);
         self.tr.stage(Stage::Route { table, route: hit });
         let r = hit.ok_or(DropReason::NoRoute)?;
@@ -32,7 +33,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     /// Acts on the route target chosen for a packet leaving `subnet`.
     #[inline]
-    pub(super) fn forward_to(&mut self, t: Target, subnet: u32) -> Step<Verdict> {
+    pub(super) fn forward_to(&mut self, t: Target, subnet: SubnetIdx) -> Step<Verdict> {
         match t {
             Target::Local => self.deliver_to(self.m.dst, Some(subnet)),
             Target::Eni(e) => self.deliver(e, Some(subnet)),

@@ -7,15 +7,16 @@
 use super::{Cx, DropReason, Pending, Stage, Step, Tracer};
 use crate::flow::{Admit, FlowKey, SgFacts, Tuple, is_untracked};
 use crate::policy::{L4Match, SgHit, sg_eval};
+use crate::snapshot::EniIdx;
 use crate::wire;
 
 impl<T: Tracer> Cx<'_, T> {
     /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
     /// the rules decide, and an allowed flow is recorded once the packet is forwarded.
     #[inline]
-    pub(super) fn sg(&mut self, e: u32, egress: bool) -> Step {
-        let zone = self.snap.enis[e as usize].zone;
-        let (key, side) = FlowKey::from_tuple(zone, &Tuple::of(&self.m));
+    pub(super) fn sg(&mut self, e: EniIdx, egress: bool) -> Step {
+        let zone = self.snap.enis[e].zone;
+        let (key, side) = FlowKey::from_tuple(zone.0, &Tuple::of(&self.m));
         if let Some(f) = self
             .flows
             .conns()
@@ -31,7 +32,7 @@ impl<T: Tracer> Cx<'_, T> {
         }
         // An ICMP error about a tracked flow of this ENI passes as part of that flow.
         if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
-            let (qkey, qside) = FlowKey::from_tuple(zone, &Tuple::of(&q.meta));
+            let (qkey, qside) = FlowKey::from_tuple(zone.0, &Tuple::of(&q.meta));
             if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
                 self.tr.stage(Stage::Flow {
                     eni: e,
@@ -42,7 +43,7 @@ impl<T: Tracer> Cx<'_, T> {
                 return Ok(());
             }
         }
-        let eni = &self.snap.enis[e as usize];
+        let eni = &self.snap.enis[e];
         let hit = sg_eval(&self.snap.sgs, &eni.sgs, egress, &self.m);
         self.tr.stage(Stage::Sg {
             eni: e,
@@ -69,7 +70,7 @@ impl<T: Tracer> Cx<'_, T> {
     pub(super) fn commit_flows(&mut self) -> Step {
         let v6 = self.orig.src.is_ipv6();
         for p in self.pending.iter().flatten() {
-            let eni = &self.snap.enis[p.eni as usize];
+            let eni = &self.snap.enis[p.eni];
             let facts = SgFacts {
                 proto: self.orig.proto,
                 allowed_by_any_peer_rule: self.rule_has_any_peer(p.hit, p.egress),
@@ -84,7 +85,7 @@ impl<T: Tracer> Cx<'_, T> {
                 tcp_flags: self.orig.tcp_flags,
                 tracked: true,
                 // Zones, not indices: they name the same ENI after a reload.
-                enis: [u32::from(eni.zone), u32::from(eni.zone)],
+                zones: [eni.zone, eni.zone],
                 timeouts: eni.timeouts,
             };
             let h = self
@@ -102,7 +103,7 @@ impl<T: Tracer> Cx<'_, T> {
 
     #[inline]
     fn rule_has_any_peer(&self, hit: SgHit, egress: bool) -> bool {
-        let sg = &self.snap.sgs[hit.sg as usize];
+        let sg = &self.snap.sgs[hit.sg];
         let rules = if egress { &sg.egress } else { &sg.ingress };
         rules
             .iter()
@@ -113,10 +114,10 @@ impl<T: Tracer> Cx<'_, T> {
     /// Whether ENI `e`'s groups allow all ports of this protocol to/from 0.0.0.0/0 (::/0) in
     /// direction `egress`.
     #[inline]
-    fn opposite_open(&self, e: u32, egress: bool, v6: bool) -> bool {
+    fn opposite_open(&self, e: EniIdx, egress: bool, v6: bool) -> bool {
         let proto = self.orig.proto;
-        self.snap.enis[e as usize].sgs.iter().any(|&g| {
-            let sg = &self.snap.sgs[g as usize];
+        self.snap.enis[e].sgs.iter().any(|&g| {
+            let sg = &self.snap.sgs[g];
             let rules = if egress { &sg.egress } else { &sg.ingress };
             rules.iter().any(|r| {
                 r.proto.is_none_or(|p| p == proto)

@@ -6,6 +6,7 @@
 use crate::flow::{ConnState, Dir};
 use crate::policy::SgHit;
 use crate::snapshot::PortIdx;
+use crate::snapshot::{EndpointIdx, EniIdx, NaclIdx, NatIdx, RtbIdx, SubnetIdx};
 use crate::wire::{Field, PacketMeta};
 use std::net::IpAddr;
 
@@ -17,35 +18,39 @@ pub enum Stage {
     /// Where it came in.
     Ingress(PortIdx),
     /// Source/destination check of an ENI (`outbound`: on leaving it).
-    SrcDstCheck { eni: u32, outbound: bool, ok: bool },
+    SrcDstCheck {
+        eni: EniIdx,
+        outbound: bool,
+        ok: bool,
+    },
     /// Destination in a range the VPC never forwards.
     Reserved,
     /// Security groups of an ENI: which group and rule allowed, or none.
     Sg {
-        eni: u32,
+        eni: EniIdx,
         egress: bool,
         hit: Option<SgHit>,
     },
     /// Route lookup in a table: the winning route (index into its `routes`), or none.
-    Route { table: u32, route: Option<u32> },
+    Route { table: RtbIdx, route: Option<u32> },
     /// A network ACL: first matching rule (its number, and its position in the compiled list
     /// for counters) and its action.
     Nacl {
-        nacl: u32,
-        subnet: u32,
+        nacl: NaclIdx,
+        subnet: SubnetIdx,
         outbound: bool,
         rule: u16,
         pos: u16,
         allow: bool,
     },
     /// Traffic between two ENIs of one subnet: NACLs do not apply.
-    SameSubnet { subnet: u32 },
+    SameSubnet { subnet: SubnetIdx },
     /// Through the NAT gateway.
-    NatGateway { nat: u32 },
+    NatGateway { nat: NatIdx },
     /// To a gateway endpoint (no security group, no NACL of its own, no translation).
-    GatewayEndpoint { endpoint: u32 },
+    GatewayEndpoint { endpoint: EndpointIdx },
     /// To an interface endpoint's ENI.
-    InterfaceEndpoint { endpoint: u32, eni: u32 },
+    InterfaceEndpoint { endpoint: EndpointIdx, eni: EniIdx },
     /// An address (and port / ICMP identifier) rewritten in place.
     Translate {
         by: Xlat,
@@ -61,15 +66,15 @@ pub enum Stage {
     },
     /// A packet of a flow the ENI's groups already allowed: rules not consulted.
     Flow {
-        eni: u32,
+        eni: EniIdx,
         egress: bool,
         dir: Dir,
         state: ConnState,
     },
     /// The flow is recorded for the ENI (its replies will pass).
-    FlowNew { eni: u32, state: ConnState },
+    FlowNew { eni: EniIdx, state: ConnState },
     /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
-    FlowUntracked { eni: u32 },
+    FlowUntracked { eni: EniIdx },
     /// Router mode: TTL / hop limit decremented.
     TtlDecremented,
     /// Delivered to a port.
@@ -80,8 +85,8 @@ pub enum Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Xlat {
     InternetGateway,
-    NatGateway(u32),
-    PrivateLink(u32),
+    NatGateway(NatIdx),
+    PrivateLink(EndpointIdx),
 }
 
 /// Receives the pipeline's stages. The hot path uses `NoTrace`, which compiles to nothing.

@@ -2,6 +2,7 @@
 //! every name (prefix lists, referenced groups) into address sets up front, so evaluation per
 //! packet is a scan over small slices: no lookups by id, no allocation.
 
+use crate::config::{IdxVec, SgIdx};
 use crate::wire::{IpProtocol, PacketMeta};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -44,14 +45,6 @@ impl L4Match {
                     && c.is_none_or(|c| c == m.icmp_code)
             }
         }
-    }
-}
-
-/// Parses an AWS protocol: `-1`/`all` → None (all), names, or a number.
-pub fn parse_protocol(p: &str) -> Option<Option<IpProtocol>> {
-    match p.trim().to_ascii_lowercase().as_str() {
-        "-1" | "all" => Some(None),
-        n => IpProtocol::from_name(n).map(Some),
     }
 }
 
@@ -121,17 +114,22 @@ pub struct Sg {
 /// Which group and rule allowed a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SgHit {
-    pub sg: u32,
+    pub sg: SgIdx,
     pub rule: u16,
 }
 
 /// Evaluates the union of `groups`' rules (allow-only: any match allows). The peer is the
 /// remote end: the source for ingress, the destination for egress.
 #[inline]
-pub fn sg_eval(sgs: &[Sg], groups: &[u32], egress: bool, m: &PacketMeta) -> Option<SgHit> {
+pub fn sg_eval(
+    sgs: &IdxVec<SgIdx, Sg>,
+    groups: &[SgIdx],
+    egress: bool,
+    m: &PacketMeta,
+) -> Option<SgHit> {
     let remote = if egress { m.dst } else { m.src };
     for &g in groups {
-        let Some(sg) = sgs.get(g as usize) else {
+        let Some(sg) = sgs.get(g) else {
             continue;
         };
         let rules = if egress { &sg.egress } else { &sg.ingress };

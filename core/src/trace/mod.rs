@@ -5,7 +5,7 @@ use crate::config;
 use crate::flow::Dir;
 use crate::flow::{FlowTable, Time};
 use crate::pipeline::{self, Recorder, ReplyKind, Rx, Stage, Verdict, Xlat};
-use crate::snapshot::{self, PortIdx, PortKind, Snapshot, kind_name};
+use crate::snapshot::{self, EniIdx, PortIdx, PortKind, Snapshot, kind_name};
 use crate::wire::{self, ChecksumMode, Field, IpProtocol};
 use serde_json::{Value, json};
 use std::net::IpAddr;
@@ -103,12 +103,12 @@ fn ingress(
 ) -> Result<(PortIdx, Option<IpAddr>), String> {
     for (i, p) in snap.ports.iter().enumerate() {
         let eni_id = match p.kind {
-            PortKind::Eni(e) => Some(snap.enis[e as usize].id.as_str()),
+            PortKind::Eni(e) => Some(snap.enis[e].id.as_str()),
             _ => None,
         };
         if p.id == from || eni_id == Some(from) {
             let src = match p.kind {
-                PortKind::Eni(e) => snap.enis[e as usize]
+                PortKind::Eni(e) => snap.enis[e]
                     .addrs
                     .iter()
                     .copied()
@@ -186,7 +186,7 @@ fn run_one(
     let verdict = pipeline::process(snap, flows, buf, len, rx, &mut rec);
     let egress = match verdict {
         Verdict::Forward { egress, .. } | Verdict::Reply { egress, .. } => {
-            snap.ports.get(usize::from(egress.0)).map(|p| p.id.clone())
+            snap.ports.get(egress).map(|p| p.id.clone())
         }
         Verdict::Drop(_) => None,
     };
@@ -202,8 +202,8 @@ fn run_one(
 
 /// One stage as a text line and a JSON object.
 fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
-    let eni = |e: u32| snap.enis[e as usize].id.clone();
-    let port = |p: PortIdx| snap.ports[usize::from(p.0)].id.clone();
+    let eni = |e: EniIdx| snap.enis[e].id.clone();
+    let port = |p: PortIdx| snap.ports[p].id.clone();
     match *s {
         Stage::Parsed(m) => {
             let l4 = if m.has_ports() {
@@ -255,14 +255,14 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             hit,
         } => {
             let dir = if egress { "egress" } else { "ingress" };
-            let groups: Vec<String> = snap.enis[e as usize]
+            let groups: Vec<String> = snap.enis[e]
                 .sgs
                 .iter()
-                .map(|g| snap.sgs[*g as usize].id.clone())
+                .map(|g| snap.sgs[*g].id.clone())
                 .collect();
             match hit {
                 Some(h) => {
-                    let sg = &snap.sgs[h.sg as usize];
+                    let sg = &snap.sgs[h.sg];
                     let rules = if egress { &sg.egress } else { &sg.ingress };
                     let r = rules.iter().find(|r| r.index == h.rule);
                     let desc = r
@@ -308,7 +308,7 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             }
         }
         Stage::Route { table, route } => {
-            let rt = &snap.route_tables[table as usize];
+            let rt = &snap.route_tables[table];
             match route {
                 Some(r) => {
                     let r = &rt.routes[r as usize];
@@ -318,26 +318,24 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                         }
                         s => kind_name(s).to_string(),
                     };
-                    let target =
-                        if r.target == snapshot::Target::Blackhole && r.target_id != "blackhole" {
-                            format!("{} (blackhole)", r.target_id)
-                        } else {
-                            r.target_id.clone()
-                        };
+                    let target = match (&r.target_id, r.target) {
+                        (Some(id), snapshot::Target::Blackhole) => format!("{id} (blackhole)"),
+                        _ => r.target_name().to_string(),
+                    };
                     let mut line = format!(
                         "route      {}: {} -> {target} (longest prefix /{}, {why})",
                         rt.id,
                         r.dest,
                         r.dest.prefix_len()
                     );
-                    if let Some(w) = &r.won_over {
+                    if let Some(w) = r.won_over_text() {
                         line.push_str(&format!("; {w}"));
                     }
                     (
                         line,
                         json!({"stage": "route", "route_table": rt.id, "destination": r.dest.to_string(), "prefix_length": r.dest.prefix_len(),
                                "kind": kind_name(&r.source), "prefix_list": match &r.source { snapshot::RouteSource::PrefixList{pl, ..} => json!(pl), _ => Value::Null },
-                               "target": r.target_id, "blackhole": r.target == snapshot::Target::Blackhole, "won_over": r.won_over}),
+                               "target": r.target_name(), "blackhole": r.target == snapshot::Target::Blackhole, "won_over": r.won_over_text()}),
                     )
                 }
                 None => (
@@ -354,8 +352,8 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             allow,
             ..
         } => {
-            let id = &snap.nacls[nacl as usize].id;
-            let sub = &snap.subnets[subnet as usize].id;
+            let id = &snap.nacls[nacl].id;
+            let sub = &snap.subnets[subnet].id;
             let dir = if outbound { "outbound" } else { "inbound" };
             let rule_s = if rule == crate::policy::NACL_STAR {
                 "*".to_string()
@@ -371,24 +369,24 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             )
         }
         Stage::SameSubnet { subnet } => {
-            let sub = &snap.subnets[subnet as usize].id;
+            let sub = &snap.subnets[subnet].id;
             (
                 format!("nacl       not applied: both ENIs are in {sub}"),
                 json!({"stage": "network_acl", "subnet": sub, "skipped": "same subnet"}),
             )
         }
         Stage::NatGateway { nat } => {
-            let n = &snap.nat_gateways[nat as usize];
+            let n = &snap.nat_gateways[nat];
             (
                 format!(
                     "nat        through {} in {}",
-                    n.id, snap.subnets[n.subnet as usize].id
+                    n.id, snap.subnets[n.subnet].id
                 ),
                 json!({"stage": "nat_gateway", "nat_gateway": n.id}),
             )
         }
         Stage::GatewayEndpoint { endpoint } => {
-            let e = &snap.endpoints[endpoint as usize];
+            let e = &snap.endpoints[endpoint];
             (
                 format!(
                     "endpoint   gateway endpoint {} ({}): no security group, no translation",
@@ -398,7 +396,7 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             )
         }
         Stage::InterfaceEndpoint { endpoint, eni: x } => {
-            let e = &snap.endpoints[endpoint as usize];
+            let e = &snap.endpoints[endpoint];
             (
                 format!(
                     "endpoint   interface endpoint {} ({}) via {}",
@@ -425,16 +423,12 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                     "internet_gateway",
                     snap.igw_id.clone().unwrap_or_default(),
                 ),
-                Xlat::NatGateway(n) => (
-                    "nat       ",
-                    "nat_gateway",
-                    snap.nat_gateways[n as usize].id.clone(),
-                ),
-                Xlat::PrivateLink(e) => (
-                    "privatelink",
-                    "privatelink",
-                    snap.endpoints[e as usize].id.clone(),
-                ),
+                Xlat::NatGateway(n) => {
+                    ("nat       ", "nat_gateway", snap.nat_gateways[n].id.clone())
+                }
+                Xlat::PrivateLink(e) => {
+                    ("privatelink", "privatelink", snap.endpoints[e].id.clone())
+                }
             };
             let show = |(a, p): (IpAddr, u16)| match by {
                 Xlat::InternetGateway => a.to_string(),
@@ -448,8 +442,8 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
         }
         Stage::TranslateQuoted { by, from, to } => {
             let id = match by {
-                Xlat::NatGateway(n) => snap.nat_gateways[n as usize].id.clone(),
-                Xlat::PrivateLink(e) => snap.endpoints[e as usize].id.clone(),
+                Xlat::NatGateway(n) => snap.nat_gateways[n].id.clone(),
+                Xlat::PrivateLink(e) => snap.endpoints[e].id.clone(),
                 Xlat::InternetGateway => snap.igw_id.clone().unwrap_or_default(),
             };
             (

@@ -1,0 +1,147 @@
+//! Resolved config → snapshot: each family in its compiled form (zones are `compile_after`'s).
+
+use super::{
+    Endpoint, EndpointKind, Eni, EniIdx, IdxVec, NatGateway, PortKind, PortSpec, Snapshot, Subnet,
+    Zone, nacl, route, sg,
+};
+use crate::config::resolve::{self, EndpointKind as Kind, Resolved};
+use crate::flow::Timeouts;
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
+    let mut enis: IdxVec<EniIdx, Eni> = r.enis.iter().map(|e| eni(r, e)).collect();
+    let mut endpoints: IdxVec<_, Endpoint> = r.endpoints.iter().map(endpoint).collect();
+    let mut internet_port = None;
+    for (i, p) in r.ports.iter_enumerated() {
+        match p.kind {
+            PortKind::Eni(e) => enis[e].port = Some(i),
+            PortKind::Internet => internet_port = Some(i),
+            PortKind::Service(ep) => endpoints[ep].port = Some(i),
+        }
+    }
+    let mut eni_by_ip = FxHashMap::default();
+    let mut eni_by_public = FxHashMap::default();
+    for (i, e) in enis.iter_enumerated() {
+        for a in &e.addrs {
+            eni_by_ip.insert(*a, i);
+        }
+        if let Some(p) = e.public_ip {
+            eni_by_public.insert(p, i);
+        }
+    }
+    Snapshot {
+        vpc_id: r.vpc.vpc_id.clone(),
+        vpc_cidrs: r.vpc_cidrs.clone(),
+        ipv6: !r.vpc.ipv6_cidr_block_association_set.is_empty(),
+        subnets: r.subnets.iter().map(subnet).collect(),
+        route_tables: r.route_tables.iter().map(|t| route::table(r, t)).collect(),
+        nacls: r.nacls.iter().map(nacl::compile).collect(),
+        sgs: sg::compile(r, &enis),
+        enis,
+        nat_gateways: r.nat_gateways.iter().map(nat).collect(),
+        endpoints,
+        igw_id: r.igw.map(|g| g.internet_gateway_id.clone()),
+        internet_port,
+        ports: r
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                id: p.cfg.port_id.clone(),
+                kind: p.kind,
+            })
+            .collect(),
+        eni_by_ip,
+        eni_by_public,
+        router_mode: r.cfg.options.router_mode,
+        account_id: r.cfg.account_id.clone().unwrap_or_else(|| "-".into()),
+        next_zone: 0,
+    }
+}
+
+fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
+    let n = e.cfg;
+    let mut addrs: Vec<IpAddr> = vec![n.private_ip_address.into()];
+    for a in &n.private_ip_addresses {
+        let a = IpAddr::from(a.private_ip_address);
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    addrs.extend(
+        n.ipv6_addresses
+            .iter()
+            .map(|a| IpAddr::from(a.ipv6_address)),
+    );
+    let public_ip = n.association.as_ref().map(|a| a.public_ip).or_else(|| {
+        n.private_ip_addresses
+            .iter()
+            .find_map(|p| p.association.as_ref().map(|a| a.public_ip))
+    });
+    let c = n.connection_tracking_configuration.unwrap_or_default();
+    Eni {
+        id: n.network_interface_id.clone(),
+        subnet: e.subnet,
+        addrs,
+        public_ip,
+        sgs: e.groups.clone(),
+        src_dst_check: n.source_dest_check.unwrap_or(true),
+        port: None,
+        endpoint: e.endpoint,
+        timeouts: Timeouts::with_overrides(
+            c.tcp_established_timeout,
+            c.udp_timeout,
+            c.udp_stream_timeout,
+            r.cfg.options.icmp_timeout,
+        ),
+        zone: Zone(0),
+    }
+}
+
+fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
+    let mut cidrs = vec![IpNet::from(s.cfg.cidr_block)];
+    cidrs.extend(
+        s.cfg
+            .ipv6_cidr_block_association_set
+            .iter()
+            .map(|a| IpNet::from(a.ipv6_cidr_block)),
+    );
+    Subnet {
+        id: s.cfg.subnet_id.clone(),
+        cidrs,
+        route_table: s.route_table,
+        nacl: s.nacl,
+    }
+}
+
+fn nat(n: &resolve::Nat<'_>) -> NatGateway {
+    let addrs = &n.cfg.nat_gateway_addresses;
+    NatGateway {
+        id: n.cfg.nat_gateway_id.clone(),
+        subnet: n.subnet,
+        private_ips: addrs.iter().map(|a| a.private_ip).collect(),
+        public_ips: addrs.iter().filter_map(|a| a.public_ip).collect(),
+    }
+}
+
+fn endpoint(e: &resolve::Endpoint<'_>) -> Endpoint {
+    let kind = match e.kind {
+        Kind::Gateway { service, .. } => EndpointKind::Gateway(service),
+        Kind::Interface => EndpointKind::Interface {
+            targets: e
+                .cfg
+                .service_targets
+                .iter()
+                .map(|t| (t.ip(), t.port()))
+                .collect(),
+            lb_addrs: e.cfg.load_balancer_addresses.clone(),
+        },
+    };
+    Endpoint {
+        id: e.cfg.vpc_endpoint_id.clone(),
+        kind,
+        service: e.cfg.service_name.clone(),
+        port: None,
+    }
+}
