@@ -324,7 +324,7 @@ async fn flows(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
                     "dst": b.to_string(), "dst_port": bp,
                     "state": format!("{:?}", v.state),
                     "tracked": v.tracked,
-                    "expires_in_secs": v.expires.0.saturating_sub(now.0) / 1_000_000_000,
+                    "expires_in_secs": (v.expires - now).as_secs(),
                 }),
             ));
         });
@@ -401,7 +401,7 @@ async fn nat(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
                         "inside": format!("{}:{}", f.src, f.sport),
                         "destination": format!("{}:{}", f.dst, f.dport),
                         "translated": format!("{ext}:{eport}"),
-                        "expires_in_secs": exp.0.saturating_sub(now.0) / 1_000_000_000,
+                        "expires_in_secs": (exp - now).as_secs(),
                     }),
                 ));
             }
