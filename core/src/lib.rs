@@ -17,6 +17,8 @@
 //!    flow state).
 //! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.
 
+#![warn(unreachable_pub)]
+
 pub mod config;
 pub mod flow;
 pub mod lpm;

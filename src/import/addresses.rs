@@ -15,7 +15,7 @@ fn usable(subnet: Ipv4Net, a: Ipv4Addr) -> bool {
 
 /// Every private address must be a usable, unused address of its subnet; one that is not (moto
 /// puts ENI addresses anywhere in 10.0.0.0/8) moves to the subnet's first free address.
-pub fn fix(cfg: &mut Config, report: &mut Report) {
+pub(super) fn fix(cfg: &mut Config, report: &mut Report) {
     let subnets: HashMap<String, Ipv4Net> = cfg
         .subnets
         .iter()
@@ -102,7 +102,7 @@ pub fn fix(cfg: &mut Config, report: &mut Report) {
 }
 
 /// Public IPs that are no public address (moto hands out Elastic IPs in 127.0.0.0/8).
-pub fn odd_public_ips(cfg: &Config, report: &mut Report) {
+pub(super) fn odd_public_ips(cfg: &Config, report: &mut Report) {
     let odd = |a: &Ipv4Addr| {
         a.is_loopback()
             || a.is_private()

@@ -19,7 +19,7 @@ enum Owner {
     Endpoint(usize),
 }
 
-pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
+pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
     let vpc_id = cfg.vpcs[0].vpc_id.clone();
     let in_vpc = |v: &&Value| s(v, "VpcId") == Some(vpc_id.as_str());
     for g in &inp.internet_gateways {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Everything read, as JSON objects, in input order; an object seen twice (same id) kept once.
 #[derive(Default)]
-pub struct Inputs {
+pub(super) struct Inputs {
     pub vpcs: Vec<Value>,
     pub subnets: Vec<Value>,
     pub route_tables: Vec<Value>,
@@ -59,7 +59,7 @@ fn pl_id_of(path: &Path) -> Option<String> {
 }
 
 /// Reads every path; `Err` holds one message per malformed or unreadable file.
-pub fn read(paths: &[PathBuf], report: &mut Report) -> Result<Inputs, Vec<String>> {
+pub(super) fn read(paths: &[PathBuf], report: &mut Report) -> Result<Inputs, Vec<String>> {
     let mut inp = Inputs::default();
     let mut errors = Vec::new();
     for p in paths {

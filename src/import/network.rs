@@ -11,7 +11,11 @@ use serde_json::Value;
 use std::collections::HashSet;
 
 /// Picks the VPC and maps it, its subnets and every prefix list of the input.
-pub fn build(inp: &Inputs, want: Option<&str>, report: &mut Report) -> Result<Config, ImportError> {
+pub(super) fn build(
+    inp: &Inputs,
+    want: Option<&str>,
+    report: &mut Report,
+) -> Result<Config, ImportError> {
     let vpc = pick_vpc(inp, want, report)?;
     let vpc_id = string(vpc, "VpcId");
     let Some(cidr) = parse::<Ipv4Net>(vpc, "CidrBlock") else {
@@ -267,7 +271,7 @@ fn missing_tag() -> crate::config::Tag {
 }
 
 /// A list a route, rule or endpoint names: the input's, or an empty one (reported).
-pub fn ensure_prefix_list(
+pub(super) fn ensure_prefix_list(
     cfg: &mut Config,
     id: &str,
     name: Option<&str>,
@@ -299,7 +303,7 @@ pub fn ensure_prefix_list(
 }
 
 /// Keeps the lists something names (customer lists always), reports those without entries.
-pub fn finish_prefix_lists(cfg: &mut Config, report: &mut Report) {
+pub(super) fn finish_prefix_lists(cfg: &mut Config, report: &mut Report) {
     let mut used: HashSet<String> = HashSet::new();
     for rt in &cfg.route_tables {
         used.extend(

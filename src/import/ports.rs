@@ -46,7 +46,7 @@ fn port_id(aws: &str, taken: &mut HashSet<String>, report: &mut Report) -> Strin
 
 /// The ports, after the routes are mapped (a service port's host must be an address its
 /// prefix-list route wins for) and the placeholders of interface endpoints.
-pub fn build(cfg: &mut Config, report: &mut Report) {
+pub(super) fn build(cfg: &mut Config, report: &mut Report) {
     let mut taken: HashSet<String> = HashSet::new();
     taken.insert("internet".into());
     let obstacles = lab::outside_prefixes(cfg);

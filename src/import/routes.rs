@@ -19,7 +19,7 @@ enum Target {
 }
 
 /// The route tables of the VPC; run after the gateways, ENIs and endpoints are mapped.
-pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
+pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
     let vpc_id = cfg.vpcs[0].vpc_id.clone();
     let subnets: HashSet<String> = cfg.subnets.iter().map(|x| x.subnet_id.clone()).collect();
     let mut tables = Vec::new();

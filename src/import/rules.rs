@@ -12,7 +12,7 @@ use crate::wire::IpProtocol;
 use serde_json::Value;
 use std::collections::HashSet;
 
-pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
+pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
     let vpc_id = cfg.vpcs[0].vpc_id.clone();
     let groups: HashSet<String> = inp
         .security_groups

@@ -174,7 +174,7 @@ fn block_item(out: &mut String, indent: usize, m: &Map<String, Value>) {
 }
 
 /// The whole config.
-pub fn write(cfg: &Config) -> String {
+pub(super) fn write(cfg: &Config) -> String {
     let mut v = serde_json::to_value(cfg).expect("config serialises");
     prune(&mut v);
     let Value::Object(m) = v else {

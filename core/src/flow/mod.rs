@@ -21,7 +21,7 @@ pub mod key;
 pub mod nat;
 pub mod privatelink;
 
-pub mod table;
+mod table;
 pub mod xlat;
 
 pub use conntrack::{ConnState, SgFacts, TcpState, Timeouts, is_untracked};

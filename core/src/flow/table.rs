@@ -122,7 +122,7 @@ struct Shard {
 
 /// Plain atomic counters (relaxed: they are statistics, not synchronisation).
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(super) struct Counters {
     pub inserts: AtomicU64,
     pub expiries: AtomicU64,
     pub refusals: AtomicU64,

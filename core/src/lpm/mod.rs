@@ -36,7 +36,7 @@
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub mod poptrie;
+mod poptrie;
 
 pub use poptrie::MAX_NEXT_HOP;
 use poptrie::{Poptrie, decode, default_direct_bits};

@@ -26,7 +26,7 @@ const NO_CHILD: u32 = u32::MAX;
 pub const MAX_NEXT_HOP: u32 = NONE_VAL - 1;
 
 /// A lookup key: the address as an unsigned integer, most significant bit first.
-pub trait Key: Copy {
+pub(super) trait Key: Copy {
     /// Width in bits.
     const BITS: u32;
     /// The top `n` bits (`1 <= n <= 18`).
@@ -74,12 +74,11 @@ fn upto(v: usize) -> u64 {
 
 /// The read-only trie.
 #[derive(Clone, Debug)]
-pub struct Poptrie<K: Key> {
+pub(super) struct Poptrie<K: Key> {
     /// Direct-pointing bits.
     k: u32,
     /// The direct array (`2^k` entries), then the node records (see the module docs).
     blob: Vec<u32>,
-    nodes: usize,
     /// POPCNT available: the lookups run in a function compiled with it (3–4× fewer
     /// instructions per level than the portable bit-twiddling popcount).
     popcnt: bool,
@@ -94,21 +93,21 @@ struct BuildNode {
 
 /// Decodes an entry that is known to be a leaf.
 #[inline(always)]
-pub fn decode(e: u32) -> Option<u32> {
+pub(super) fn decode(e: u32) -> Option<u32> {
     if e == NONE { None } else { Some(e & NONE_VAL) }
 }
 
 /// Direct-pointing width for a table of `n` routes: small tables keep the array in L1
 /// (16 KiB), large ones pay 1 MiB to skip one more level. (`k` = 6 made VPC-table lookups of
 /// keys inside /24–/32 routes 1.5–2× slower for 16 KiB less.)
-pub fn default_direct_bits(n: usize) -> u32 {
+pub(super) fn default_direct_bits(n: usize) -> u32 {
     if n > 16_384 { 18 } else { 12 }
 }
 
 impl<K: Key> Poptrie<K> {
     /// Builds from truncated prefixes `(bits, len, next hop)`; `next hop <= MAX_NEXT_HOP`,
     /// `k` in `{6, 12, 18}` (others are rounded down); for equal prefixes the last wins.
-    pub fn build(routes: &[(K, u8, u32)], k: u32) -> Self {
+    pub(super) fn build(routes: &[(K, u8, u32)], k: u32) -> Self {
         // Other widths would break the stride alignment: round to the nearest allowed one below.
         let k = k.clamp(6, 18) / 6 * 6;
         // Stable bucket sort by length: shorter prefixes go in first and longer ones overwrite
@@ -222,30 +221,24 @@ impl<K: Key> Poptrie<K> {
         Poptrie {
             k,
             blob,
-            nodes: order.len(),
             popcnt: has_popcnt(),
             _k: std::marker::PhantomData,
         }
     }
 
     /// Bytes of the lookup structure.
-    pub fn memory_bytes(&self) -> usize {
+    pub(super) fn memory_bytes(&self) -> usize {
         self.blob.len() * 4
     }
 
-    /// Number of internal nodes (for the docs and tests).
-    pub fn node_count(&self) -> usize {
-        self.nodes
-    }
-
     /// Direct-pointing bits in use.
-    pub fn direct_bits(&self) -> u32 {
+    pub(super) fn direct_bits(&self) -> u32 {
         self.k
     }
 
     /// Encoded leaf for `key`.
     #[inline]
-    pub fn lookup(&self, key: K) -> u32 {
+    pub(super) fn lookup(&self, key: K) -> u32 {
         #[cfg(target_arch = "x86_64")]
         if self.popcnt {
             // SAFETY: `popcnt` is only true when the CPU reports the POPCNT feature.
@@ -290,7 +283,7 @@ impl<K: Key> Poptrie<K> {
 
     /// Batched lookup: keys advance one level at a time in lockstep, so the loads of up to
     /// `LANES` (16) independent keys are in flight together instead of one dependent chain.
-    pub fn lookup_batch(&self, keys: &[K], out: &mut [Option<u32>]) {
+    pub(super) fn lookup_batch(&self, keys: &[K], out: &mut [Option<u32>]) {
         #[cfg(target_arch = "x86_64")]
         if self.popcnt {
             // SAFETY: `popcnt` is only true when the CPU reports the POPCNT feature.
@@ -407,7 +400,7 @@ mod tests {
     fn leaf_runs_are_compressed() {
         // /0 -> 1, 10.0.0.0/8 -> 2: one node below the direct slot of 10/6, two leaf runs.
         let t = Poptrie::<u32>::build(&[(0, 0, 1), (0x0A00_0000, 8, 2)], 6);
-        assert_eq!(t.node_count(), 1);
+        // The direct array, then one node record: bitmaps (4 words), three leaves.
         assert_eq!(t.blob.len(), 64 + 4 + 3);
         assert_eq!(decode(t.lookup(0x0A01_0203)), Some(2));
         assert_eq!(decode(t.lookup(0x0B01_0203)), Some(1));

@@ -5,24 +5,24 @@ use super::{IpProtocol, MalformedKind, be16};
 use std::net::Ipv4Addr;
 
 /// Byte ranges of the IPv4 header fields.
-pub mod field {
+pub(super) mod field {
     use std::ops::Range;
-    pub const VER_IHL: usize = 0;
-    pub const LENGTH: Range<usize> = 2..4;
-    pub const FLG_OFF: Range<usize> = 6..8;
-    pub const TTL: usize = 8;
-    pub const PROTOCOL: usize = 9;
-    pub const CHECKSUM: Range<usize> = 10..12;
-    pub const SRC: Range<usize> = 12..16;
-    pub const DST: Range<usize> = 16..20;
+    pub(crate) const VER_IHL: usize = 0;
+    pub(crate) const LENGTH: Range<usize> = 2..4;
+    pub(crate) const FLG_OFF: Range<usize> = 6..8;
+    pub(crate) const TTL: usize = 8;
+    pub(crate) const PROTOCOL: usize = 9;
+    pub(crate) const CHECKSUM: Range<usize> = 10..12;
+    pub(crate) const SRC: Range<usize> = 12..16;
+    pub(crate) const DST: Range<usize> = 16..20;
     /// TTL and protocol as the one 16-bit word the header checksum sees.
-    pub const TTL_PROTOCOL: Range<usize> = 8..10;
+    pub(crate) const TTL_PROTOCOL: Range<usize> = 8..10;
 }
 
 /// Length of a header without options.
-pub const HEADER_LEN: usize = 20;
+pub(super) const HEADER_LEN: usize = 20;
 /// The TTL of packets the dataplane generates.
-pub const DEFAULT_TTL: u8 = 64;
+pub(super) const DEFAULT_TTL: u8 = 64;
 const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;

@@ -4,31 +4,31 @@ use super::{IpProtocol, MalformedKind, be16};
 use std::net::Ipv6Addr;
 
 /// Byte ranges of the IPv6 header fields.
-pub mod field {
+pub(super) mod field {
     use std::ops::Range;
-    pub const VER_TC_FLOW: Range<usize> = 0..4;
-    pub const PAYLOAD_LEN: Range<usize> = 4..6;
-    pub const NEXT_HEADER: usize = 6;
-    pub const HOP_LIMIT: usize = 7;
-    pub const SRC: Range<usize> = 8..24;
-    pub const DST: Range<usize> = 24..40;
+    pub(crate) const VER_TC_FLOW: Range<usize> = 0..4;
+    pub(crate) const PAYLOAD_LEN: Range<usize> = 4..6;
+    pub(crate) const NEXT_HEADER: usize = 6;
+    pub(crate) const HOP_LIMIT: usize = 7;
+    pub(crate) const SRC: Range<usize> = 8..24;
+    pub(crate) const DST: Range<usize> = 24..40;
 }
 
 /// Byte ranges of an extension header's fields.
-pub mod ext_field {
+pub(super) mod ext_field {
     use std::ops::Range;
-    pub const NEXT_HEADER: usize = 0;
+    pub(crate) const NEXT_HEADER: usize = 0;
     /// Length in 8-byte units, not counting the first 8 (hop-by-hop, routing, destination
     /// options).
-    pub const LENGTH: usize = 1;
+    pub(crate) const LENGTH: usize = 1;
     /// Fragment header: offset (13 bits, 8-byte units) and flags.
-    pub const FRAG_OFF: Range<usize> = 2..4;
+    pub(crate) const FRAG_OFF: Range<usize> = 2..4;
     /// Length of a fragment header.
-    pub const FRAG_LEN: usize = 8;
+    pub(crate) const FRAG_LEN: usize = 8;
 }
 
 /// Length of the fixed header.
-pub const HEADER_LEN: usize = 40;
+pub(super) const HEADER_LEN: usize = 40;
 
 /// An IPv6 packet in `buffer`. [`Ipv6Packet::new_checked`] checks once that the fixed header
 /// and the payload length fit the buffer; no accessor can panic after it.

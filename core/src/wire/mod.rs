@@ -21,11 +21,11 @@ pub mod checksum;
 pub mod emit;
 pub mod icmp;
 mod ip;
-pub mod ipv4;
-pub mod ipv6;
+mod ipv4;
+mod ipv6;
 pub mod rewrite;
 pub mod tcp;
-pub mod udp;
+mod udp;
 pub mod virtio;
 
 pub use emit::build;

@@ -5,15 +5,15 @@ use super::{ChecksumMode, MalformedKind, be16};
 use std::net::Ipv4Addr;
 
 /// Byte ranges of the UDP header fields.
-pub mod field {
+pub(super) mod field {
     use std::ops::Range;
-    pub const SRC_PORT: Range<usize> = 0..2;
-    pub const DST_PORT: Range<usize> = 2..4;
-    pub const LENGTH: Range<usize> = 4..6;
-    pub const CHECKSUM: Range<usize> = 6..8;
+    pub(crate) const SRC_PORT: Range<usize> = 0..2;
+    pub(crate) const DST_PORT: Range<usize> = 2..4;
+    pub(crate) const LENGTH: Range<usize> = 4..6;
+    pub(crate) const CHECKSUM: Range<usize> = 6..8;
 }
 
-pub const HEADER_LEN: usize = 8;
+pub(super) const HEADER_LEN: usize = 8;
 
 /// A UDP datagram in `buffer`; after [`UdpPacket::new_checked`] no accessor can panic.
 #[derive(Debug, Clone, Copy)]
