@@ -24,11 +24,13 @@ mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rewrite;
+pub mod synth;
 pub mod tcp;
 pub mod udp;
 pub mod virtio;
 
 pub use emit::build;
+pub use synth::{BuildOptions, Fragment, build_with};
 pub use icmp::{IcmpPacket, IcmpRepr};
 pub use ip::IpProtocol;
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
