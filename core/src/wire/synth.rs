@@ -232,8 +232,16 @@ mod tests {
             length: Some(100),
             ..Default::default()
         };
-        let p = build_with(ip("10.0.0.1"), ip("10.0.0.2"), IpProtocol::Tcp, 1, 2, (0, 0), &o)
-            .unwrap();
+        let p = build_with(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            IpProtocol::Tcp,
+            1,
+            2,
+            (0, 0),
+            &o,
+        )
+        .unwrap();
         let m = parse(&p).unwrap();
         assert_eq!((m.ttl, m.len, m.tcp_flags), (1, 100, 0x11));
         assert_eq!(tcp::flags::name(m.tcp_flags), "FA");
@@ -242,8 +250,16 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            build_with(ip("10.0.0.1"), ip("10.0.0.2"), IpProtocol::Tcp, 1, 2, (0, 0), &short)
-                .is_err()
+            build_with(
+                ip("10.0.0.1"),
+                ip("10.0.0.2"),
+                IpProtocol::Tcp,
+                1,
+                2,
+                (0, 0),
+                &short
+            )
+            .is_err()
         );
     }
 
@@ -256,8 +272,16 @@ mod tests {
             }),
             ..Default::default()
         };
-        let p = build_with(ip("10.0.0.1"), ip("10.0.0.2"), IpProtocol::Udp, 1, 2, (0, 0), &first)
-            .unwrap();
+        let p = build_with(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            IpProtocol::Udp,
+            1,
+            2,
+            (0, 0),
+            &first,
+        )
+        .unwrap();
         let m = parse(&p).unwrap();
         assert!(m.fragment && !m.later_fragment && m.sport == 1);
         let later = BuildOptions {
@@ -268,8 +292,16 @@ mod tests {
             payload: Some(vec![0xab; 16]),
             ..Default::default()
         };
-        let p = build_with(ip("10.0.0.1"), ip("10.0.0.2"), IpProtocol::Tcp, 1, 2, (0, 0), &later)
-            .unwrap();
+        let p = build_with(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            IpProtocol::Tcp,
+            1,
+            2,
+            (0, 0),
+            &later,
+        )
+        .unwrap();
         let m = parse(&p).unwrap();
         assert!(m.fragment && m.later_fragment && m.sport == 0 && m.len == 36);
         let v6 = build_with(ip("::1"), ip("::2"), IpProtocol::Udp, 1, 2, (0, 0), &first);
