@@ -29,6 +29,8 @@ pub struct Trace {
     /// The bytes that leave: the forwarded packet as it goes out of `egress`, or the generated
     /// reply (RST, ICMP error); empty for a silent drop.
     pub out: Vec<u8>,
+    /// The packet as it arrived (absent when it could not be parsed).
+    pub input: Option<wire::PacketMeta>,
 }
 
 impl Trace {
@@ -117,7 +119,10 @@ impl Trace {
             s.push_str(&r.text_full(hex));
             s.push_str("-- reply --\n");
         }
-        for l in self.lines.iter().chain(&self.leaving_lines(hex)) {
+        // The arriving packet with every field (`text` keeps the line it always had).
+        let first = self.input.map(|m| format!("packet     {}", describe(&m)));
+        let rest = self.lines.iter().skip(usize::from(first.is_some()));
+        for l in first.iter().chain(rest).chain(&self.leaving_lines(hex)) {
             s.push_str(l);
             s.push('\n');
         }
@@ -126,12 +131,16 @@ impl Trace {
         s
     }
 
-    /// The JSON form plus `leaves` (forwarded) or `reply` (generated: `kind`, `port`, the
-    /// packet), each with `hex` when asked.
+    /// The JSON form plus `packet` (the arriving packet, every field), and `leaves`
+    /// (forwarded) or `reply` (generated: `kind`, `port`, the packet), each with `hex` when
+    /// asked.
     pub fn json_full(&self, hex: bool) -> Value {
         let mut v = self.json();
         if let Some(r) = &self.request {
             v["request"] = r.json_full(hex);
+        }
+        if let Some(m) = &self.input {
+            v["packet"] = describe_json(m);
         }
         if let Ok(m) = wire::parse(&self.out) {
             let mut p = describe_json(&m);
@@ -308,6 +317,10 @@ fn run_one(
         Verdict::Drop(_) => None,
     };
     let (lines, stages) = rec.0.iter().map(|s| render::render(snap, s)).unzip();
+    let input = rec.0.iter().find_map(|s| match s {
+        pipeline::Stage::Parsed(m) => Some(*m),
+        _ => None,
+    });
     let out = match verdict {
         Verdict::Forward { len, .. } | Verdict::Reply { len, .. } => {
             buf.get(..len).unwrap_or_default().to_vec()
@@ -321,6 +334,7 @@ fn run_one(
         egress,
         request: None,
         out,
+        input,
     }
 }
 
@@ -345,6 +359,7 @@ mod tests {
             egress: Some("app".into()),
             request: None,
             out: Vec::new(),
+            input: None,
         }
     }
 

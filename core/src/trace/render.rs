@@ -20,18 +20,9 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             } else {
                 String::new()
             };
-            // A bare SYN (what `trace` always sent) keeps its line; other flags are shown.
-            let extra = match m.proto {
-                crate::wire::IpProtocol::Tcp
-                    if m.tcp_flags != tcp::flags::SYN && !m.later_fragment =>
-                {
-                    format!(" flags={}", tcp::flags::name(m.tcp_flags))
-                }
-                _ => String::new(),
-            } + &fragment(&m);
             (
                 format!(
-                    "packet     {} -> {} {}{}{extra} ttl={} len={}",
+                    "packet     {} -> {} {}{} ttl={} len={}",
                     m.src, m.dst, m.proto, l4, m.ttl, m.len
                 ),
                 json!({"stage": "packet", "src": m.src.to_string(), "dst": m.dst.to_string(), "protocol": m.proto.number(),
