@@ -133,7 +133,7 @@ fn bad_scenarios_are_clear_errors_naming_the_step() {
         ),
         (
             "backwards.yaml",
-            format!("Config: lab.yaml\nSteps:\n  - {{At: 5, From: app, Dst: 203.0.113.100}}\n  - {{At: 2, From: app, Dst: 203.0.113.100}}\n"),
+            "Config: lab.yaml\nSteps:\n  - {At: 5, From: app, Dst: 203.0.113.100}\n  - {At: 2, From: app, Dst: 203.0.113.100}\n".to_string(),
             &["backwards.yaml:4:", "step 2: At: 2", "time only goes forward"],
         ),
         (

@@ -45,8 +45,8 @@ impl ReplayStep {
         let mut v = json!({"packet": self.number, "at": self.at});
         match &self.result {
             Replayed::Traced(t) => {
-                if let Value::Object(o) = t.json_full(hex) {
-                    v.as_object_mut().map(|m| m.extend(o));
+                if let (Value::Object(o), Some(m)) = (t.json_full(hex), v.as_object_mut()) {
+                    m.extend(o);
                 }
             }
             Replayed::NotIp => v["skipped"] = json!("not IP"),

@@ -108,7 +108,7 @@ pub fn build_with(
         if v6 {
             return Err(BuildError::Ipv6Fragment);
         }
-        if f.offset % FRAGMENT_UNIT != 0 || f.offset > MAX_LEN - FRAGMENT_UNIT {
+        if !f.offset.is_multiple_of(FRAGMENT_UNIT) || f.offset > MAX_LEN - FRAGMENT_UNIT {
             return Err(BuildError::BadFragmentOffset);
         }
     }
@@ -201,7 +201,7 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
         .bytes()
         .filter(|b| !b.is_ascii_whitespace() && *b != b':')
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
