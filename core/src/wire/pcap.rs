@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(read(&f[..10]), Err(PcapError::NotPcap));
         assert_eq!(
             read(&f[..f.len() - 1]),
-            Err(PcapError::TruncatedRecord { index: 0 })
+            Err(PcapError::TruncatedRecord { index: 1 })
         );
         for n in 0..f.len() {
             let _ = read(&f[..n]);

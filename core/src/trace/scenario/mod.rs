@@ -17,10 +17,12 @@
 //! [`run`] runs it through the very same `snapshot::compile_after`, `pipeline::process` and
 //! `FlowTable` as the forwarder.
 
+mod report;
 mod run;
 mod spec;
 
-pub use run::{Outcome, Report, StepOutcome, run};
+pub use report::{Outcome, Report, Seen, StepOutcome};
+pub use run::run;
 pub use spec::{Expect, ExpectOne, FragmentSpec, Scenario, Step, StepKind, parse_str};
 
 /// The most packets one `Repeat` sends.
