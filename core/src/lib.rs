@@ -13,7 +13,9 @@
 //! 6. `snapshot` — the compiled, immutable form of a config (dense indices, FIBs, rules).
 //! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
 //!    flow state).
-//! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.
+//! 8. `trace` — runs the very same pipeline on a synthetic or raw packet and renders its stages;
+//!    `trace::replay` a pcap's packets and `trace::scenario` a scenario file (packets, replies,
+//!    reloads, expectations) on one flow table and simulated time.
 
 pub mod config;
 pub mod flow;

@@ -1,5 +1,7 @@
-//! `vpcfwd trace`: builds a synthetic packet and runs the very same pipeline code on it,
-//! recording every stage, then says why the packet went where it went (or was dropped).
+//! `vpcfwd trace`: builds a synthetic packet (or takes a raw one) and runs the very same
+//! pipeline code on it, recording every stage, then says why the packet went where it went (or
+//! was dropped) and what left: the forwarded packet, or the reply generated instead.
+//! [`replay`] does it for every packet of a capture, [`scenario`] for a scenario file.
 
 mod render;
 pub mod replay;
