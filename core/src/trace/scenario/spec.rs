@@ -299,6 +299,13 @@ fn step_kind(r: &RawStep, index: usize, base: &Path) -> Result<StepKind, String>
         if has_packet_fields {
             return Err("ReplyTo: a reply goes back the way step's packet came: no From, Src, Dst, Sport, Dport or PacketHex".into());
         }
+        if let Some(p) = &r.proto
+            && (r.icmp_type.is_none() || !p.starts_with("icmp"))
+        {
+            return Err(format!(
+                "Proto: {p}: a reply keeps the protocol of what it answers; an ICMP error says Proto: icmp and IcmpType"
+            ));
+        }
         return Ok(StepKind::Reply { to, spec });
     }
     if spec.from.is_none() {
