@@ -268,7 +268,6 @@ const REPLIES: &[(&str, &str, &str, &str, u16, &str)] = &[
 fn replies_match_golden_files() {
     let (cfg, snap) = lab_compiled();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for &(name, from, dst, proto, dport, want_verdict) in REPLIES {
         let probe = Probe {
@@ -283,7 +282,7 @@ fn replies_match_golden_files() {
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
         assert_eq!(t.verdict_line(), want_verdict, "{name}");
-        compare(&dir, name, &t, update, &mut mismatches);
+        compare(&dir, name, &t, &mut mismatches);
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
@@ -293,25 +292,12 @@ fn compare(
     dir: &std::path::Path,
     name: &str,
     t: &vpcfwd::trace::Trace,
-    update: bool,
     mismatches: &mut Vec<String>,
 ) {
     let text = t.text();
     let json = serde_json::to_string_pretty(&t.json()).unwrap() + "\n";
     for (ext, got) in [("txt", &text), ("json", &json)] {
-        let file = dir.join(format!("{name}.{ext}"));
-        if update {
-            std::fs::write(&file, got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&file)
-            .unwrap_or_else(|_| panic!("missing golden file {}", file.display()));
-        if &want != got {
-            mismatches.push(format!(
-                "{}:\n--- want\n{want}--- got\n{got}",
-                file.display()
-            ));
-        }
+        support::golden::compare_file(&dir.join(format!("{name}.{ext}")), got, mismatches);
     }
 }
 
@@ -319,7 +305,6 @@ fn compare(
 fn lab_paths_match_golden_files() {
     let (cfg, snap) = lab_compiled();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for &(name, from, dst, proto, dport, src) in CASES {
         let dst = dst.parse().unwrap();
@@ -334,7 +319,7 @@ fn lab_paths_match_golden_files() {
             reply: false,
         };
         let t = trace(&snap, &cfg, &probe).unwrap();
-        compare(&dir, name, &t, update, &mut mismatches);
+        compare(&dir, name, &t, &mut mismatches);
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

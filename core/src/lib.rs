@@ -15,7 +15,9 @@
 //!    rules).
 //! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
 //!    flow state).
-//! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.
+//! 8. `trace` — runs the very same pipeline on a synthetic or raw packet and renders its stages;
+//!    `trace::replay` a pcap's packets and `trace::scenario` a scenario file (packets, replies,
+//!    reloads, expectations) on one flow table and simulated time.
 
 #![warn(unreachable_pub)]
 

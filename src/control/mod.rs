@@ -169,7 +169,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let max_flows = args
         .max_flows
         .or(cfg.options.flow_table_max_entries.map(|m| m as usize))
-        .unwrap_or(262_144);
+        .unwrap_or(vpcfwd_core::flow::DEFAULT_MAX_ENTRIES);
     let flow_log_written = Arc::new(AtomicU64::new(0));
     let (flow_log, writer) = match &args.flow_log {
         Some(path) => match start_flow_log(path, args, &snap, Arc::clone(&flow_log_written)) {

@@ -8,16 +8,13 @@
 //! The worker knows nothing of it.
 
 use super::port::{Port, RxMeta, Tx};
+use crate::wire::pcap as format;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// pcap magic (microsecond timestamps), version 2.4.
-const MAGIC: u32 = 0xa1b2_c3d4;
-/// `LINKTYPE_RAW`.
-pub const LINKTYPE_RAW: u32 = 101;
 /// Snap length: a whole TSO super-packet.
 const SNAPLEN: u32 = 65535;
 
@@ -33,17 +30,12 @@ impl PcapFile {
     /// Creates `path` (truncating) and writes the global header.
     pub fn create(path: &Path, cap_bytes: u64) -> io::Result<PcapFile> {
         let mut out = BufWriter::new(std::fs::File::create(path)?);
-        let mut h = [0u8; 24];
-        h[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-        h[4..6].copy_from_slice(&2u16.to_le_bytes());
-        h[6..8].copy_from_slice(&4u16.to_le_bytes());
-        h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
-        h[20..24].copy_from_slice(&LINKTYPE_RAW.to_le_bytes());
-        out.write_all(&h)?;
+        out.write_all(&format::raw_global_header(SNAPLEN))?;
+        let header = format::GLOBAL_HEADER_LEN as u64;
         Ok(PcapFile {
             out,
-            size: 24,
-            cap: cap_bytes.max(24),
+            size: header,
+            cap: cap_bytes.max(header),
             path: path.to_path_buf(),
         })
     }
@@ -51,15 +43,11 @@ impl PcapFile {
     /// Appends one packet captured at `unix_micros`; `Ok(false)` when the cap is reached.
     pub fn write(&mut self, pkt: &[u8], unix_micros: u64) -> io::Result<bool> {
         let len = pkt.len().min(SNAPLEN as usize);
-        let rec = 16 + len as u64;
+        let rec = (format::RECORD_HEADER_LEN + len) as u64;
         if self.size + rec > self.cap {
             return Ok(false);
         }
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&((unix_micros / 1_000_000) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&((unix_micros % 1_000_000) as u32).to_le_bytes());
-        h[8..12].copy_from_slice(&(len as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&(pkt.len() as u32).to_le_bytes());
+        let h = format::raw_record_header(unix_micros, len as u32, pkt.len() as u32);
         self.out.write_all(&h)?;
         self.out.write_all(&pkt[..len])?;
         self.size += rec;
@@ -218,18 +206,12 @@ mod tests {
         f.flush().unwrap();
         let b = std::fs::read(&p).unwrap();
         assert_eq!(b.len(), 24 + 2 * 36);
-        assert_eq!(&b[0..4], &MAGIC.to_le_bytes());
-        assert_eq!(
-            u32::from_le_bytes(b[20..24].try_into().unwrap()),
-            LINKTYPE_RAW
-        );
-        assert_eq!(
-            u32::from_le_bytes(b[24..28].try_into().unwrap()),
-            1_700_000_000
-        );
-        assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), 123_456);
-        assert_eq!(u32::from_le_bytes(b[32..36].try_into().unwrap()), 20);
-        assert_eq!(&b[40..60], &pkt);
+        // Read back by the core's independent reader (magic, link type, timestamps, lengths).
+        let r = format::read(&b).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].nanos, 1_700_000_000_123_456_000);
+        assert_eq!(r[0].packet, Some(&pkt[..]));
+        assert_eq!(r[1].nanos, 1_700_000_001_000_000_000);
     }
 
     #[test]
@@ -250,8 +232,9 @@ mod tests {
         let path = p.capture.stop().unwrap();
         let b = std::fs::read(path).unwrap();
         assert_eq!(b.len(), 24 + (16 + 20) + (16 + 28));
-        assert_eq!(&b[40..60], &[0x45; 20]);
-        assert_eq!(&b[76..104], &[0x46; 28]);
+        let r = format::read(&b).unwrap();
+        assert_eq!(r[0].packet, Some(&[0x45; 20][..]));
+        assert_eq!(r[1].packet, Some(&[0x46; 28][..]));
         assert_eq!(
             p.inner.sent(0),
             vec![vec![0x46; 28]],

@@ -30,6 +30,9 @@ pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
 pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView, Zone};
 
+/// The flow-table bound when `Options.FlowTableMaxEntries` (and `run --max-flows`) say none.
+pub const DEFAULT_MAX_ENTRIES: usize = 262_144;
+
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 /// Monotonic time supplied by the caller, in nanoseconds since an arbitrary epoch. The core

@@ -1,14 +1,21 @@
-//! `vpcfwd trace`: builds a synthetic packet and runs the very same pipeline code on it,
-//! recording every stage, then says why the packet went where it went (or was dropped).
+//! `vpcfwd trace`: builds a synthetic packet (or takes a raw one) and runs the very same
+//! pipeline code on it, recording every stage, then says why the packet went where it went (or
+//! was dropped) and what left: the forwarded packet, or the reply generated instead.
+//! [`replay`] does it for every packet of a capture, [`scenario`] for a scenario file.
+
+mod render;
+pub mod replay;
+pub mod scenario;
 
 use crate::config;
-use crate::flow::Dir;
 use crate::flow::{FlowTable, Time};
-use crate::pipeline::{self, Recorder, ReplyKind, Rx, Stage, Verdict, Xlat};
-use crate::snapshot::{self, EniIdx, PortIdx, PortKind, Snapshot, kind_name};
-use crate::wire::{self, ChecksumMode, Field, IpProtocol};
+use crate::pipeline::{self, Recorder, ReplyKind, Rx, Verdict};
+use crate::snapshot::{PortIdx, PortKind, Snapshot};
+use crate::wire::{self, BuildOptions, ChecksumMode, IpProtocol};
 use serde_json::{Value, json};
 use std::net::IpAddr;
+
+pub use render::{describe, describe_json};
 
 /// The result of a trace: verdict plus rendered stages.
 #[derive(Debug, Clone)]
@@ -21,6 +28,11 @@ pub struct Trace {
     pub egress: Option<String>,
     /// With `--reply`: the trace of the packet this one answers.
     pub request: Option<Box<Trace>>,
+    /// The bytes that leave: the forwarded packet as it goes out of `egress`, or the generated
+    /// reply (RST, ICMP error); empty for a silent drop.
+    pub out: Vec<u8>,
+    /// The packet as it arrived (absent when it could not be parsed).
+    pub input: Option<wire::PacketMeta>,
 }
 
 impl Trace {
@@ -78,6 +90,82 @@ impl Trace {
         }
         v
     }
+
+    /// What leaves, decoded: `leaves     port P: …` for a forwarded packet, `reply      TCP
+    /// RST out of port P: …` for a generated one; with `hex`, its bytes on the next line.
+    pub fn leaving_lines(&self, hex: bool) -> Vec<String> {
+        let Ok(m) = wire::parse(&self.out) else {
+            return Vec::new();
+        };
+        let port = self.egress.as_deref().unwrap_or("-");
+        let mut v = vec![match self.verdict {
+            Verdict::Reply { kind, .. } => {
+                format!(
+                    "reply      {} out of port {port}: {}",
+                    kind_name(kind),
+                    describe(&m)
+                )
+            }
+            _ => format!("leaves     port {port}: {}", describe(&m)),
+        }];
+        if hex {
+            v.push(format!("hex        {}", wire::synth::to_hex(&self.out)));
+        }
+        v
+    }
+
+    /// The text form with what leaves ([`Trace::leaving_lines`]) before the verdict line.
+    pub fn text_full(&self, hex: bool) -> String {
+        let mut s = String::new();
+        if let Some(r) = &self.request {
+            s.push_str(&r.text_full(hex));
+            s.push_str("-- reply --\n");
+        }
+        // The arriving packet with every field (`text` keeps the line it always had).
+        let first = self.input.map(|m| format!("packet     {}", describe(&m)));
+        let rest = self.lines.iter().skip(usize::from(first.is_some()));
+        for l in first.iter().chain(rest).chain(&self.leaving_lines(hex)) {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(&self.verdict_line());
+        s.push('\n');
+        s
+    }
+
+    /// The JSON form plus `packet` (the arriving packet, every field), and `leaves`
+    /// (forwarded) or `reply` (generated: `kind`, `port`, the packet), each with `hex` when
+    /// asked.
+    pub fn json_full(&self, hex: bool) -> Value {
+        let mut v = self.json();
+        if let Some(r) = &self.request {
+            v["request"] = r.json_full(hex);
+        }
+        if let Some(m) = &self.input {
+            v["packet"] = describe_json(m);
+        }
+        if let Ok(m) = wire::parse(&self.out) {
+            let mut p = describe_json(&m);
+            if hex {
+                p["hex"] = json!(wire::synth::to_hex(&self.out));
+            }
+            match self.verdict {
+                Verdict::Reply { kind, .. } => {
+                    v["reply"] = json!({"kind": kind_name(kind), "port": self.egress, "packet": p});
+                }
+                _ => v["leaves"] = json!({"port": self.egress, "packet": p}),
+            }
+        }
+        v
+    }
+}
+
+/// `TCP RST` or `ICMP error`.
+fn kind_name(k: ReplyKind) -> &'static str {
+    match k {
+        ReplyKind::TcpRst => "TCP RST",
+        ReplyKind::IcmpError => "ICMP error",
+    }
 }
 
 /// What to send.
@@ -129,43 +217,83 @@ fn ingress(
 
 /// Runs a probe through the pipeline of a compiled config.
 pub fn trace(snap: &Snapshot, cfg: &config::Config, probe: &Probe) -> Result<Trace, String> {
-    let (port, default_src) = ingress(snap, cfg, &probe.from, probe.dst.is_ipv6())?;
-    let src = probe.src.or(default_src).ok_or_else(|| {
-        format!(
-            "--from {}: no default source address; give --src",
-            probe.from
-        )
-    })?;
-    if src.is_ipv4() != probe.dst.is_ipv4() {
+    trace_with(snap, cfg, probe, &BuildOptions::default())
+}
+
+/// The source address of a probe: `src`, or the default of `from` for the family of `dst`.
+pub fn probe_source(
+    snap: &Snapshot,
+    cfg: &config::Config,
+    from: &str,
+    src: Option<IpAddr>,
+    dst: IpAddr,
+) -> Result<(PortIdx, IpAddr), String> {
+    let (port, default_src) = ingress(snap, cfg, from, dst.is_ipv6())?;
+    let src = src
+        .or(default_src)
+        .ok_or_else(|| format!("--from {from}: no default source address; give --src"))?;
+    if src.is_ipv4() != dst.is_ipv4() {
         return Err("--src and --dst must be of one address family".into());
     }
-    let pkt = wire::build(
+    Ok((port, src))
+}
+
+/// [`trace`] with TTL, TCP flags, fragment, payload and length from `opts`.
+pub fn trace_with(
+    snap: &Snapshot,
+    cfg: &config::Config,
+    probe: &Probe,
+    opts: &BuildOptions,
+) -> Result<Trace, String> {
+    let (port, src) = probe_source(snap, cfg, &probe.from, probe.src, probe.dst)?;
+    let pkt = wire::build_with(
         src,
         probe.dst,
         probe.proto,
         probe.sport,
         probe.dport,
         probe.icmp,
-        64,
-    );
-    let mut buf = pkt.clone();
-    buf.resize(pkt.len() + 128, 0);
+        opts,
+    )
+    .map_err(|e| e.to_string())?;
     let flows = FlowTable::new(1024);
-    let first = run_one(snap, &flows, &mut buf, pkt.len(), port, Time::from_secs(1));
+    let first = run_packet(snap, &flows, &pkt, port, Time::from_secs(1));
     if !probe.reply {
         return Ok(first);
     }
-    let Verdict::Forward { egress, len } = first.verdict else {
+    let Verdict::Forward { egress, .. } = first.verdict else {
         return Err(format!(
             "--reply: the packet was not forwarded ({}), so nothing answers it",
             first.verdict_line()
         ));
     };
-    let meta = wire::parse(&buf[..len]).map_err(|k| format!("forwarded packet: {}", k.code()))?;
+    let mut buf = first.out.clone();
+    let meta = wire::parse(&buf).map_err(|k| format!("forwarded packet: {}", k.code()))?;
     wire::rewrite::make_reply(&mut buf, &meta);
-    let mut reply = run_one(snap, &flows, &mut buf, len, egress, Time::from_secs(2));
+    let mut reply = run_packet(snap, &flows, &buf, egress, Time::from_secs(2));
     reply.request = Some(Box::new(first));
     Ok(reply)
+}
+
+/// Finds the port `from` names (a port id, or the id of an ENI with a port).
+pub fn port_of(snap: &Snapshot, cfg: &config::Config, from: &str) -> Result<PortIdx, String> {
+    ingress(snap, cfg, from, false).map(|(p, _)| p)
+}
+
+/// Room after a packet for a generated reply (an ICMPv6 error quotes up to 1280 bytes).
+const REPLY_ROOM: usize = 1280;
+
+/// Runs the IP packet `pkt` arriving on `port` at `now` through the pipeline on `flows`.
+pub fn run_packet(
+    snap: &Snapshot,
+    flows: &FlowTable,
+    pkt: &[u8],
+    port: PortIdx,
+    now: Time,
+) -> Trace {
+    let mut buf = pkt.to_vec();
+    buf.resize(pkt.len() + REPLY_ROOM, 0);
+    run_one(snap, flows, &mut buf, pkt.len(), port, now)
 }
 
 /// Runs one packet, `buf[..len]`, from `port` and renders what happened.
@@ -190,312 +318,25 @@ fn run_one(
         }
         Verdict::Drop(_) => None,
     };
-    let (lines, stages) = rec.0.iter().map(|s| render(snap, s)).unzip();
+    let (lines, stages) = rec.0.iter().map(|s| render::render(snap, s)).unzip();
+    let input = rec.0.iter().find_map(|s| match s {
+        pipeline::Stage::Parsed(m) => Some(*m),
+        _ => None,
+    });
+    let out = match verdict {
+        Verdict::Forward { len, .. } | Verdict::Reply { len, .. } => {
+            buf.get(..len).unwrap_or_default().to_vec()
+        }
+        Verdict::Drop(_) => Vec::new(),
+    };
     Trace {
         verdict,
         lines,
         stages,
         egress,
         request: None,
-    }
-}
-
-/// One stage as a text line and a JSON object.
-fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
-    let eni = |e: EniIdx| snap.enis[e].id.clone();
-    let port = |p: PortIdx| snap.ports[p].id.clone();
-    match *s {
-        Stage::Parsed(m) => {
-            let l4 = if m.has_ports() {
-                format!(" sport={} dport={}", m.sport, m.dport)
-            } else if m.proto.is_icmp() {
-                format!(" type={} code={}", m.icmp_type, m.icmp_code)
-            } else {
-                String::new()
-            };
-            (
-                format!(
-                    "packet     {} -> {} {}{} ttl={} len={}",
-                    m.src, m.dst, m.proto, l4, m.ttl, m.len
-                ),
-                json!({"stage": "packet", "src": m.src.to_string(), "dst": m.dst.to_string(), "protocol": m.proto.number(),
-                       "sport": m.sport, "dport": m.dport, "icmp_type": m.icmp_type, "icmp_code": m.icmp_code, "ttl": m.ttl, "length": m.len}),
-            )
-        }
-        Stage::Ingress(p) => (
-            format!("ingress    port {}", port(p)),
-            json!({"stage": "ingress", "port": port(p)}),
-        ),
-        Stage::SrcDstCheck {
-            eni: e,
-            outbound,
-            ok,
-        } => {
-            let what = if outbound { "source" } else { "destination" };
-            (
-                format!(
-                    "src/dst    {}: {what} address {}",
-                    eni(e),
-                    if ok {
-                        "is the ENI's own"
-                    } else {
-                        "is not the ENI's (source/destination check on)"
-                    }
-                ),
-                json!({"stage": "src_dst_check", "eni": eni(e), "direction": if outbound {"outbound"} else {"inbound"}, "ok": ok}),
-            )
-        }
-        Stage::Reserved => (
-            "reserved   destination in 169.254.168.0/22 or fd00:ec2::/32: never forwarded".into(),
-            json!({"stage": "reserved_destination"}),
-        ),
-        Stage::Sg {
-            eni: e,
-            egress,
-            hit,
-        } => {
-            let dir = if egress { "egress" } else { "ingress" };
-            let groups: Vec<String> = snap.enis[e]
-                .sgs
-                .iter()
-                .map(|g| snap.sgs[*g].id.clone())
-                .collect();
-            match hit {
-                Some(h) => {
-                    let sg = &snap.sgs[h.sg];
-                    let rules = if egress { &sg.egress } else { &sg.ingress };
-                    let r = rules.iter().find(|r| r.index == h.rule);
-                    let desc = r
-                        .map(|r| {
-                            let proto = r.proto.map_or("all".to_string(), |p| p.to_string());
-                            let ports = match r.l4 {
-                                crate::policy::L4Match::Any => String::new(),
-                                crate::policy::L4Match::Ports(a, b) if a == b => {
-                                    format!(" port {a}")
-                                }
-                                crate::policy::L4Match::Ports(a, b) => format!(" ports {a}-{b}"),
-                                crate::policy::L4Match::Icmp(t, c) => format!(
-                                    " type {} code {}",
-                                    t.map_or("-1".into(), |t| t.to_string()),
-                                    c.map_or("-1".into(), |c| c.to_string())
-                                ),
-                            };
-                            format!(
-                                "{proto}{ports} {} {}",
-                                if egress { "to" } else { "from" },
-                                r.peer
-                            )
-                        })
-                        .unwrap_or_default();
-                    (
-                        format!(
-                            "sg         {} {dir}: allowed by {} rule #{} ({desc})",
-                            eni(e),
-                            sg.id,
-                            h.rule
-                        ),
-                        json!({"stage": "security_group", "eni": eni(e), "direction": dir, "allowed": true, "group": sg.id, "rule": h.rule, "rule_text": desc}),
-                    )
-                }
-                None => (
-                    format!(
-                        "sg         {} {dir}: no rule of [{}] allows it",
-                        eni(e),
-                        groups.join(", ")
-                    ),
-                    json!({"stage": "security_group", "eni": eni(e), "direction": dir, "allowed": false, "groups": groups}),
-                ),
-            }
-        }
-        Stage::Route { table, route } => {
-            let rt = &snap.route_tables[table];
-            match route {
-                Some(r) => {
-                    let r = &rt.routes[r as usize];
-                    let why = match &r.source {
-                        snapshot::RouteSource::PrefixList { pl, .. } => {
-                            format!("{} {pl} entry {}", kind_name(&r.source), r.dest)
-                        }
-                        s => kind_name(s).to_string(),
-                    };
-                    let target = match (&r.target_id, r.target) {
-                        (Some(id), snapshot::Target::Blackhole) => format!("{id} (blackhole)"),
-                        _ => r.target_name().to_string(),
-                    };
-                    let mut line = format!(
-                        "route      {}: {} -> {target} (longest prefix /{}, {why})",
-                        rt.id,
-                        r.dest,
-                        r.dest.prefix_len()
-                    );
-                    if let Some(w) = r.won_over_text() {
-                        line.push_str(&format!("; {w}"));
-                    }
-                    (
-                        line,
-                        json!({"stage": "route", "route_table": rt.id, "destination": r.dest.to_string(), "prefix_length": r.dest.prefix_len(),
-                               "kind": kind_name(&r.source), "prefix_list": match &r.source { snapshot::RouteSource::PrefixList{pl, ..} => json!(pl), _ => Value::Null },
-                               "target": r.target_name(), "blackhole": r.target == snapshot::Target::Blackhole, "won_over": r.won_over_text()}),
-                    )
-                }
-                None => (
-                    format!("route      {}: no route covers the destination", rt.id),
-                    json!({"stage": "route", "route_table": rt.id, "destination": Value::Null}),
-                ),
-            }
-        }
-        Stage::Nacl {
-            nacl,
-            subnet,
-            outbound,
-            rule,
-            allow,
-            ..
-        } => {
-            let id = &snap.nacls[nacl].id;
-            let sub = &snap.subnets[subnet].id;
-            let dir = if outbound { "outbound" } else { "inbound" };
-            let rule_s = if rule == crate::policy::NACL_STAR {
-                "*".to_string()
-            } else {
-                rule.to_string()
-            };
-            (
-                format!(
-                    "nacl       {id} ({sub}) {dir}: rule {rule_s} {}",
-                    if allow { "allow" } else { "deny" }
-                ),
-                json!({"stage": "network_acl", "nacl": id, "subnet": sub, "direction": dir, "rule": rule_s, "action": if allow {"allow"} else {"deny"}}),
-            )
-        }
-        Stage::SameSubnet { subnet } => {
-            let sub = &snap.subnets[subnet].id;
-            (
-                format!("nacl       not applied: both ENIs are in {sub}"),
-                json!({"stage": "network_acl", "subnet": sub, "skipped": "same subnet"}),
-            )
-        }
-        Stage::NatGateway { nat } => {
-            let n = &snap.nat_gateways[nat];
-            (
-                format!(
-                    "nat        through {} in {}",
-                    n.id, snap.subnets[n.subnet].id
-                ),
-                json!({"stage": "nat_gateway", "nat_gateway": n.id}),
-            )
-        }
-        Stage::GatewayEndpoint { endpoint } => {
-            let e = &snap.endpoints[endpoint];
-            (
-                format!(
-                    "endpoint   gateway endpoint {} ({}): no security group, no translation",
-                    e.id, e.service
-                ),
-                json!({"stage": "gateway_endpoint", "endpoint": e.id, "service": e.service}),
-            )
-        }
-        Stage::InterfaceEndpoint { endpoint, eni: x } => {
-            let e = &snap.endpoints[endpoint];
-            (
-                format!(
-                    "endpoint   interface endpoint {} ({}) via {}",
-                    e.id,
-                    e.service,
-                    eni(x)
-                ),
-                json!({"stage": "interface_endpoint", "endpoint": e.id, "service": e.service, "eni": eni(x)}),
-            )
-        }
-        Stage::Translate {
-            by,
-            field,
-            from,
-            to,
-        } => {
-            let f = match field {
-                Field::Src => "source",
-                Field::Dst => "destination",
-            };
-            let (who, tag, id) = match by {
-                Xlat::InternetGateway => (
-                    "igw       ",
-                    "internet_gateway",
-                    snap.igw_id.clone().unwrap_or_default(),
-                ),
-                Xlat::NatGateway(n) => {
-                    ("nat       ", "nat_gateway", snap.nat_gateways[n].id.clone())
-                }
-                Xlat::PrivateLink(e) => {
-                    ("privatelink", "privatelink", snap.endpoints[e].id.clone())
-                }
-            };
-            let show = |(a, p): (IpAddr, u16)| match by {
-                Xlat::InternetGateway => a.to_string(),
-                _ => format!("{a}:{p}"),
-            };
-            (
-                format!("{who} {id}: {f} {} -> {}", show(from), show(to)),
-                json!({"stage": "translate", "by": tag, "id": id, "field": f,
-                       "from": show(from), "to": show(to)}),
-            )
-        }
-        Stage::TranslateQuoted { by, from, to } => {
-            let id = match by {
-                Xlat::NatGateway(n) => snap.nat_gateways[n].id.clone(),
-                Xlat::PrivateLink(e) => snap.endpoints[e].id.clone(),
-                Xlat::InternetGateway => snap.igw_id.clone().unwrap_or_default(),
-            };
-            (
-                format!(
-                    "nat        {id}: quoted source {}:{} -> {}:{} (ICMP error translated back)",
-                    from.0, from.1, to.0, to.1
-                ),
-                json!({"stage": "translate", "by": "nat_gateway", "id": id, "field": "quoted_source",
-                       "from": format!("{}:{}", from.0, from.1), "to": format!("{}:{}", to.0, to.1)}),
-            )
-        }
-        Stage::Flow {
-            eni: e,
-            egress,
-            dir,
-            state,
-        } => {
-            let d = match dir {
-                Dir::Original => "original direction",
-                Dir::Reply => "reply",
-            };
-            let dir_s = if egress { "egress" } else { "ingress" };
-            (
-                format!(
-                    "flow       {} {dir_s}: {d} of a tracked flow ({state}): security groups not consulted",
-                    eni(e)
-                ),
-                json!({"stage": "flow", "eni": eni(e), "direction": dir_s, "flow_direction": d, "state": state.to_string()}),
-            )
-        }
-        Stage::FlowNew { eni: e, state } => (
-            format!(
-                "flow       {}: new tracked flow ({state}); its replies will pass",
-                eni(e)
-            ),
-            json!({"stage": "flow_new", "eni": eni(e), "state": state.to_string()}),
-        ),
-        Stage::FlowUntracked { eni: e } => (
-            format!(
-                "flow       {}: untracked (0.0.0.0/0 rules both ways): replies are judged by rules",
-                eni(e)
-            ),
-            json!({"stage": "flow_untracked", "eni": eni(e)}),
-        ),
-        Stage::TtlDecremented => (
-            "ttl        decremented (router mode)".into(),
-            json!({"stage": "ttl_decrement"}),
-        ),
-        Stage::Deliver(p) => (
-            format!("egress     port {}", port(p)),
-            json!({"stage": "egress", "port": port(p)}),
-        ),
+        out,
+        input,
     }
 }
 
@@ -519,6 +360,8 @@ mod tests {
             stages: Vec::new(),
             egress: Some("app".into()),
             request: None,
+            out: Vec::new(),
+            input: None,
         }
     }
 

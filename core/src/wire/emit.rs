@@ -78,7 +78,7 @@ impl IpRepr {
 
     /// Writes the IP header into `buf` (whose upper layer, at `header_len()..total_len()`, is
     /// already written), then the upper layer's checksum.
-    fn emit(&self, buf: &mut [u8]) {
+    pub(super) fn emit(&self, buf: &mut [u8]) {
         match self {
             IpRepr::V4(r) => r.emit(buf),
             IpRepr::V6(r) => r.emit(buf),
@@ -175,7 +175,8 @@ pub fn icmp_error(buf: &mut [u8], m: &PacketMeta, from: IpAddr, ty: u8, code: u8
 /// Builds a synthetic packet (for `trace` and tests) into a Vec: IPv4/IPv6 with a TCP SYN, a UDP
 /// datagram, an ICMP echo request (or the given type/code), or a bare payload for other
 /// protocols. Checksums are complete. Mixed families: the destination becomes the unspecified
-/// address of the source's family.
+/// address of the source's family. Other flags, fragments, lengths and payloads:
+/// [`super::synth::build_with`].
 pub fn build(
     src: IpAddr,
     dst: IpAddr,
@@ -185,56 +186,11 @@ pub fn build(
     icmp: (u8, u8),
     ttl: u8,
 ) -> Vec<u8> {
-    /// Payload of UDP, ICMP and other protocols.
-    const PAYLOAD: usize = 8;
-    /// Initial sequence number and window of the SYN.
-    const SYN_SEQ: u32 = 1;
-    const SYN_WINDOW: u16 = 64240;
-    /// Identifier and sequence number of the ICMP query.
-    const ICMP_REST: [u8; 4] = [0x12, 0x34, 0, 1];
-    let dst = match (src, dst) {
-        (IpAddr::V4(_), IpAddr::V6(_)) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        (IpAddr::V6(_), IpAddr::V4(_)) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-        _ => dst,
+    let opts = super::synth::BuildOptions {
+        ttl,
+        ..Default::default()
     };
-    let v6 = src.is_ipv6();
-    let l4_len = match proto {
-        IpProtocol::Tcp => tcp::HEADER_LEN,
-        IpProtocol::Udp => udp::HEADER_LEN + PAYLOAD,
-        IpProtocol::Icmp if !v6 => icmp::HEADER_LEN + PAYLOAD,
-        IpProtocol::Icmpv6 if v6 => icmp::HEADER_LEN + PAYLOAD,
-        _ => PAYLOAD,
-    };
-    let Some(ip) = IpRepr::new(src, dst, proto, l4_len, ttl) else {
-        return Vec::new();
-    };
-    let mut out = vec![0u8; ip.total_len()];
-    let l4 = &mut out[ip.header_len()..];
-    match proto {
-        IpProtocol::Tcp => TcpRepr {
-            src_port: sport,
-            dst_port: dport,
-            seq: SYN_SEQ,
-            ack: 0,
-            flags: tcp::flags::SYN,
-            window: SYN_WINDOW,
-        }
-        .emit(l4),
-        IpProtocol::Udp => {
-            l4[udp::field::SRC_PORT].copy_from_slice(&sport.to_be_bytes());
-            l4[udp::field::DST_PORT].copy_from_slice(&dport.to_be_bytes());
-            l4[udp::field::LENGTH].copy_from_slice(&(l4_len as u16).to_be_bytes());
-        }
-        IpProtocol::Icmp | IpProtocol::Icmpv6 if l4_len > PAYLOAD => IcmpRepr {
-            msg_type: icmp.0,
-            msg_code: icmp.1,
-            rest: ICMP_REST,
-        }
-        .emit(l4),
-        _ => {}
-    }
-    ip.emit(&mut out);
-    out
+    super::synth::build_with(src, dst, proto, sport, dport, icmp, &opts).unwrap_or_default()
 }
 
 #[cfg(test)]

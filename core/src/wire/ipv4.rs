@@ -181,6 +181,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         b[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
     }
 
+    /// Marks the packet a fragment: more-fragments and the offset in 8-byte units (clearing
+    /// don't-fragment), recomputing the header checksum.
+    pub fn set_fragment(&mut self, more: bool, offset_units: u16) {
+        let ihl = self.header_len();
+        let b = self.buffer.as_mut();
+        let v = if more { FLAG_MF } else { 0 } | (offset_units & OFFSET_MASK);
+        b[field::FLG_OFF].copy_from_slice(&v.to_be_bytes());
+        b[field::CHECKSUM].fill(0);
+        let c = checksum::checksum(&b[..ihl]);
+        b[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+
     /// Swaps source and destination (the header checksum does not change).
     #[inline]
     pub fn swap_addrs(&mut self) {

@@ -32,6 +32,42 @@ pub mod flags {
     pub const RST: u8 = 0x04;
     pub const PSH: u8 = 0x08;
     pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    /// The flags by letter, in the order `tcpdump` prints them.
+    const LETTERS: [(char, u8); 8] = [
+        ('S', SYN),
+        ('F', FIN),
+        ('R', RST),
+        ('P', PSH),
+        ('A', ACK),
+        ('U', URG),
+        ('E', ECE),
+        ('C', CWR),
+    ];
+
+    /// Parses letters such as `S`, `SA`, `FA`, `R`, `PA` (any order, case-insensitive; `.`
+    /// or an empty string for none). `None` for any other character.
+    pub fn parse(s: &str) -> Option<u8> {
+        let mut f = 0;
+        for ch in s.chars().filter(|c| *c != '.') {
+            let up = ch.to_ascii_uppercase();
+            f |= LETTERS.iter().find(|(l, _)| *l == up)?.1;
+        }
+        Some(f)
+    }
+
+    /// The letters of `f` (`.` for none).
+    pub fn name(f: u8) -> String {
+        let s: String = LETTERS
+            .iter()
+            .filter(|(_, b)| f & b != 0)
+            .map(|(l, _)| *l)
+            .collect();
+        if s.is_empty() { ".".into() } else { s }
+    }
 }
 
 /// A TCP segment in `buffer`. [`TcpPacket::new_checked`] checks once that the fixed header
