@@ -535,6 +535,46 @@ fn cli_import_then_check() {
     assert_eq!(again.config, run_import(MOTO, false).config);
 }
 
+/// `vpcfwd import tests/fixtures/aws | vpcfwd check -c -`: check reads the config from stdin.
+#[test]
+fn import_piped_into_check() {
+    let mut imp = bin()
+        .arg("import")
+        .arg(root().join(MOTO))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = bin()
+        .args(["check", "-c", "-"])
+        .stdin(imp.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(imp.wait().unwrap().success());
+    let out = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{c:?}");
+    assert!(out.starts_with("<stdin>: OK (1 VPC, 2 subnets"), "{out}");
+    // An invalid config on stdin: exit 2, errors named <stdin>.
+    let mut bad = bin()
+        .args(["check", "-c", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    bad.stdin
+        .take()
+        .unwrap()
+        .write_all(b"Vpcs: [{VpcId: vpc-1}]\n")
+        .unwrap();
+    let o = bad.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("<stdin>"),
+        "{o:?}"
+    );
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }

@@ -24,8 +24,10 @@ pub struct Change {
 
 type Key = (String, String, String, String);
 
-fn cells(m: &Matrix) -> BTreeMap<Key, (&Cell, String)> {
-    m.live()
+/// The traced cells of a matrix by key, and the keys in matrix order.
+fn cells(m: &Matrix) -> (BTreeMap<Key, (&Cell, String)>, Vec<Key>) {
+    let map: BTreeMap<Key, (&Cell, String)> = m
+        .live()
         .map(|c| {
             let s = &m.sources[c.from];
             // An ENI source is named by its ENI (what AWS calls it), others by their port.
@@ -45,7 +47,11 @@ fn cells(m: &Matrix) -> BTreeMap<Key, (&Cell, String)> {
                 (c, shown),
             )
         })
-        .collect()
+        .collect();
+    let mut order: Vec<(&Cell, &Key)> = map.iter().map(|(k, v)| (v.0, k)).collect();
+    order.sort_by_key(|(c, _)| (c.from, c.to, c.service));
+    let keys = order.into_iter().map(|(_, k)| k.clone()).collect();
+    (map, keys)
 }
 
 /// `ACCEPT`, `DROP CODE` or `DROP reply CODE`.
@@ -126,22 +132,22 @@ fn why(old: Option<&Cell>, new: Option<&Cell>) -> String {
     }
 }
 
-/// Every changed connection, in key order.
+/// Every changed connection: in the old matrix's order (sources, destinations, services),
+/// then those only the new one has.
 pub fn diff(old: &Matrix, new: &Matrix) -> Vec<Change> {
-    let (a, b) = (cells(old), cells(new));
-    let mut keys: Vec<&Key> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
+    let ((a, ka), (b, kb)) = (cells(old), cells(new));
+    // The old matrix's order, then what only the new one has.
+    let keys: Vec<&Key> = ka
+        .iter()
+        .chain(kb.iter().filter(|k| !a.contains_key(*k)))
+        .collect();
     let mut out = Vec::new();
     for k in keys {
         let (o, n) = (a.get(k), b.get(k));
         let (oc, nc) = (o.map(|x| x.0), n.map(|x| x.0));
         let (os, ns) = (state(oc), state(nc));
-        let same_by = match (oc.and_then(Cell::failure), nc.and_then(Cell::failure)) {
-            (Some((x, _)), Some((y, _))) => x.by == y.by,
-            _ => true,
-        };
-        if os == ns && same_by {
+        // A change of what decides a drop with the same outcome is no change of reachability.
+        if os == ns {
             continue;
         }
         let shown = o.or(n).map(|x| x.1.clone()).unwrap_or_default();
