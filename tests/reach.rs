@@ -337,3 +337,48 @@ fn diff_of_two_imports() {
         "{out}"
     );
 }
+
+/// Real packets agree with the matrix (root): a copy of the lab, brought up by `scripts/lab.sh
+/// up -c COPY --check` as a lab of its own (namespaces `vpcfwd-<tag>-<port>`, beside a running
+/// default lab), has every TCP connection of `vpcfwd reach` on the demo's ports made for real:
+/// those reach says work are answered by the destination's service, the others are not.
+#[test]
+fn lab_sh_check_finds_what_reach_says_on_the_lab() {
+    if !support::lab::can_run("lab_sh_check_finds_what_reach_says_on_the_lab") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("lab-copy.yaml");
+    std::fs::write(&copy, support::LAB_YAML).unwrap();
+    let lab_sh = |args: &[&str]| {
+        let o = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh"))
+            .args(args)
+            .env("LAB_BIN", env!("CARGO_BIN_EXE_vpcfwd"))
+            .env("LAB_SERVICE_PORTS", "22 23 80 443 8080")
+            .output()
+            .expect("runs lab.sh");
+        (
+            o.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    };
+    struct Down<'a>(&'a dyn Fn(&[&str]) -> (bool, String), String);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["down", "-c", &self.1]);
+        }
+    }
+    let c = copy.to_str().unwrap().to_string();
+    let _down = Down(&lab_sh, c.clone());
+    let (ok, out) = lab_sh(&["up", "-c", &c, "--check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(", 0 mismatches"), "{out}");
+    assert!(
+        !out.contains("namespaces <port>"),
+        "a lab of its own: {out}"
+    );
+}
