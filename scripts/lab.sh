@@ -163,7 +163,7 @@ up() {
   done < "$RUN/ports"
   sleep 0.5
   echo "lab: up ($(wc -l < "$RUN/namespaces") namespaces, $i services on TCP ${SERVICE_PORTS[*]}; vpcfwd PID $(cat "$RUN/vpcfwd.pid"))"
-  echo "lab: run directory $RUN, namespaces ${TAG:+vpcfwd-$TAG-}<port>"
+  echo "lab: run directory $RUN, namespaces vpcfwd-${TAG:+$TAG-}<port>"
   echo "lab: admin API http://$(cat "$RUN/admin") (vpcfwd stats / flows / reload --admin $(cat "$RUN/admin")); flow log $FLOW_LOG"
   if [[ $check -eq 1 ]]; then run_check; fi
 }
