@@ -189,6 +189,40 @@ fn csv_markdown_and_selectors() {
             .any(|l| l.starts_with("web,eni-lab-api-a,10.0.1.20,udp/53,false,DROP,SG_NO_ALLOW,")),
         "{csv}"
     );
+    // `-c -`: the config from standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+        .args([
+            "reach",
+            "-c",
+            "-",
+            "--from",
+            "app",
+            "--to",
+            "eni-lab-api-b",
+            "--csv",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(support::LAB_YAML.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("app,eni-lab-api-b,10.0.2.20,tcp/443,true,"),
+        "{o:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("reach <stdin>: 4 connections, "),
+        "{o:?}"
+    );
     let o = bin(&["reach", "-c", "configs/lab.yaml", "--markdown"]);
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(md.contains("### tcp/22\n\n| from |"), "{md}");
@@ -378,7 +412,13 @@ fn lab_sh_check_finds_what_reach_says_on_the_lab() {
     assert!(ok, "{out}");
     assert!(out.contains(", 0 mismatches"), "{out}");
     assert!(
-        !out.contains("namespaces <port>"),
+        out.contains("namespaces vpcfwd-") && !out.contains("namespaces vpcfwd-<port>"),
         "a lab of its own: {out}"
+    );
+    println!(
+        "{}",
+        out.lines()
+            .find(|l| l.starts_with("lab check:"))
+            .unwrap_or("")
     );
 }

@@ -77,7 +77,8 @@ fn matrix(path: &Path, sel: &Selection) -> Result<Matrix, ExitCode> {
     let m = reach(&cfg, &snap, sel).map_err(|e| fail(vec![e]))?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
-        "reach {name}: {} traces in {:.1} ms ({:.0} traces/s)",
+        "reach {name}: {} connections, {} packets traced in {:.1} ms ({:.0} traces/s)",
+        m.counts().0,
         m.traces,
         secs * 1e3,
         m.traces as f64 / secs.max(1e-9)

@@ -133,7 +133,8 @@ pub struct Matrix {
     pub dests: Vec<Dest>,
     pub services: Vec<Service>,
     pub cells: Vec<Cell>,
-    /// Traces run (a cell whose packet is forwarded runs two).
+    /// Packets traced: one per cell whose packet is dropped, three (the packet, then the packet
+    /// and its reply) per cell whose packet is forwarded.
     pub traces: usize,
 }
 
@@ -277,9 +278,22 @@ fn one(
         ));
         return (cell, 0);
     }
+    // The packet alone first: most cells are dropped there. Forwarded, then the packet with
+    // its reply (`reply: true` traces both through one flow table).
     let mut probe = service.probe(&src.id, dst.address);
+    let request = match trace(snap, cfg, &probe) {
+        Ok(t) => leg(&t.json()),
+        Err(e) => {
+            cell.skipped = Some(e);
+            return (cell, 1);
+        }
+    };
+    if !request.accepted() {
+        cell.request = Some(request);
+        return (cell, 1);
+    }
     probe.reply = true;
-    match trace(snap, cfg, &probe) {
+    let reply = match trace(snap, cfg, &probe) {
         Ok(t) => {
             let j = t.json();
             cell.request = Some(leg(&j["request"]));
@@ -292,31 +306,22 @@ fn one(
                     .as_ref()
                     .map(|e| format!("the reply leaves by port {e}"));
             }
-            cell.reply = Some(reply);
-            (cell, 2)
+            reply
         }
-        Err(reply_err) => {
-            probe.reply = false;
-            match trace(snap, cfg, &probe) {
-                Ok(t) => {
-                    let request = leg(&t.json());
-                    if request.accepted() {
-                        // Forwarded, yet nothing could answer it.
-                        cell.reply = Some(Leg {
-                            verdict: "DROP".into(),
-                            reason: Some("NO_REPLY".into()),
-                            by: Some(reply_err),
-                            egress: None,
-                            path: Vec::new(),
-                        });
-                    }
-                    cell.request = Some(request);
-                }
-                Err(e) => cell.skipped = Some(e),
+        // Forwarded, yet nothing could answer it.
+        Err(e) => {
+            cell.request = Some(request);
+            Leg {
+                verdict: "DROP".into(),
+                reason: Some("NO_REPLY".into()),
+                by: Some(e),
+                egress: None,
+                path: Vec::new(),
             }
-            (cell, 2)
         }
-    }
+    };
+    cell.reply = Some(reply);
+    (cell, 3)
 }
 
 fn s(v: &Value) -> &str {
