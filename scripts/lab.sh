@@ -39,13 +39,16 @@ done
 BIN=${LAB_BIN:-./target/release/vpcfwd}
 # TCP ports every lab service listens on.
 read -r -a SERVICE_PORTS <<< "${LAB_SERVICE_PORTS:-22 23 80 443 8080}"
-if [[ ! -f $CONFIG ]]; then echo "lab.sh: $CONFIG: no such file" >&2; exit 2; fi
-if [[ $(realpath "$CONFIG") == $(realpath "$DEFAULT_CONFIG") ]]; then
+# `down` and `status` of a lab whose config is gone still find it (by the same tag).
+if [[ ! -f $CONFIG && ( $cmd == up || $cmd == check ) ]]; then
+  echo "lab.sh: $CONFIG: no such file" >&2; exit 2
+fi
+if [[ $(realpath -m "$CONFIG") == $(realpath -m "$DEFAULT_CONFIG") ]]; then
   TAG=
   RUN=${LAB_RUN_DIR:-lab-run}
   ADMIN=${LAB_ADMIN:-127.0.0.1:9180}
 else
-  TAG=$(echo "$PWD:$(realpath "$CONFIG")" | sha1sum | cut -c1-6)
+  TAG=$(echo "$PWD:$(realpath -m "$CONFIG")" | sha1sum | cut -c1-6)
   RUN=${LAB_RUN_DIR:-lab-run-$TAG}
   ADMIN=${LAB_ADMIN:-127.0.0.1:0}
 fi

@@ -309,6 +309,12 @@ fn diff_names_exactly_the_connections_a_removed_rule_served() {
         out.ends_with("2 connections changed, 2 stopped working\n"),
         "{out}"
     );
+    let o = bin(&["diff", "-c", "configs/lab.yaml", "-c", newf, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["broken"], 2);
+    assert_eq!(j["changes"][0]["old"], "ACCEPT");
+    assert_eq!(j["changes"][0]["new"], "DROP SG_NO_ALLOW");
     let o = bin(&["diff", "-c", newf, "-c", "configs/lab.yaml"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("ACCEPT"));

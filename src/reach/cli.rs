@@ -56,6 +56,9 @@ pub struct DiffArgs {
     pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub select: Selectors,
+    /// The changes as JSON (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 const EXIT_INVALID: u8 = 2;
@@ -139,10 +142,33 @@ pub fn run_diff(a: &DiffArgs) -> ExitCode {
         (Err(c), _) | (_, Err(c)) => return c,
     };
     let changes = diff::diff(&mo, &mn);
+    let broken = changes.iter().filter(|c| c.broken).count();
+    if a.json {
+        let list: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                serde_json::json!({"from": c.from, "to": c.to, "address": c.address,
+                    "service": c.service, "old": c.old, "new": c.new, "broken": c.broken,
+                    "line": c.line})
+            })
+            .collect();
+        let v = serde_json::json!({
+            "old": crate::load::display(old),
+            "new": crate::load::display(new),
+            "changed": changes.len(),
+            "broken": broken,
+            "changes": list,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return if broken > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     for c in &changes {
         println!("{}", c.line);
     }
-    let broken = changes.iter().filter(|c| c.broken).count();
     println!(
         "diff {} → {}: {} connection{} changed, {broken} stopped working",
         crate::load::display(old),
