@@ -80,7 +80,7 @@ impl Cell {
     }
 
     /// What a cell shows: `✓`, `✓(port)` when delivered to another port than the
-    /// destination's, the drop reason, `↩REASON` when only the reply is dropped, `·` skipped.
+    /// destination's (or it has none), the drop reason, `↩REASON` when only the reply is dropped, `·` skipped.
     pub fn code(&self, dest: &Dest) -> String {
         self.code_with(dest, |r| r.to_string())
     }
@@ -100,7 +100,10 @@ impl Cell {
         }
         let egress = self.request.as_ref().and_then(|r| r.egress.as_deref());
         match (egress, dest.port.as_deref()) {
-            (Some(e), Some(p)) if e != p => format!("✓({e})"),
+            (Some(e), Some(p)) if e == p => "✓".into(),
+            // Delivered elsewhere than the destination's port, or the destination has none
+            // (a NAT gateway's public IP): say where.
+            (Some(e), _) => format!("✓({e})"),
             _ => "✓".into(),
         }
     }

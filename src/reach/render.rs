@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-const LEGEND: &str = "✓ the packet and its reply pass    ✓(p) they pass, delivered to port p (not the destination's)\nCODE the packet is dropped        ↩CODE the packet passes, its reply is dropped        · the source itself";
+const LEGEND: &str = "✓ the packet and its reply pass    ✓(p) they pass, delivered to port p (the destination has another, or none)\nCODE the packet is dropped        ↩CODE the packet passes, its reply is dropped        · the source itself";
 
 impl Matrix {
     /// (connections, working): skipped cells are not connections.
