@@ -3,11 +3,13 @@
 //! the hosts behind the internet and service ports, each service prefix-list entry) on each
 //! service port — and what changes in it between two configs.
 //!
-//! Every cell is the core's [`trace`] of the packet *and its reply* (`reply: true`): a
-//! connection works only if both are forwarded and the reply comes back to the source. One
-//! compile, then one trace per cell; the verdict, drop reason, egress and the objects that
-//! decided are read from the trace's JSON form (its documented, golden-tested output), so this
-//! module depends on the core through `trace::{trace, Probe}` and `Trace::json` alone.
+//! Every cell is the core's [`trace`] of the packet, then (forwarded) of the packet *and its
+//! reply* (`reply: true`): a connection works only if both are forwarded and the reply comes
+//! back to the source. One compile, then the traces; the verdict, drop reason, egress and the
+//! objects that decided are read from the trace's JSON form (its documented, golden-tested
+//! output), so the decision core is used through `trace::{trace, Probe}` and `Trace::json`
+//! alone (plus `snapshot::compile` in `cli`); `model` reads the config's ports, ENIs, NAT
+//! gateways, endpoints and prefix lists for the sources and destinations.
 //!
 //! `model` builds the sources and destinations from the config; `render` writes the matrix as
 //! text, JSON, CSV or Markdown; `diff` compares two matrices; `cli` is the command line.
