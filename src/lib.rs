@@ -1,10 +1,15 @@
 //! vpcfwd: a userspace dataplane that forwards real IP packets the way an AWS VPC would.
 //!
 //! The decision core (`vpcfwd-core`: config, snapshot, wire, flow, policy, pipeline, lpm,
-//! trace) is re-exported here unchanged; this package adds the layers around it, lowest first:
-//! `observe` (per-worker counters, flow logs: what the pipeline reports), `io` (TUN ports,
-//! namespaces, workers, pcap: what reads and writes packets), `control` (tokio: signals, reload,
-//! admin API, the CLI's client). Each imports only from the core and from modules before it.
+//! trace) is re-exported here unchanged; this package adds the layers around it, lowest first
+//! (each imports only from the core and from modules before it; `tests/layering.rs` checks):
+//!
+//! 1. `load` — a config from a file or standard input, for the CLI.
+//! 2. `observe` — per-worker counters and flow logs: what the pipeline reports.
+//! 3. `io` — TUN ports, namespaces, workers, pcap: what reads and writes packets.
+//! 4. `control` — tokio: signals, reload, admin API, the CLI's client.
+//! 5. `import` — a config from `aws ec2 describe-*` JSON.
+//! 6. `reach` — the reachability matrix of a config, and `diff` of two.
 
 #![warn(unreachable_pub)]
 
@@ -13,4 +18,6 @@ pub use vpcfwd_core::{config, flow, lpm, pipeline, policy, snapshot, trace, wire
 pub mod control;
 pub mod import;
 pub mod io;
+pub mod load;
 pub mod observe;
+pub mod reach;

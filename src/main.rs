@@ -22,6 +22,7 @@ struct Cli {
 enum Cmd {
     /// Validate a config: exit 0 when valid, 2 with every error listed otherwise.
     Check {
+        /// Config file (`-`: standard input).
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
     },
@@ -29,6 +30,12 @@ enum Cmd {
     Trace(cli_trace::TraceArgs),
     /// A config from `aws ec2 describe-*` JSON: files or directories, recognised by content.
     Import(vpcfwd::import::ImportArgs),
+    /// The reachability matrix: every source to every destination on each service, the packet
+    /// and its reply, and what decided.
+    Reach(vpcfwd::reach::cli::ReachArgs),
+    /// What changes in reachability between two configs: exit 1 when something that worked
+    /// stops working.
+    Diff(vpcfwd::reach::cli::DiffArgs),
     /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
     Run(control::RunArgs),
     /// Benchmarks users can run.
@@ -59,6 +66,8 @@ fn main() -> ExitCode {
         Cmd::Check { config } => check(config),
         Cmd::Trace(a) => cli_trace::run(a),
         Cmd::Import(a) => vpcfwd::import::run(a),
+        Cmd::Reach(a) => vpcfwd::reach::cli::run(a),
+        Cmd::Diff(a) => vpcfwd::reach::cli::run_diff(a),
         Cmd::Run(a) => control::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
         Cmd::Ports { config } => ports(config),
@@ -72,7 +81,7 @@ fn main() -> ExitCode {
 const EXIT_INVALID: u8 = 2;
 
 fn check(path: &std::path::Path) -> ExitCode {
-    let cfg = match config::load_file(path) {
+    let cfg = match vpcfwd::load::config(path) {
         Ok(c) => c,
         Err(errors) => return report(path, &errors),
     };
@@ -80,7 +89,7 @@ fn check(path: &std::path::Path) -> ExitCode {
         Ok(_) => {
             println!(
                 "{}: OK ({} VPC, {} subnets, {} route tables, {} security groups, {} network ACLs, {} ENIs, {} endpoints, {} ports)",
-                path.display(),
+                vpcfwd::load::display(path),
                 cfg.vpcs.len(),
                 cfg.subnets.len(),
                 cfg.route_tables.len(),
@@ -102,7 +111,7 @@ fn report(path: &std::path::Path, errors: &[config::ConfigError]) -> ExitCode {
     }
     eprintln!(
         "{}: {} error{}",
-        path.display(),
+        vpcfwd::load::display(path),
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
     );

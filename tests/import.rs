@@ -535,6 +535,46 @@ fn cli_import_then_check() {
     assert_eq!(again.config, run_import(MOTO, false).config);
 }
 
+/// `vpcfwd import tests/fixtures/aws | vpcfwd check -c -`: check reads the config from stdin.
+#[test]
+fn import_piped_into_check() {
+    let mut imp = bin()
+        .arg("import")
+        .arg(root().join(MOTO))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = bin()
+        .args(["check", "-c", "-"])
+        .stdin(imp.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(imp.wait().unwrap().success());
+    let out = String::from_utf8_lossy(&c.stdout);
+    assert_eq!(c.status.code(), Some(0), "{c:?}");
+    assert!(out.starts_with("<stdin>: OK (1 VPC, 2 subnets"), "{out}");
+    // An invalid config on stdin: exit 2, errors named <stdin>.
+    let mut bad = bin()
+        .args(["check", "-c", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    bad.stdin
+        .take()
+        .unwrap()
+        .write_all(b"Vpcs: [{VpcId: vpc-1}]\n")
+        .unwrap();
+    let o = bad.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("<stdin>"),
+        "{o:?}"
+    );
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -731,6 +771,109 @@ fn lab_import_runs_live() {
         lab.connect_in(&app, &ih, "23", 1.0),
         "TIMEOUT",
         "NACL rule 90"
+    );
+}
+
+/// Runs `scripts/lab.sh ARGS` with this build's binary; (success, stdout and stderr).
+fn lab_sh(args: &[&str], service_ports: &str) -> (bool, String) {
+    let o = Command::new(root().join("scripts/lab.sh"))
+        .args(args)
+        .env("LAB_BIN", env!("CARGO_BIN_EXE_vpcfwd"))
+        .env("LAB_SERVICE_PORTS", service_ports)
+        .output()
+        .expect("runs lab.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.success(), text)
+}
+
+/// Takes a `lab.sh up -c CONFIG` lab down, whatever happened (also on panic).
+struct LabSh(PathBuf);
+
+impl Drop for LabSh {
+    fn drop(&mut self) {
+        let _ = lab_sh(&["down", "-c", self.0.to_str().unwrap()], "");
+    }
+}
+
+/// `vpcfwd import --lab` output runs with `scripts/lab.sh up -c FILE` (root): a lab of its own
+/// (namespaces `vpcfwd-<tag>-<port>`, none of the default lab's), a service per port on the
+/// config's addresses, and `--check` makes every TCP connection of `vpcfwd reach` for real and
+/// finds what reach says; `down -c FILE` removes every namespace.
+#[test]
+fn lab_sh_runs_an_imported_lab_and_checks_it_against_reach() {
+    if !common::can_run("lab_sh_runs_an_imported_lab_and_checks_it_against_reach") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("imported-lab.yaml");
+    std::fs::write(&file, run_import(MOTO, true).yaml).unwrap();
+    let f = file.to_str().unwrap();
+    let guard = LabSh(file.clone());
+    let (ok, out) = lab_sh(&["up", "-c", f, "--check"], "22 80 443");
+    assert!(ok, "{out}");
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("lab check: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(summary.contains(", 0 mismatches"), "{out}");
+    let answered: usize = summary
+        .split(" answered")
+        .next()
+        .and_then(|r| r.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(answered >= 10, "{summary}");
+    let ours = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+            .filter(|n| n.starts_with("vpcfwd-"))
+            .collect()
+    };
+    let listed = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    let run_dir = out
+        .lines()
+        .find_map(|l| l.strip_prefix("lab: run directory "))
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("{out}"));
+    let namespaces = std::fs::read_to_string(root().join(run_dir).join("namespaces")).unwrap();
+    let mine: Vec<String> = ours(&namespaces);
+    assert_eq!(mine.len(), 6, "{namespaces}");
+    // vpcfwd-<tag>-<port>: a prefix of this lab's own.
+    let prefix = &mine[0][.."vpcfwd-".len() + 7];
+    assert!(prefix.ends_with('-'), "{prefix}");
+    assert!(mine.iter().all(|n| n.starts_with(prefix)), "{mine:?}");
+    assert!(!mine.contains(&"vpcfwd-internet".to_string()));
+    assert!(
+        ours(&listed)
+            .iter()
+            .filter(|n| n.starts_with(prefix))
+            .count()
+            == 6,
+        "{listed}"
+    );
+    drop(guard);
+    let after = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        ours(&after).iter().all(|n| !n.starts_with(prefix)),
+        "lab.sh down removes its namespaces: {after}"
     );
 }
 

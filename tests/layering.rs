@@ -11,7 +11,7 @@ const CORE: &[&str] = &[
 ];
 
 /// The `vpcfwd` package, lowest first (src/lib.rs); every core module is below all of them.
-const VPCFWD: &[&str] = &["observe", "io", "control", "import"];
+const VPCFWD: &[&str] = &["load", "observe", "io", "control", "import", "reach"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

@@ -9,19 +9,35 @@ use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// vpcfwd's port ids are at most this long (core's `validate`: the TUN device is `vf-<PortId>`,
-/// 15 bytes). AWS ids are longer: a port takes the id's last characters, reported.
-const PORT_ID_MAX: usize = 12;
+/// How long a port id may be before import shortens it: `None`, since any AWS id is a valid port
+/// id (`check` takes up to 64 characters, and `io::netns::device_name` derives a TUN device name
+/// that fits from an id too long for `vf-<PortId>`). A limit makes import keep a longer id's
+/// kind and last characters, reported.
+pub(super) const SHORTEN_PORT_IDS: Option<usize> = None;
 
-/// A port id vpcfwd accepts for an AWS id: the id itself when it fits, else its kind and last
-/// characters (unique among `taken`).
-fn port_id(aws: &str, taken: &mut HashSet<String>, report: &mut Report) -> String {
+/// A port id vpcfwd accepts for an AWS id: the id itself when it fits `limit` (or there is no
+/// limit), else its kind and last characters; unique among `taken`.
+fn port_id(
+    aws: &str,
+    limit: Option<usize>,
+    taken: &mut HashSet<String>,
+    report: &mut Report,
+) -> String {
     let lower = aws.to_ascii_lowercase();
-    if lower.len() <= PORT_ID_MAX && taken.insert(lower.clone()) {
+    let Some(max) = limit else {
+        let mut id = lower.clone();
+        let mut n = 2;
+        while !taken.insert(id.clone()) {
+            id = format!("{lower}-{n}");
+            n += 1;
+        }
+        return id;
+    };
+    if lower.len() <= max && taken.insert(lower.clone()) {
         return lower;
     }
     let (kind, rest) = lower.split_once('-').unwrap_or(("p", &lower));
-    let room = PORT_ID_MAX - kind.len() - 1;
+    let room = max - kind.len() - 1;
     let tail: String = rest
         .chars()
         .rev()
@@ -40,7 +56,11 @@ fn port_id(aws: &str, taken: &mut HashSet<String>, report: &mut Report) -> Strin
         );
         n += 1;
     }
-    report.note(aws, "PortId", format!("{id}: vpcfwd port ids are at most {PORT_ID_MAX} characters (the TUN device is vf-<PortId>)"));
+    report.note(
+        aws,
+        "PortId",
+        format!("{id}: vpcfwd's validation still limits port ids to {max} characters"),
+    );
     id
 }
 
@@ -58,7 +78,12 @@ pub(super) fn build(cfg: &mut Config, report: &mut Report) {
             .is_some_and(|a| a.instance_id.is_some());
         if instance && n.interface_type != Some(InterfaceType::VpcEndpoint) {
             ports.push(Port {
-                port_id: port_id(&n.network_interface_id, &mut taken, report),
+                port_id: port_id(
+                    &n.network_interface_id,
+                    SHORTEN_PORT_IDS,
+                    &mut taken,
+                    report,
+                ),
                 network_interface_id: Some(n.network_interface_id.clone()),
                 ..Port::default()
             });
@@ -122,7 +147,7 @@ pub(super) fn build(cfg: &mut Config, report: &mut Report) {
             }
         };
         ports.push(Port {
-            port_id: port_id(&id, &mut taken, report),
+            port_id: port_id(&id, SHORTEN_PORT_IDS, &mut taken, report),
             vpc_endpoint_id: Some(id),
             addresses: vec![addr],
             ..Port::default()
@@ -133,4 +158,24 @@ pub(super) fn build(cfg: &mut Config, report: &mut Report) {
 
 fn nth(b: Ipv4Net, k: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(b.network()) + k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ids_keep_aws_ids_without_the_limit_and_shorten_with_it() {
+        let (mut taken, mut report) = (HashSet::new(), Report::default());
+        let eni = "eni-0123456789abcdef0";
+        assert_eq!(port_id(eni, None, &mut taken, &mut report), eni);
+        assert!(report.0.is_empty());
+        let short = port_id(eni, Some(12), &mut taken, &mut report);
+        assert_eq!(short, "eni-9abcdef0");
+        assert_eq!(report.0.len(), 1, "{:?}", report.0);
+        assert_eq!(
+            port_id(eni, None, &mut taken, &mut report),
+            format!("{eni}-2")
+        );
+    }
 }

@@ -18,8 +18,31 @@ pub struct PortPlan {
     pub mtu: u16,
 }
 
+/// Linux interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL).
+pub const IFNAME_MAX: usize = 15;
+
+/// The TUN device of a port: `vf-<PortId>` when that fits in [`IFNAME_MAX`] bytes, else `vf-`
+/// and 12 hex digits of a stable hash of the id (FNV-1a), so that port ids may be as long as
+/// AWS ids (`eni-` + 17 hex digits). `salt` > 0 picks another hash (for a collision).
+pub fn device_name(port_id: &str, salt: u32) -> String {
+    let plain = format!("vf-{port_id}");
+    if salt == 0
+        && plain.len() <= IFNAME_MAX
+        && port_id.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+    {
+        return plain;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in port_id.bytes().chain(salt.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("vf-{:012x}", h >> 16)
+}
+
 /// The lab layout of a (validated) config: one entry per port, in port order.
 pub fn plan(cfg: &Config) -> Vec<PortPlan> {
+    let mut devices = std::collections::HashSet::new();
     cfg.ports
         .iter()
         .map(|p| {
@@ -56,7 +79,10 @@ pub fn plan(cfg: &Config) -> Vec<PortPlan> {
                     .namespace
                     .clone()
                     .unwrap_or_else(|| format!("vpcfwd-{}", p.port_id)),
-                device: format!("vf-{}", p.port_id),
+                device: (0..)
+                    .map(|salt| device_name(&p.port_id, salt))
+                    .find(|d| devices.insert(d.clone()))
+                    .expect("a free device name"),
                 addresses,
                 mtu: p.mtu.unwrap_or(1500),
             }
@@ -157,4 +183,45 @@ pub fn reconfigure_port(old: &PortPlan, new: &PortPlan) -> io::Result<()> {
         ip(&["-n", ns, "link", "set", d, "mtu", &new.mtu.to_string()])?;
     }
     configure_port(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_fit_and_are_stable() {
+        assert_eq!(device_name("web", 0), "vf-web");
+        assert_eq!(device_name("internet", 0), "vf-internet");
+        assert_eq!(device_name("123456789012", 0), "vf-123456789012");
+        let long = "eni-0123456789abcdef0";
+        let d = device_name(long, 0);
+        assert_eq!(d.len(), IFNAME_MAX, "{d}");
+        assert!(d.starts_with("vf-") && d[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(d, device_name(long, 0), "stable");
+        assert_ne!(d, device_name("eni-0123456789abcdef1", 0));
+        assert_ne!(d, device_name(long, 1));
+    }
+
+    #[test]
+    fn plan_gives_long_port_ids_distinct_short_devices() {
+        let yaml = r#"
+Vpcs: [{VpcId: vpc-1, CidrBlock: 10.0.0.0/16}]
+Subnets: [{SubnetId: subnet-1, VpcId: vpc-1, CidrBlock: 10.0.1.0/24}]
+NetworkInterfaces:
+  - {NetworkInterfaceId: eni-0123456789abcdef0, SubnetId: subnet-1, PrivateIpAddress: 10.0.1.10}
+  - {NetworkInterfaceId: eni-0123456789abcdef1, SubnetId: subnet-1, PrivateIpAddress: 10.0.1.11}
+Ports:
+  - {PortId: eni-0123456789abcdef0, NetworkInterfaceId: eni-0123456789abcdef0}
+  - {PortId: eni-0123456789abcdef1, NetworkInterfaceId: eni-0123456789abcdef1}
+  - {PortId: web, NetworkInterfaceId: eni-0123456789abcdef1}
+"#;
+        let cfg = crate::config::load::parse_str(yaml, "t.yaml").expect("parses");
+        let plan = plan(&cfg);
+        let devs: Vec<&str> = plan.iter().map(|p| p.device.as_str()).collect();
+        assert!(devs.iter().all(|d| d.len() <= IFNAME_MAX), "{devs:?}");
+        assert_eq!(devs[2], "vf-web");
+        assert_ne!(devs[0], devs[1]);
+        assert_eq!(plan[0].namespace, "vpcfwd-eni-0123456789abcdef0");
+    }
 }

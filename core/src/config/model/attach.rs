@@ -250,7 +250,7 @@ impl InternetGatewayAttachment {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Port {
-    /// Short name (`[a-z0-9-]`, ≤ 12 chars): the TUN device is `vf-<PortId>`.
+    /// Name (`[a-z0-9-]`, ≤ 64 chars, so any AWS id): the TUN device is `vf-<PortId>`, or a hash of it when that is over 15 bytes.
     pub port_id: String,
     /// The instance behind an ENI: its namespace gets the ENI's addresses.
     #[serde(default)]
