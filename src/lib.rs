@@ -9,6 +9,7 @@
 pub use vpcfwd_core::{config, flow, lpm, pipeline, policy, snapshot, trace, wire};
 
 pub mod control;
+pub mod graph;
 pub mod import;
 pub mod io;
 pub mod observe;

@@ -45,6 +45,8 @@ enum Cmd {
     Stats(control::client::StatsArgs),
     /// Make a running forwarder reload its config file (admin API): exit 2 if it refused.
     Reload(control::client::AdminArgs),
+    /// The topology as Mermaid, Graphviz DOT or SVG; `--trace …` draws a packet's path on top.
+    Graph(vpcfwd::graph::cli::GraphArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Cmd::Flows(a) => control::client::flows(a),
         Cmd::Stats(a) => control::client::stats(a),
         Cmd::Reload(a) => control::client::reload(a),
+        Cmd::Graph(a) => vpcfwd::graph::cli::run(a),
     }
 }
 
