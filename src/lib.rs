@@ -13,3 +13,4 @@ pub mod graph;
 pub mod import;
 pub mod io;
 pub mod observe;
+pub mod ui;

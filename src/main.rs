@@ -47,6 +47,8 @@ enum Cmd {
     Reload(control::client::AdminArgs),
     /// The topology as Mermaid, Graphviz DOT or SVG; `--trace …` draws a packet's path on top.
     Graph(vpcfwd::graph::cli::GraphArgs),
+    /// The web page without a forwarder (trace-only, no root): drawing and traced paths.
+    Ui(vpcfwd::ui::UiArgs),
 }
 
 #[derive(Subcommand)]
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Cmd::Stats(a) => control::client::stats(a),
         Cmd::Reload(a) => control::client::reload(a),
         Cmd::Graph(a) => vpcfwd::graph::cli::run(a),
+        Cmd::Ui(a) => vpcfwd::ui::run(a),
     }
 }
 

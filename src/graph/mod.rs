@@ -11,7 +11,7 @@ pub mod cli;
 mod render;
 pub mod trace_path;
 
-pub use render::{DotMissing, dot, html_id, mermaid, svg};
+pub use render::{DotMissing, dot, dot_with, html_id, mermaid, svg};
 pub use trace_path::{Hop, Path, path};
 
 use crate::config::{Config, RouteState, VpcEndpointType};

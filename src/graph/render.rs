@@ -73,7 +73,16 @@ fn dot_label(kind: Kind, lines: &[String]) -> String {
 
 /// Graphviz DOT. Node, cluster and path-edge ids (`n_…`, `c_…`, `p<N>`) carry into the SVG.
 pub fn dot(g: &Graph, path: Option<&Path>) -> String {
-    let lit: Vec<String> = path.map(|p| p.nodes()).unwrap_or_default();
+    dot_with(g, path, true)
+}
+
+/// DOT with the path's edges; `light_nodes`: also outline the nodes it visits (the web page
+/// lights them itself, stage by stage).
+pub fn dot_with(g: &Graph, path: Option<&Path>, light_nodes: bool) -> String {
+    let lit: Vec<String> = path
+        .filter(|_| light_nodes)
+        .map(|p| p.nodes())
+        .unwrap_or_default();
     let mut s = String::new();
     s.push_str("digraph vpcfwd {\n");
     s.push_str("  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.25, ranksep=0.7, newrank=true];\n");
