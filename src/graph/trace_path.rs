@@ -102,7 +102,11 @@ pub fn path(g: &Graph, t: &Trace) -> Path {
                 .filter(|n| g.node(n).is_some())
                 .collect();
             let mut edge = None;
-            for n in &nodes {
+            // A new flow is recorded once the packet is decided: it lights the ENI, the packet
+            // does not go back there.
+            let bookkeeping =
+                matches!(stage["stage"].as_str(), Some("flow_new" | "flow_untracked"));
+            for n in nodes.iter().filter(|_| !bookkeeping) {
                 if let Some(prev) = &at
                     && prev != n
                 {
