@@ -4,7 +4,10 @@
 //! trace) is re-exported here unchanged; this package adds the layers around it, lowest first:
 //! `observe` (per-worker counters, flow logs: what the pipeline reports), `io` (TUN ports,
 //! namespaces, workers, pcap: what reads and writes packets), `control` (tokio: signals, reload,
-//! admin API, the CLI's client). Each imports only from the core and from modules before it.
+//! admin API, the CLI's client). Beside them, what people look at: `graph` (the topology and a
+//! traced path as Mermaid/DOT/SVG), `ui` (the web page; `control`'s admin API serves it with
+//! live counters), `top` (the terminal view, through `control`'s client). Each imports only
+//! from the core and from modules before it in that order (graph → ui → control → top).
 
 pub use vpcfwd_core::{config, flow, lpm, pipeline, policy, snapshot, trace, wire};
 
@@ -13,4 +16,5 @@ pub mod graph;
 pub mod import;
 pub mod io;
 pub mod observe;
+pub mod top;
 pub mod ui;

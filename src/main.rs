@@ -49,6 +49,8 @@ enum Cmd {
     Graph(vpcfwd::graph::cli::GraphArgs),
     /// The web page without a forwarder (trace-only, no root): drawing and traced paths.
     Ui(vpcfwd::ui::UiArgs),
+    /// A running forwarder in the terminal (admin API): packets/s, drops, flows, NAT ports.
+    Top(vpcfwd::top::TopArgs),
 }
 
 #[derive(Subcommand)]
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Reload(a) => control::client::reload(a),
         Cmd::Graph(a) => vpcfwd::graph::cli::run(a),
         Cmd::Ui(a) => vpcfwd::ui::run(a),
+        Cmd::Top(a) => vpcfwd::top::run(a),
     }
 }
 

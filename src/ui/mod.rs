@@ -294,6 +294,19 @@ pub struct UiArgs {
     pub listen: String,
 }
 
+/// Binds `addr`; anything but loopback gets a loud warning.
+async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let sa: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("not an IP:port address ({e})")))?;
+    if !sa.ip().is_loopback() {
+        eprintln!(
+            "WARNING: the page listens on {sa}, not on loopback: anyone who can reach it can read the config's topology and trace it"
+        );
+    }
+    tokio::net::TcpListener::bind(sa).await
+}
+
 /// `vpcfwd ui`: the page, trace-only, until SIGINT/SIGTERM.
 pub fn run(a: &UiArgs) -> ExitCode {
     if let Err(code) = graph::cli::load(&a.config) {
@@ -310,7 +323,7 @@ pub fn run(a: &UiArgs) -> ExitCode {
         }
     };
     rt.block_on(async {
-        let listener = match crate::control::admin::bind(&a.listen).await {
+        let listener = match bind(&a.listen).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("error: {}: {e}", a.listen);
