@@ -269,7 +269,7 @@ fn page_lights_the_traced_path_in_chromium() {
         lit_want.sort();
         assert_eq!(lit, lit_want, "{name}: lit nodes");
         assert!(
-            dom.contains(&format!("request: {}", verdict.replace(" ", " "))),
+            dom.contains(&format!("request: {verdict}")),
             "{name}: verdict {verdict}"
         );
         // Every path edge is drawn once the last stage is shown.

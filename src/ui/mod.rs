@@ -81,14 +81,24 @@ async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
-fn load(s: &UiState) -> Result<(config::Config, snapshot::Snapshot), Response> {
+/// An HTTP error status and its JSON body.
+type Failure = (StatusCode, Value);
+
+fn answer(r: Result<Result<Value, Failure>, tokio::task::JoinError>) -> Response {
+    match r {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err((code, v))) => (code, Json(v)).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn load(s: &UiState) -> Result<(config::Config, snapshot::Snapshot), Failure> {
     let bad = |errors: Vec<config::ConfigError>| {
         let e: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": "invalid config", "errors": e})),
+            json!({"error": "invalid config", "errors": e}),
         )
-            .into_response()
     };
     let cfg = config::load_file(&s.config).map_err(bad)?;
     let snap = snapshot::compile(&cfg).map_err(bad)?;
@@ -176,16 +186,12 @@ fn drawing(cfg: &config::Config, path: Option<&graph::Path>) -> Value {
 }
 
 async fn graph_view(State(s): St) -> Response {
-    let r = tokio::task::spawn_blocking(move || -> Result<Value, Response> {
+    let r = tokio::task::spawn_blocking(move || -> Result<Value, Failure> {
         let (cfg, _) = load(&s)?;
         Ok(drawing(&cfg, None))
     })
     .await;
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(r)) => r,
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    answer(r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,9 +233,9 @@ impl TraceQuery {
 }
 
 async fn trace_view(State(s): St, Query(q): Query<TraceQuery>) -> Response {
-    let r = tokio::task::spawn_blocking(move || -> Result<Value, Response> {
+    let r = tokio::task::spawn_blocking(move || -> Result<Value, Failure> {
         let (cfg, snap) = load(&s)?;
-        let bad = |e: String| (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response();
+        let bad = |e: String| (StatusCode::BAD_REQUEST, json!({"error": e}));
         let pa = <ProbeArgs as clap::Parser>::try_parse_from(q.args())
             .map_err(|e| bad(e.to_string()))?;
         let probe = pa.probe().map_err(bad)?;
@@ -243,11 +249,7 @@ async fn trace_view(State(s): St, Query(q): Query<TraceQuery>) -> Response {
         Ok(v)
     })
     .await;
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(r)) => r,
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    answer(r)
 }
 
 /// One live sample: port packet counters, drops by reason and per object, NAT ports, flows.
