@@ -102,8 +102,10 @@ pub fn draw(f: &mut Frame, m: &Model) {
     let title = match &m.error {
         Some(e) => format!("vpcfwd top — {} — ERROR: {e} — q quits", m.admin),
         None => format!(
-            "vpcfwd top — {} — generation {} — {} flows — q quits",
-            m.admin, m.now.ports["generation"], m.now.summary["flow_count"]
+            "vpcfwd top — {} — generation {} — {:.0} flows — q quits",
+            m.admin,
+            m.now.ports["generation"],
+            n(&m.now.summary["flow_count"])
         ),
     };
     f.render_widget(Paragraph::new(Line::styled(title, bold)), head);
@@ -293,7 +295,17 @@ pub fn run(a: &TopArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let mut term = ratatui::init();
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        eprintln!("error: vpcfwd top needs a terminal (for a script: vpcfwd stats / flows)");
+        return ExitCode::from(1);
+    }
+    let mut term = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: vpcfwd top: the terminal: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let interval = Duration::from_millis(a.interval_ms.max(100));
     let result = (|| -> std::io::Result<()> {
         loop {

@@ -5,7 +5,7 @@
 //!
 //! Routes (under any axum server): `/` the page, `/ui/app.js`, `/ui/style.css`,
 //! `GET /api/info`, `GET /api/graph`, `GET /api/trace?from=&dst=&proto=&sport=&dport=&src=&reply=`,
-//! `GET /api/events` (live only: one JSON event a second).
+//! `GET /api/events` (live only: one JSON event a second), `GET /api/sample` (one sample).
 //!
 //! Hooks for work in flight elsewhere: `/api/info` answers `"scenarios": null` and
 //! `"reach": null`; when a scenario runner or the reach matrix lands, it fills those (a list of
@@ -60,7 +60,8 @@ pub fn router(state: Arc<UiState>, with_root: bool) -> Router {
         .route("/api/info", get(info))
         .route("/api/graph", get(graph_view))
         .route("/api/trace", get(trace_view))
-        .route("/api/events", get(events));
+        .route("/api/events", get(events))
+        .route("/api/sample", get(one_sample));
     if with_root {
         r = r.route("/", get(|| async { page() }));
     }
@@ -258,6 +259,15 @@ fn sample(live: &dyn Live) -> Value {
     let mut v = prom::summary(&m);
     v["flows"] = live.flows(20);
     v
+}
+
+/// One sample without a stream (`?poll=1` pages, scripts).
+async fn one_sample(State(s): St) -> Response {
+    let Some(live) = s.live.clone() else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "trace-only"}))).into_response();
+    };
+    let r = tokio::task::spawn_blocking(move || Ok(sample(live.as_ref()))).await;
+    answer(r)
 }
 
 async fn events(State(s): St) -> Response {

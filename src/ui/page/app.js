@@ -214,8 +214,15 @@ async function main() {
     fillFrom();
     if (info.mode === "live") {
       $("#live").hidden = false;
-      const es = new EventSource("/api/events");
-      es.addEventListener("sample", (e) => { const s = JSON.parse(e.data); s._t = Date.now(); live(s); });
+      const onSample = (s) => { s._t = Date.now(); live(s); };
+      if (new URLSearchParams(location.search).get("poll") === "1") {
+        // Polling instead of a stream (headless screenshots wait for open requests).
+        const tick = async () => { try { onSample(await getJSON("/api/sample")); } catch (e) { showError(e); } setTimeout(tick, 1000); };
+        tick();
+      } else {
+        const es = new EventSource("/api/events");
+        es.addEventListener("sample", (e) => onSample(JSON.parse(e.data)));
+      }
     }
   } catch (e) { showError(e); return; }
   // A trace in the URL (?from=app&dst=192.0.2.10&dport=80[&reply=1][&play=all]) runs at once.
