@@ -275,9 +275,17 @@ fn page_lights_the_traced_path_in_chromium() {
         // Every path edge is drawn once the last stage is shown.
         assert!(dom.contains("id=\"p1\""), "{name}: no path edge");
         assert!(
-            !dom.contains("path request pending"),
+            !dom.split("<g id=\"p")
+                .skip(1)
+                .any(|t| t[..t.find('>').unwrap()].contains("pending")),
             "{name}: hidden path edge"
         );
+        if verdict.starts_with("DROP") {
+            assert!(
+                dom.contains("id=\"n_acl_private\" class=\"node k-network-acl lit dropped\""),
+                "{name}: the deciding NACL is not marked"
+            );
+        }
         for theme in ["light", "dark"] {
             let png = shots.join(format!("{name}-{theme}.png"));
             chromium(&[

@@ -160,11 +160,12 @@ pub fn dot_with(g: &Graph, path: Option<&Path>, light_nodes: bool) -> String {
             let font = if e.drop.is_some() { DROP } else { colour };
             let _ = writeln!(
                 s,
-                "  \"{}\" -> \"{}\" [id=\"p{}\", class=\"path {}\", label=\"{}\", color=\"{colour}\", fontcolor=\"{font}\", penwidth=2.5, fontsize=11, constraint=false];",
+                "  \"{}\" -> \"{}\" [id=\"p{}\", class=\"path {}{}\", label=\"{}\", color=\"{colour}\", fontcolor=\"{font}\", penwidth=2.5, fontsize=11, constraint=false];",
                 dot_str(&e.from),
                 dot_str(&e.to),
                 e.n,
                 e.leg,
+                if e.drop.is_some() { " drop" } else { "" },
                 dot_str(&path_edge_label(e))
             );
         }

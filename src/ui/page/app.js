@@ -3,7 +3,7 @@
 "use strict";
 const $ = (s) => document.querySelector(s);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
-const state = { nodes: [], byHtml: {}, hops: [], step: 0, timer: null, picked: [], lastLive: null };
+const state = { nodes: [], byHtml: {}, hops: [], verdicts: [], step: 0, timer: null, picked: [], lastLive: null };
 // Hooks for work in flight (scenarios, the reach grid): /api/info names them once they exist.
 const hooks = {
   scenarios(list) { $("#hooks").hidden = false; $("#scenarios").textContent = "Scenarios: " + list.join(", "); },
@@ -105,6 +105,7 @@ async function runTrace(playAll) {
   setDrawing(v);
   state.picked = [];
   state.hops = v.path.hops;
+  state.verdicts = v.path.verdicts;
   for (const el of document.querySelectorAll("#graph g.edge.path")) el.classList.add("pending");
   const ol = $("#stages");
   ol.innerHTML = "";
@@ -149,6 +150,14 @@ function show(k) {
     for (const id of h.nodes) { const n = state.nodes.find((x) => x.id === id); const el = n && document.getElementById(n.html_id); if (el) el.classList.add("lit"); }
     if (h.edge) { const el = document.getElementById("p" + h.edge); if (el) { el.classList.remove("pending"); if (i === k - 1) el.classList.add("current"); } }
   });
+  // Where a leg was dropped: its last placed hop, once shown.
+  for (const el of document.querySelectorAll("#graph g.node.dropped")) el.classList.remove("dropped");
+  for (const v of state.verdicts) {
+    if (v.verdict !== "DROP") continue;
+    let last = -1;
+    state.hops.forEach((h, i) => { if (h.leg === v.leg && h.nodes.length) last = i; });
+    if (last >= 0 && last < k) for (const id of state.hops[last].nodes) { const n = state.nodes.find((x) => x.id === id); const el = n && document.getElementById(n.html_id); if (el) el.classList.add("dropped"); }
+  }
   // A drop's reason sits on the last edge: shown with the last stage.
   if (k === state.hops.length) for (const el of document.querySelectorAll("#graph g.edge.path")) el.classList.remove("pending");
   const cur = document.getElementById("stage-" + (k - 1));
