@@ -169,6 +169,23 @@ fn admin_api_serves_the_page_and_live_events() {
     assert!(v["ports"]["app"]["rx"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["drops"]["NACL_DENY"].as_f64().unwrap() >= 1.0, "{v}");
     assert!(v["flows"]["total"].as_u64().unwrap() >= 1, "{v}");
+    // The lab writes flow logs every second: the last records come along.
+    assert!(v["flow_log"].is_array(), "{v}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, body) = lab.api("GET", "/api/sample");
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let records = v["flow_log"].as_array().unwrap();
+        if records
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("2 123456789012 eni-"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no flow-log records: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     // A trace through the live page's API is the CLI's trace.
     let (code, t) = lab.api("GET", "/api/trace?from=app&dst=192.0.2.10&dport=80");
     assert_eq!(code, 200);

@@ -84,6 +84,14 @@ impl crate::ui::Live for LivePage {
         };
         flow_page(&self.0, q)
     }
+    fn flow_log_tail(&self, n: usize) -> Vec<String> {
+        self.0
+            .args
+            .flow_log
+            .as_deref()
+            .map(|p| crate::ui::tail(p, n))
+            .unwrap_or_default()
+    }
 }
 
 /// `/`: the web page for a browser, the list of endpoints for anything else.

@@ -38,6 +38,30 @@ pub trait Live: Send + Sync + 'static {
     fn metrics(&self) -> String;
     /// `/flows`' JSON for the first `limit` flows.
     fn flows(&self, limit: usize) -> Value;
+    /// The last `n` flow-log records written (none without `--flow-log`).
+    fn flow_log_tail(&self, _n: usize) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The last `n` lines of a text file (reads at most its last 64 KiB).
+pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(64 * 1024);
+    let mut buf = String::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_string(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let mut lines: Vec<&str> = buf.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // a partial first line
+    }
+    let from = lines.len().saturating_sub(n);
+    lines[from..].iter().map(|l| l.to_string()).collect()
 }
 
 /// Where the page's data comes from.
@@ -258,6 +282,7 @@ fn sample(live: &dyn Live) -> Value {
     let m = prom::parse(&live.metrics());
     let mut v = prom::summary(&m);
     v["flows"] = live.flows(20);
+    v["flow_log"] = json!(live.flow_log_tail(10));
     v
 }
 

@@ -183,6 +183,7 @@ function live(s) {
   const fl = s.flows.flows || [];
   $("#flowcount").textContent = `(${s.flows.total ?? fl.length})`;
   $("#flows tbody").innerHTML = fl.map((f) => `<tr><td>${esc(f.network_interface_id)}</td><td>${f.protocol}</td><td>${esc(f.src)}:${f.src_port}</td><td>${esc(f.dst)}:${f.dst_port}</td><td>${esc(f.state)}</td></tr>`).join("");
+  $("#flowlog").textContent = (s.flow_log || []).join("\n") || "(none yet: vpcfwd run --flow-log FILE writes one record per ENI and 5-tuple per interval)";
   // Packets/s on the ports in the drawing.
   for (const p of Object.keys(s.ports)) {
     const el = document.getElementById("n_port_" + p.replace(/[^A-Za-z0-9]/g, "_"));
