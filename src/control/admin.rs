@@ -6,6 +6,9 @@
 //! - `POST /flows/flush?addr=&eni=` (or `?all=true`): removes matching flows.
 //! - `POST /reload`, `GET /reload`: reload the config file; the last outcome.
 //! - `POST /pcap/start?port=&dir=`, `POST /pcap/stop?port=`: captures on a running forwarder.
+//! - `GET /` for a browser (`Accept: text/html`): the web page (`crate::ui`), with its
+//!   `/ui/…` assets and `/api/…` (graph, trace, live samples and server-sent events); for
+//!   anything else `/` lists these endpoints.
 //!
 //! Reads walk the flow tables one shard lock at a time (a worker waits at most for one shard's
 //! pass) on a blocking thread, never on a worker.
