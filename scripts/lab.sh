@@ -67,6 +67,9 @@ down() {
       ip netns list | awk '{print $1}' | grep -qx "$ns" && ip netns delete "$ns" || true
     done < "$RUN/namespaces"
   fi
+  if [[ -f $RUN/resolv ]]; then
+    while read -r ns; do rm -f "/etc/netns/$ns/resolv.conf"; rmdir "/etc/netns/$ns" 2>/dev/null || true; done < "$RUN/resolv"
+  fi
   rm -rf "$RUN"
   echo "lab: down"
 }
@@ -77,6 +80,12 @@ up() {
   cargo build --release --quiet
   mkdir -p "$RUN"
   "$BIN" ports -c "$CONFIG" | awk '{print $2}' > "$RUN/namespaces"
+  # Instances resolve through the VPC resolver: `ip netns exec` bind-mounts this resolv.conf.
+  "$BIN" ports -c "$CONFIG" | while read -r _ ns _ _ dns; do
+    [[ $dns == - || -e /etc/netns/$ns ]] && continue
+    mkdir -p "/etc/netns/$ns" && echo "$ns" >> "$RUN/resolv"
+    printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$dns" > "/etc/netns/$ns/resolv.conf"
+  done
   "$BIN" run -c "$CONFIG" --create-namespaces --admin "$ADMIN" \
     --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" ${EXTRA[@]+"${EXTRA[@]}"} \
     > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &

@@ -6,7 +6,7 @@
 //! namespaces, workers, pcap: what reads and writes packets), `control` (tokio: signals, reload,
 //! admin API, the CLI's client). Each imports only from the core and from modules before it.
 
-pub use vpcfwd_core::{config, flow, lpm, pipeline, policy, snapshot, trace, wire};
+pub use vpcfwd_core::{config, dns, flow, lpm, pipeline, policy, snapshot, trace, wire};
 
 pub mod control;
 pub mod import;

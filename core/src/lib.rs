@@ -11,6 +11,7 @@
 //!    (string ids → typed indices, `config::index`), AWS's reserved addresses (`config::aws`).
 //! 4. `policy` — security-group and network-ACL rules in matchable form.
 //! 5. `flow` — connection tracking, NAT and PrivateLink bindings (bounded, sharded tables).
+//! 6. `dns` — the VPC resolver's names and answers (DNS messages through hickory-proto).
 //! 6. `snapshot` — the compiled, immutable form of a resolved config (typed indices, FIBs,
 //!    rules).
 //! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
@@ -18,6 +19,7 @@
 //! 8. `trace` — runs the very same pipeline on a synthetic packet and renders its stages.
 
 pub mod config;
+pub mod dns;
 pub mod flow;
 pub mod lpm;
 pub mod pipeline;

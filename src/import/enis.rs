@@ -163,6 +163,8 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             groups: groups(e),
             service_targets: vec![],
             load_balancer_addresses: vec![],
+            private_dns_enabled: e.get("PrivateDnsEnabled").and_then(Value::as_bool),
+            private_dns_name: None,
             tags: name_tag(e),
         };
         match kind {

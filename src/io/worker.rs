@@ -128,7 +128,9 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             }
             let (egress, len, tx) = match v {
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
-                Verdict::Reply { egress, len, .. } => (egress, len, Tx::Generated),
+                Verdict::Reply { egress, len, .. } | Verdict::Answer { egress, len, .. } => {
+                    (egress, len, Tx::Generated)
+                }
                 Verdict::Drop(_) => continue,
             };
             let e = usize::from(egress.0);

@@ -44,6 +44,7 @@ pub fn excluded(snap: &Snapshot, f: &Five) -> bool {
         IpAddr::V4(v) => {
             v == aws::METADATA_V4
                 || v == aws::TIME_SYNC_V4
+                || v == aws::RESOLVER_LINK_LOCAL
                 || snap.vpc_cidrs.iter().any(|n| match n {
                     ipnet::IpNet::V4(n) => v == aws::router(*n) || v == aws::resolver(*n),
                     ipnet::IpNet::V6(_) => false,

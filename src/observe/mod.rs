@@ -175,7 +175,7 @@ impl Block {
         }
         let reason = match v {
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => *r,
-            Verdict::Forward { .. } => return,
+            Verdict::Forward { .. } | Verdict::Answer { .. } => return,
         };
         self.add(l.drop(reason), 1);
         match reason {
@@ -362,6 +362,8 @@ impl Observer {
             return out;
         }
         let drop = match v {
+            // The resolver's answers are never logged.
+            Verdict::Answer { .. } => return out,
             Verdict::Forward { .. } => None,
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => Some(*r),
         };

@@ -102,6 +102,8 @@ pub struct Subnet {
     pub cidrs: Vec<IpNet>,
     pub route_table: RtbIdx,
     pub nacl: NaclIdx,
+    /// Its Availability Zone (the resolver answers endpoint names in it first).
+    pub az: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +112,10 @@ pub struct Eni {
     pub subnet: SubnetIdx,
     /// Private addresses (v4 and v6); the first is the primary.
     pub addrs: Vec<IpAddr>,
+    /// The public IPv4 of its first mapped private address (the primary's, normally).
     pub public_ip: Option<Ipv4Addr>,
+    /// (private, public): the internet gateway's 1:1 pairs, one per private address that has one.
+    pub public_ips: Vec<(Ipv4Addr, Ipv4Addr)>,
     pub sgs: Vec<SgIdx>,
     pub src_dst_check: bool,
     pub port: Option<PortIdx>,
@@ -121,6 +126,24 @@ pub struct Eni {
     /// Flow-table zone of its security-group state. Unlike the index, it stays the same for the
     /// same ENI id across reloads (see [`compile_after`]), so tracked flows survive a reload.
     pub zone: Zone,
+}
+
+impl Eni {
+    /// The public IPv4 the internet gateway maps private address `private` to.
+    #[inline]
+    pub fn public_of(&self, private: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.public_ips
+            .iter()
+            .find_map(|&(v, p)| (v == private).then_some(p))
+    }
+
+    /// The private IPv4 public address `public` maps to.
+    #[inline]
+    pub fn private_of(&self, public: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.public_ips
+            .iter()
+            .find_map(|&(v, p)| (p == public).then_some(v))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +222,10 @@ pub struct Snapshot {
     /// Public IPv4 → ENI (the internet gateway's 1:1 map).
     pub eni_by_public: FxHashMap<Ipv4Addr, EniIdx>,
     pub router_mode: bool,
+    /// Where the Amazon-provided resolver answers: VPC base + 2, and 169.254.169.253.
+    pub resolver_addrs: Vec<Ipv4Addr>,
+    /// The names it answers.
+    pub dns: crate::dns::Names,
     /// `AccountId` of the config (`-` when absent): the flow logs' account-id field.
     pub account_id: String,
     /// The next flow-table zone a new ENI gets (zones are never reused while running).

@@ -50,11 +50,16 @@ impl Trace {
                 )
             }
             Verdict::Drop(r) => format!("verdict: DROP reason={r}"),
+            Verdict::Answer { .. } => format!(
+                "verdict: ANSWER by=resolver egress={}",
+                self.egress.as_deref().unwrap_or("-")
+            ),
             Verdict::Reply { reason, kind, .. } => format!(
                 "verdict: DROP reason={reason} ({} sent to {})",
                 match kind {
                     ReplyKind::IcmpError => "router mode: ICMP error",
                     ReplyKind::TcpRst => "TCP RST",
+                    ReplyKind::Dns => "DNS answer",
                 },
                 self.egress.as_deref().unwrap_or("-")
             ),
@@ -65,6 +70,7 @@ impl Trace {
     pub fn json(&self) -> Value {
         let (verdict, reason) = match self.verdict {
             Verdict::Forward { .. } => ("ACCEPT", Value::Null),
+            Verdict::Answer { .. } => ("ANSWER", Value::Null),
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => ("DROP", json!(r.to_string())),
         };
         let egress = match self.verdict {
@@ -185,9 +191,9 @@ fn run_one(
     };
     let verdict = pipeline::process(snap, flows, buf, len, rx, &mut rec);
     let egress = match verdict {
-        Verdict::Forward { egress, .. } | Verdict::Reply { egress, .. } => {
-            snap.ports.get(egress).map(|p| p.id.clone())
-        }
+        Verdict::Forward { egress, .. }
+        | Verdict::Reply { egress, .. }
+        | Verdict::Answer { egress, .. } => snap.ports.get(egress).map(|p| p.id.clone()),
         Verdict::Drop(_) => None,
     };
     let (lines, stages) = rec.0.iter().map(|s| render(snap, s)).unzip();
@@ -375,6 +381,17 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                 json!({"stage": "network_acl", "subnet": sub, "skipped": "same subnet"}),
             )
         }
+        Stage::Resolver { eni: x } => (
+            format!(
+                "resolver   {}: to the Amazon-provided DNS resolver (no SG, no NACL, not logged)",
+                eni(x)
+            ),
+            json!({"stage": "resolver", "eni": eni(x)}),
+        ),
+        Stage::Hairpin { eni: x } => (
+            format!("igw        hairpin: back in to {}'s public address", eni(x)),
+            json!({"stage": "internet_gateway", "hairpin": eni(x)}),
+        ),
         Stage::NatGateway { nat } => {
             let n = &snap.nat_gateways[nat];
             (
