@@ -629,3 +629,87 @@ fn rule9_the_vpc_resolver_answers_endpoint_and_eni_names_unfiltered() {
         "{t}"
     );
 }
+
+// ---- real packets (root): rules 1, 8 and 9 in the lab -------------------------------------------
+
+use support::lab::{Lab, ROOT, can_run};
+
+/// `/etc/netns/<ns>/resolv.conf` for a lab namespace (what scripts/lab.sh writes), removed on
+/// drop, also on panic.
+struct ResolvConf(std::path::PathBuf);
+impl ResolvConf {
+    fn new(ns: &str, nameserver: &str) -> ResolvConf {
+        let dir = std::path::PathBuf::from(format!("/etc/netns/{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let g = ResolvConf(dir);
+        let conf = format!("nameserver {nameserver}\noptions timeout:1 attempts:2\n");
+        std::fs::write(g.0.join("resolv.conf"), conf).unwrap();
+        g
+    }
+}
+impl Drop for ResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0.join("resolv.conf"));
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn resolve_in(lab: &Lab, port: &str, name: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns(port), "python3"])
+        .arg(format!("{ROOT}/scripts/lab_resolve.py"))
+        .arg(name)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn rules_1_8_9_with_real_packets() {
+    if !can_run("rules_1_8_9_with_real_packets") {
+        return;
+    }
+    let lab = Lab::up();
+    // 1. The provider's target cannot open a connection into the consumer VPC (sg-web allows
+    // port 80 from anywhere): only the consumer's own connections get answers.
+    assert_eq!(lab.connect_in("api", "10.0.1.10", "80", 1.0), "TIMEOUT");
+    assert_eq!(lab.connect_in("s3", "10.0.1.10", "80", 1.0), "TIMEOUT");
+    assert_eq!(
+        lab.connect_in("app", "10.0.2.20", "443", 2.0),
+        "api sees 192.0.2.129"
+    );
+    // 8. web to its own public address: out through the IGW and back in; the service sees the
+    // public source.
+    assert_eq!(
+        lab.connect_in("web", "198.51.100.10", "80", 2.0),
+        "web sees 198.51.100.10"
+    );
+    // 9. Names through the VPC resolver: the endpoint's ENIs, the asking subnet's AZ first; a
+    // connection that starts from the name; ENI names; NXDOMAIN for the rest.
+    let _app = ResolvConf::new(&lab.ns("app"), "10.0.0.2");
+    let _web = ResolvConf::new(&lab.ns("web"), "169.254.169.253");
+    assert_eq!(
+        resolve_in(&lab, "app", "api.lab.example"),
+        "10.0.2.20 10.0.1.20"
+    );
+    assert_eq!(
+        resolve_in(&lab, "web", "api.lab.example"),
+        "10.0.1.20 10.0.2.20"
+    );
+    assert_eq!(
+        resolve_in(&lab, "app", "ip-10-0-1-10.ec2.internal"),
+        "10.0.1.10"
+    );
+    assert_eq!(resolve_in(&lab, "app", "www.example.com"), "NXDOMAIN");
+    assert_eq!(
+        lab.connect_in("app", "api.lab.example", "443", 2.0),
+        "api sees 192.0.2.129"
+    );
+    // Not flow-logged: no record names the resolver.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let log = std::fs::read_to_string(&lab.flow_log).unwrap_or_default();
+    assert!(
+        !log.contains("10.0.0.2 ") && !log.contains("169.254.169.253"),
+        "{log}"
+    );
+}
