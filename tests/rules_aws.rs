@@ -559,7 +559,9 @@ fn with_private_dns(cfg: &mut Config) {
         .iter_mut()
         .find(|e| e.vpc_endpoint_id == "vpce-lab-api")
         .unwrap();
+    // An AWS service: its private DNS name is the service's own.
     ep.service_name = "com.amazonaws.us-east-1.sqs".into();
+    ep.private_dns_name = None;
     ep.private_dns_enabled = Some(true);
 }
 
@@ -609,6 +611,20 @@ fn rule9_the_vpc_resolver_answers_endpoint_and_eni_names_unfiltered() {
     assert_eq!(
         resolve(&snap, "app", "10.0.2.10", "10.0.0.2", "www.example.com"),
         (ResponseCode::NXDomain, vec![])
+    );
+    // The lab's endpoint service names itself (PrivateDnsName).
+    assert_eq!(
+        resolve(
+            &compile(&lab()),
+            "web",
+            "10.0.1.10",
+            "10.0.0.2",
+            "api.lab.example"
+        ),
+        (
+            ResponseCode::NoError,
+            vec!["10.0.1.20".into(), "10.0.2.20".into()]
+        )
     );
     // Without PrivateDnsEnabled the service name is not the VPC's.
     let mut plain = lab();

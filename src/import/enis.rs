@@ -85,6 +85,7 @@ pub fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                 private_ip: p,
                 public_ip: if private { None } else { public },
                 allocation_id: s(a, "AllocationId").map(str::to_string),
+                network_interface_id: s(a, "NetworkInterfaceId").map(str::to_string),
             });
         }
         if addrs.is_empty() {

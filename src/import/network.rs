@@ -56,6 +56,7 @@ pub fn build(inp: &Inputs, want: Option<&str>, report: &mut Report) -> Result<Co
             cidr_block: c,
             ipv6_cidr_block_association_set: v6_assocs(sn),
             availability_zone: s(sn, "AvailabilityZone").map(str::to_string),
+            availability_zone_id: s(sn, "AvailabilityZoneId").map(str::to_string),
             tags: name_tag(sn),
         });
     }

@@ -64,6 +64,8 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
                 .and_then(|s| s.availability_zone.as_deref())
         }),
         account_id: r.cfg.account_id.clone().unwrap_or_else(|| "-".into()),
+        region: r.cfg.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        aws_services: aws_services(r),
         next_zone: 0,
     }
 }
@@ -110,6 +112,7 @@ fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
         sgs: e.groups.clone(),
         src_dst_check: n.source_dest_check.unwrap_or(true),
         port: None,
+        instance_id: n.attachment.as_ref().and_then(|a| a.instance_id.clone()),
         endpoint: e.endpoint,
         timeouts: Timeouts::with_overrides(
             c.tcp_established_timeout,
@@ -135,6 +138,7 @@ fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
         route_table: s.route_table,
         nacl: s.nacl,
         az: s.cfg.availability_zone.clone(),
+        az_id: s.cfg.availability_zone_id.clone(),
     }
 }
 
@@ -145,6 +149,10 @@ fn nat(n: &resolve::Nat<'_>) -> NatGateway {
         subnet: n.subnet,
         private_ips: addrs.iter().map(|a| a.private_ip).collect(),
         public_ips: addrs.iter().filter_map(|a| a.public_ip).collect(),
+        eni_id: addrs
+            .iter()
+            .find_map(|a| a.network_interface_id.clone())
+            .unwrap_or_else(|| format!("eni-{}", n.cfg.nat_gateway_id)),
     }
 }
 
@@ -175,4 +183,24 @@ fn resolver_addrs(r: &Resolved<'_>) -> Vec<Ipv4Addr> {
         crate::config::aws::resolver(r.vpc.cidr_block),
         crate::config::aws::RESOLVER_LINK_LOCAL,
     ]
+}
+
+/// The AWS-managed prefix lists' entries, named for their service as flow logs write it.
+fn aws_services(r: &Resolved<'_>) -> Vec<(IpNet, String)> {
+    let mut v = Vec::new();
+    for p in r.cfg.managed_prefix_lists.iter() {
+        let Some(rest) = p.prefix_list_name.strip_prefix("com.amazonaws.") else {
+            continue;
+        };
+        let Some((_, service)) = rest.split_once('.') else {
+            continue;
+        };
+        if p.owner_id.as_deref() != Some("AWS") {
+            continue;
+        }
+        for e in &p.entries {
+            v.push((e.cidr, service.to_ascii_uppercase()));
+        }
+    }
+    v
 }

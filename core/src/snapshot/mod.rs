@@ -102,8 +102,9 @@ pub struct Subnet {
     pub cidrs: Vec<IpNet>,
     pub route_table: RtbIdx,
     pub nacl: NaclIdx,
-    /// Its Availability Zone (the resolver answers endpoint names in it first).
+    /// Its Availability Zone (the resolver answers endpoint names in it first), and its ID.
     pub az: Option<String>,
+    pub az_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +120,8 @@ pub struct Eni {
     pub sgs: Vec<SgIdx>,
     pub src_dst_check: bool,
     pub port: Option<PortIdx>,
+    /// The instance it is attached to (`Attachment.InstanceId`).
+    pub instance_id: Option<String>,
     /// Set for the requester-managed ENI of an interface endpoint.
     pub endpoint: Option<EndpointIdx>,
     /// Idle timeouts of its tracked flows (AWS defaults, or its ConnectionTrackingConfiguration).
@@ -152,6 +155,8 @@ pub struct NatGateway {
     pub subnet: SubnetIdx,
     pub private_ips: Vec<Ipv4Addr>,
     pub public_ips: Vec<Ipv4Addr>,
+    /// Its own network interface (flow logs).
+    pub eni_id: String,
 }
 
 /// What an endpoint is, with what the pipeline needs of each kind.
@@ -226,6 +231,11 @@ pub struct Snapshot {
     pub resolver_addrs: Vec<Ipv4Addr>,
     /// The names it answers.
     pub dns: crate::dns::Names,
+    /// `Region` of the config (`us-east-1` when absent).
+    pub region: String,
+    /// The ranges of AWS-managed prefix lists (`com.amazonaws.<region>.<service>`) and the
+    /// service's name as flow logs write it (`S3`, `DYNAMODB`).
+    pub aws_services: Vec<(IpNet, String)>,
     /// `AccountId` of the config (`-` when absent): the flow logs' account-id field.
     pub account_id: String,
     /// The next flow-table zone a new ENI gets (zones are never reused while running).

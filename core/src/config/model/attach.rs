@@ -206,6 +206,10 @@ pub struct NatGatewayAddress {
     pub private_ip: Ipv4Addr,
     #[serde(default)]
     pub public_ip: Option<Ipv4Addr>,
+    /// The NAT gateway's own (requester-managed) network interface: its flow-log records'
+    /// `interface-id` (`eni-<NatGatewayId>` when absent).
+    #[serde(default)]
+    pub network_interface_id: Option<String>,
     #[serde(default)]
     pub allocation_id: Option<String>,
 }
