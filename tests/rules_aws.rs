@@ -540,7 +540,7 @@ fn resolve(
     assert_eq!((m.src.to_string(), m.sport), (to.to_string(), 53));
     assert_eq!((m.dst.to_string(), m.dport), (src.to_string(), 40053));
     assert!(support::l4_checksum_ok(p.bytes()));
-    let r = Message::from_vec(&p.bytes()[m.l4_offset + 8..]).unwrap();
+    let r = Message::from_vec(&p.bytes()[m.l4_offset + wire::udp::HEADER_LEN..]).unwrap();
     assert_eq!(r.metadata.id, 0x1234);
     let addrs = r
         .answers

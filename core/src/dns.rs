@@ -22,8 +22,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// TTL of the answers (the Route 53 Resolver answers private names with 60 s).
 pub const TTL: u32 = 60;
-/// The largest UDP answer without EDNS (RFC 1035 §4.2.1).
-const UDP_PLAIN_MAX: usize = 512;
 
 /// One address a name resolves to, with the Availability Zone of the subnet it lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,9 +158,12 @@ pub fn answer(names: &Names, query: &[u8], az: Option<&str>) -> Option<Vec<u8>> 
         }
     }
     let out = res.to_vec().ok()?;
-    let max = req.edns.as_ref().map_or(UDP_PLAIN_MAX, |e| {
-        usize::from(e.max_payload()).max(UDP_PLAIN_MAX)
-    });
+    let max = req
+        .edns
+        .as_ref()
+        .map_or(crate::wire::udp::DNS_UDP_MAX, |e| {
+            usize::from(e.max_payload()).max(crate::wire::udp::DNS_UDP_MAX)
+        });
     if out.len() > max {
         // Too long for UDP: header and question only, truncated (the client retries over TCP).
         res.answers.clear();
