@@ -729,3 +729,86 @@ fn rules_1_8_9_with_real_packets() {
         "{log}"
     );
 }
+
+/// `LAB` with each `(from, to)` edit applied (each `from` must occur once).
+fn lab_edited(edits: &[(&str, &str)]) -> String {
+    let mut y = support::LAB_YAML.to_string();
+    for (from, to) in edits {
+        assert_eq!(
+            y.matches(from).count(),
+            1,
+            "fixture edit must be unique: {from}"
+        );
+        y = y.replacen(from, to, 1);
+    }
+    let cfg = vpcfwd::config::load::parse_str(&y, "lab.yaml").unwrap();
+    assert!(
+        config::validate::validate(&cfg).is_empty(),
+        "{:?}",
+        config::validate::validate(&cfg)
+    );
+    y
+}
+
+#[test]
+fn rules_5_and_6_with_real_packets() {
+    if !can_run("rules_5_and_6_with_real_packets") {
+        return;
+    }
+    // 5. A secondary private IP of web with its own Elastic IP: the internet reaches web at
+    // 10.0.1.11 through 198.51.100.11 (nothing listens there: the kernel refuses, which only a
+    // delivered packet can make it do); the primary pair still maps as before.
+    let yaml = lab_edited(&[(
+        "    PrivateIpAddress: 10.0.1.10\n    Association:\n      PublicIp: 198.51.100.10\n",
+        "    PrivateIpAddress: 10.0.1.10\n    Association:\n      PublicIp: 198.51.100.10\n    \
+         PrivateIpAddresses:\n      - PrivateIpAddress: 10.0.1.11\n        Association:\n          \
+         PublicIp: 198.51.100.11\n",
+    )]);
+    let lab5 = Lab::up_with(&yaml);
+    assert_eq!(
+        lab5.connect_in("internet", "198.51.100.10", "80", 2.0),
+        "web sees 203.0.113.100"
+    );
+    assert_eq!(
+        lab5.connect_in("internet", "198.51.100.11", "80", 2.0),
+        "REFUSED"
+    );
+    assert_eq!(
+        lab5.connect_in("internet", "198.51.100.12", "80", 1.0),
+        "TIMEOUT"
+    );
+    drop(lab5);
+    // 6. A private NAT gateway between the subnets: web sees the NAT gateway's private IP, the
+    // reply comes back; to the internet gateway nothing passes.
+    let yaml = lab_edited(&[
+        (
+            "    ConnectivityType: public\n",
+            "    ConnectivityType: private\n",
+        ),
+        (
+            "        PublicIp: 198.51.100.5\n        AllocationId: eipalloc-lab\n",
+            "",
+        ),
+        (
+            "      - DestinationCidrBlock: 203.0.113.128/25\n        State: blackhole\n",
+            "      - DestinationCidrBlock: 203.0.113.128/25\n        State: blackhole\n      \
+             - DestinationCidrBlock: 10.0.1.0/24\n        NatGatewayId: nat-lab\n",
+        ),
+        (
+            "        CidrIpv4: 10.0.0.0/16\n      - IsEgress: true\n        IpProtocol: tcp\n        \
+             FromPort: 0\n",
+            "        CidrIpv4: 10.0.0.0/16\n      - IsEgress: true\n        IpProtocol: tcp\n        \
+             FromPort: 80\n        ToPort: 80\n        CidrIpv4: 10.0.0.0/16\n      \
+             - IsEgress: true\n        IpProtocol: tcp\n        FromPort: 0\n",
+        ),
+    ]);
+    let lab6 = Lab::up_with(&yaml);
+    assert_eq!(
+        lab6.connect_in("app", "10.0.1.10", "80", 2.0),
+        "web sees 10.0.1.5"
+    );
+    assert_eq!(
+        lab6.connect_in("app", "203.0.113.100", "80", 1.0),
+        "TIMEOUT"
+    );
+}
