@@ -116,6 +116,11 @@ fn rule1_services_behind_endpoints_never_initiate() {
             "{dst}"
         );
     }
+    let t = trace(&snap, &cfg, &probe("api", None, "10.0.1.10", 80))
+        .unwrap()
+        .text();
+    assert!(t.contains("a service never initiates into the VPC"), "{t}");
+    assert!(t.ends_with("verdict: DROP reason=UNSOLICITED\n"), "{t}");
     // Replies to a flow the VPC opened come back.
     let mut p = Pkt::new("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 40000, 80);
     assert!(forwarded_to(

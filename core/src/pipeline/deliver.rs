@@ -58,6 +58,7 @@ impl<T: Tracer> Cx<'_, T> {
         self.sg(e, false)?;
         // From a service network, even what the rules allow must answer a flow of the VPC's.
         if self.from_service && !self.solicited(e) {
+            self.tr.stage(Stage::Unsolicited { eni: e });
             return Err(DropReason::Unsolicited);
         }
         match eni.endpoint {

@@ -77,6 +77,8 @@ pub enum Stage {
     FlowNew { eni: EniIdx, state: ConnState },
     /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
     FlowUntracked { eni: EniIdx },
+    /// From a service network to ENI `eni`, answering no flow of its: services never initiate.
+    Unsolicited { eni: EniIdx },
     /// A DNS query to the Amazon-provided resolver, answered by it (no SG, no NACL).
     Resolver { eni: EniIdx },
     /// Router mode: TTL / hop limit decremented.

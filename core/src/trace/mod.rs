@@ -388,6 +388,13 @@ fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             ),
             json!({"stage": "resolver", "eni": eni(x)}),
         ),
+        Stage::Unsolicited { eni: x } => (
+            format!(
+                "service    answers no flow of {}: a service never initiates into the VPC",
+                eni(x)
+            ),
+            json!({"stage": "service", "eni": eni(x), "solicited": false}),
+        ),
         Stage::Hairpin { eni: x } => (
             format!("igw        hairpin: back in to {}'s public address", eni(x)),
             json!({"stage": "internet_gateway", "hairpin": eni(x)}),
