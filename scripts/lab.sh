@@ -18,7 +18,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 up|down|status [-c CONFIG]" >&2; exit 2 ;;
   esac
 done
-BIN=./target/release/vpcfwd
+# $VPCFWD: a vpcfwd binary to use instead of building target/release/vpcfwd (tests).
+BIN=${VPCFWD:-./target/release/vpcfwd}
 # The admin API (metrics, flows, reload) and the flow log of the running lab.
 ADMIN=${LAB_ADMIN:-127.0.0.1:9180}
 FLOW_LOG=${LAB_FLOW_LOG:-$RUN/flow.log}
@@ -65,6 +66,8 @@ down() {
   if [[ -f $RUN/namespaces ]]; then
     while read -r ns; do
       ip netns list | awk '{print $1}' | grep -qx "$ns" && ip netns delete "$ns" || true
+      # vpcfwd's record that it made the namespace (run after a kill -9 reads it).
+      rm -f "/run/vpcfwd/netns/$ns"
     done < "$RUN/namespaces"
   fi
   rm -rf "$RUN"
@@ -74,7 +77,7 @@ down() {
 up() {
   need_root
   [[ -d $RUN ]] && down
-  cargo build --release --quiet
+  [[ -n ${VPCFWD:-} ]] || cargo build --release --quiet
   mkdir -p "$RUN"
   "$BIN" ports -c "$CONFIG" | awk '{print $2}' > "$RUN/namespaces"
   "$BIN" run -c "$CONFIG" --create-namespaces --admin "$ADMIN" \

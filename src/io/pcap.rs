@@ -30,9 +30,18 @@ pub struct PcapFile {
 }
 
 impl PcapFile {
-    /// Creates `path` (truncating) and writes the global header.
+    /// Creates `path` (truncating) and writes the global header. A symbolic link at `path` is
+    /// refused (`O_NOFOLLOW`): a capture never writes through one.
     pub fn create(path: &Path, cap_bytes: u64) -> io::Result<PcapFile> {
-        let mut out = BufWriter::new(std::fs::File::create(path)?);
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let mut out = BufWriter::new(f);
         let mut h = [0u8; 24];
         h[0..4].copy_from_slice(&MAGIC.to_le_bytes());
         h[4..6].copy_from_slice(&2u16.to_le_bytes());
