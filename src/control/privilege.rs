@@ -56,15 +56,22 @@ pub fn lookup_user(name: &str) -> Result<User, String> {
 /// Keeps only `keep` in every capability set of this thread (and, with `user`, becomes that
 /// user first, keeping them). Errors name the step that failed; the process should then exit.
 pub fn drop_privileges(keep: &[Capability], user: Option<User>) -> Result<(), String> {
-    let keep: CapsHashSet = keep.iter().copied().collect();
     fn e(what: &'static str) -> impl Fn(caps::errors::CapsError) -> String {
         move |err| format!("{what}: {err}")
     }
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
-    for c in caps::all() {
-        if !keep.contains(&c) && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false) {
-            caps::drop(None, CapSet::Bounding, c).map_err(e("bounding set"))?;
+    // What is not held cannot be kept (a container without CAP_SYS_ADMIN, say).
+    let held = caps::read(None, CapSet::Permitted).map_err(e("reading the permitted set"))?;
+    let keep: CapsHashSet = keep.iter().copied().filter(|c| held.contains(c)).collect();
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. Without it
+    // (a confined container) the bounding set stays as it was: said, not fatal.
+    if held.contains(&Capability::CAP_SETPCAP) {
+        for c in caps::all() {
+            if !keep.contains(&c) && caps::has_cap(None, CapSet::Bounding, c).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, c).map_err(e("bounding set"))?;
+            }
         }
+    } else {
+        tracing::warn!("no CAP_SETPCAP: the capability bounding set is left as it is");
     }
     if let Some(u) = user {
         // SAFETY: plain syscalls on this process's credentials; failures are checked.
