@@ -35,8 +35,8 @@ while [[ $# -gt 0 ]]; do
     *) usage ;;
   esac
 done
-# LAB_BIN: a vpcfwd binary to use instead of building the release one (tests set it).
-BIN=${LAB_BIN:-./target/release/vpcfwd}
+# $VPCFWD (or $LAB_BIN): a vpcfwd binary to use instead of building target/release/vpcfwd (tests).
+BIN=${VPCFWD:-${LAB_BIN:-./target/release/vpcfwd}}
 # TCP ports every lab service listens on.
 read -r -a SERVICE_PORTS <<< "${LAB_SERVICE_PORTS:-22 23 80 443 8080}"
 # `down` and `status` of a lab whose config is gone still find it (by the same tag).
@@ -90,6 +90,8 @@ down_dir() {  # down_dir RUN: the lab whose run directory is RUN
     while read -r ns; do
       [[ $ns == vpcfwd-* ]] || continue
       ip netns list | awk '{print $1}' | grep -qx "$ns" && ip netns delete "$ns" || true
+      # vpcfwd's record that it made the namespace (run after a kill -9 reads it).
+      rm -f "/run/vpcfwd/netns/$ns"
     done < "$run/namespaces"
   fi
   if [[ -f $run/resolv ]]; then
@@ -130,7 +132,7 @@ lab_config() {
 up() {
   need_root
   [[ -d $RUN ]] && down_dir "$RUN"
-  [[ -n ${LAB_BIN:-} ]] || cargo build --release --quiet
+  [[ -n ${VPCFWD:-}${LAB_BIN:-} ]] || cargo build --release --quiet
   mkdir -p "$RUN"
   local cfg; cfg=$(lab_config)
   "$BIN" ports -c "$cfg" > "$RUN/ports" || { echo "lab: $CONFIG: invalid" >&2; rm -rf "$RUN"; exit 2; }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vpcfwd::{config, control, io, snapshot};
 
+mod cli_lookup;
 mod cli_trace;
 
 #[derive(Parser)]
@@ -38,6 +39,9 @@ enum Cmd {
     Diff(vpcfwd::reach::cli::DiffArgs),
     /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
     Run(control::RunArgs),
+    /// Longest-prefix match of stdin's addresses against a prefix table (the forwarder's FIB):
+    /// one `ADDRESS PREFIX NEXT_HOP` line each.
+    Lookup(cli_lookup::LookupArgs),
     /// Benchmarks users can run.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::Reach(a) => vpcfwd::reach::cli::run(a),
         Cmd::Diff(a) => vpcfwd::reach::cli::run_diff(a),
         Cmd::Run(a) => control::run(a),
+        Cmd::Lookup(a) => cli_lookup::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
         Cmd::Ports { config } => ports(config),
         Cmd::Flows(a) => control::client::flows(a),
