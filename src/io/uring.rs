@@ -84,8 +84,10 @@ pub fn probe() -> Result<(), String> {
     if !p.is_supported(opcode::Write::CODE) {
         return Err("no IORING_OP_WRITE".into());
     }
-    let br = BufRing::new(&ring, 8).map_err(|e| format!("provided-buffer ring: {e}"))?;
-    drop(br);
+    let mut br = BufRing::new(&ring, 8).map_err(|e| format!("provided-buffer ring: {e}"))?;
+    if ring.submitter().unregister_buf_ring(BGID).is_ok() {
+        br.unmap();
+    }
     Ok(())
 }
 
