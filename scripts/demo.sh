@@ -5,9 +5,19 @@
 # prints what was sent, what came back, what AWS would do, and `vpcfwd trace`'s verdict for the
 # same packet. Tears the lab down on exit (also on failure or Ctrl-C) and exits non-zero if any
 # path misbehaved. Without root it runs the same paths through `vpcfwd trace` only.
+# While the lab is up it prints the web page's URL (the admin API's `/`); `--keep` leaves the lab
+# running after the paths (for clicking through the page, or `vpcfwd top`) until Ctrl-C, then
+# tears it down as usual.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=configs/lab.yaml
+keep=0
+for a in "$@"; do
+  case $a in
+    --keep) keep=1 ;;
+    *) echo "usage: scripts/demo.sh [--keep]" >&2; exit 2 ;;
+  esac
+done
 
 echo "== building vpcfwd (release)"
 cargo build --release --quiet
@@ -26,6 +36,7 @@ if [[ $live -eq 1 ]]; then
   trap 'scripts/lab.sh down >/dev/null 2>&1 || true; rm -f "$FLOW_LOG"*' EXIT INT TERM
   echo "== scripts/lab.sh up (flow logs every 5 s, admin API on $ADMIN)"
   LAB_ADMIN=$ADMIN LAB_FLOW_LOG=$FLOW_LOG LAB_FLOW_LOG_INTERVAL=5 scripts/lab.sh up
+  echo "== the web page: http://$ADMIN/  (live counters, click two boxes to trace; terminal: $BIN top --admin $ADMIN)"
 else
   trap 'rm -f "$FLOW_LOG"*' EXIT
 fi
@@ -90,6 +101,16 @@ if [[ $live -eq 1 ]]; then
   "$BIN" reload --admin "$ADMIN" | sed 's/^/  /'
   got=$(ip netns exec vpcfwd-web python3 scripts/lab_client.py 203.0.113.100 80 1.5)
   [[ $got == "internet sees 198.51.100.10" ]] && echo "  ok    forwarding after the reload: $got" || { echo "  FAIL  after reload: $got"; fail=1; }
+  if [[ $keep -eq 1 ]]; then
+    echo "== --keep: the lab stays up. The page: http://$ADMIN/   terminal: $BIN top --admin $ADMIN"
+    echo "   e.g. ip netns exec vpcfwd-app python3 scripts/lab_client.py 192.0.2.10 80"
+    echo "   Ctrl-C tears it down."
+    kept=1
+    trap 'kept=0' INT
+    while [[ $kept -eq 1 ]]; do sleep 1 || true; done
+    trap 'scripts/lab.sh down >/dev/null 2>&1 || true; rm -f "$FLOW_LOG"*' EXIT INT TERM
+    echo
+  fi
   echo "== scripts/lab.sh down (with vpcfwd's counters of the run)"
   scripts/lab.sh down
   trap 'rm -f "$FLOW_LOG"*' EXIT INT TERM
@@ -104,6 +125,9 @@ if [[ $live -eq 1 ]]; then
   expect_record '^2 123456789012 eni-app 10\.0\.1\.10 10\.0\.2\.10 [0-9]+ 8080 6 .* REJECT OK$' "web -> app:8080 REJECT at eni-app (its SG)"
   expect_record '^2 123456789012 eni-app 10\.0\.2\.10 203\.0\.113\.100 [0-9]+ 23 6 .* REJECT OK$' "app -> internet:23 REJECT at eni-app (NACL rule 90)"
   expect_record '^2 123456789012 eni-app 10\.0\.2\.10 192\.0\.2\.10 [0-9]+ 80 6 .* ACCEPT OK$' "app -> S3 ACCEPT at eni-app"
+fi
+if [[ $live -eq 0 ]]; then
+  echo "demo: the web page without root (trace-only): $BIN ui -c $CONFIG, then http://127.0.0.1:9180/"
 fi
 if [[ $fail -ne 0 ]]; then
   echo "demo: some paths misbehaved" >&2
