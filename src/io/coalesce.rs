@@ -392,4 +392,81 @@ mod tests {
         coalesce(&mut frames, &mut outs, virtio::HEADER_LEN, off);
         assert_eq!(outs.iter().map(|o| o.slot).collect::<Vec<_>>(), [0, 2, 3]);
     }
+
+    #[test]
+    fn ipv6_udp_merges_with_a_partial_checksum_over_the_whole_length() {
+        let h = virtio::HEADER_LEN;
+        let mk = |payload: usize| {
+            let mut f = super::super::port::frame();
+            let p = &mut f[h..h + 48 + payload];
+            p[0] = 0x60;
+            p[4..6].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+            p[6] = UDP;
+            p[7] = 64;
+            p[8] = 0x20; // 2001:db8::1 -> 2001:db8::2
+            p[9] = 0x01;
+            p[10] = 0x0d;
+            p[11] = 0xb8;
+            p[23] = 1;
+            p.copy_within(8..24, 24);
+            p[39] = 2;
+            p[40..42].copy_from_slice(&7u16.to_be_bytes());
+            p[42..44].copy_from_slice(&9u16.to_be_bytes());
+            p[44..46].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+            let a = parse(&f[..h + 48 + payload], h, 48 + payload).unwrap();
+            let c = checksum::finish(checksum::sum(
+                &f[h + 40..h + 48 + payload],
+                pseudo(&f[h..h + 48 + payload], &a, 8 + payload),
+            ));
+            f[h + 46..h + 48].copy_from_slice(&c.to_be_bytes());
+            f
+        };
+        let mut frames: Vec<Frame> = vec![mk(100), mk(100), mk(60)];
+        let mut outs: Vec<Out> = [100, 100, 60]
+            .iter()
+            .enumerate()
+            .map(|(slot, n)| Out {
+                slot,
+                len: h + 48 + n,
+                tx: Tx::Forwarded,
+            })
+            .collect();
+        let off = Offloads {
+            udp: true,
+            tcp: false,
+        };
+        assert_eq!(coalesce(&mut frames, &mut outs, h, off), 2);
+        let f = &frames[0][..outs[0].len];
+        let v = VnetHdr::parse(f);
+        assert_eq!(
+            (
+                v.gso_type,
+                v.gso_size,
+                v.hdr_len,
+                v.csum_start,
+                v.csum_offset
+            ),
+            (virtio::GSO_UDP_L4, 100, 48, 40, 6)
+        );
+        let p = &f[h..];
+        let l4 = 8 + 260;
+        assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])), l4);
+        assert_eq!(usize::from(u16::from_be_bytes([p[44], p[45]])), l4);
+        let a = parse_v6_for_test(p);
+        assert_eq!(
+            u16::from_be_bytes([p[46], p[47]]),
+            checksum::fold(pseudo(p, &a, l4))
+        );
+    }
+
+    fn parse_v6_for_test(p: &[u8]) -> Pkt {
+        Pkt {
+            v6: true,
+            proto: UDP,
+            ip: 40,
+            l4: 8,
+            payload: p.len() - 48,
+            partial: true,
+        }
+    }
 }
