@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Queues (and workers) per TUN device (default: one per core).
     #[arg(long, value_name = "N")]
     pub queues: Option<usize>,
+    /// TUN I/O: `uring` (multishot reads, batched writes; Linux 6.7+) or `plain` (a read and a
+    /// write per packet). Default: uring where the start-up probe succeeds, else plain.
+    #[arg(long = "io", value_enum, value_name = "uring|plain")]
+    pub io_mode: Option<io::IoMode>,
     /// Admin API address (metrics, flows, reload). Anything but loopback is reachable by others:
     /// it needs --admin-token (or --admin-token-file), else vpcfwd refuses to start. Port 0
     /// picks a free port (printed at start).
@@ -233,6 +237,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let plans = io::plan(&cfg);
+    match io::uring::select(args.io_mode) {
+        (io::IoMode::Uring, _) => {
+            tracing::info!("TUN I/O: io_uring (multishot reads, one io_uring_enter per batch)")
+        }
+        (io::IoMode::Plain, None) => tracing::info!("TUN I/O: plain read/write (--io plain)"),
+        (io::IoMode::Plain, Some(why)) => {
+            tracing::warn!("TUN I/O: plain read/write; io_uring unavailable: {why}")
+        }
+    }
     let mut created = Namespaces(Vec::new());
     // Offloads on every port, or on none (a super-packet can only leave through a device that
     // takes one): try with them, fall back to plain devices when the kernel refuses.
