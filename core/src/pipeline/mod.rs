@@ -18,7 +18,7 @@
 //! - `sg`, `nacl` — security groups (with the flow table: stateful) and network ACLs;
 //! - `route` — the subnet's route table and the dispatch on its target;
 //! - `deliver` — to an ENI (the one "find the ENI by address, deliver or drop") and out a port;
-//! - `igw`, `nat`, `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
+//! - `igw`, `eigw`, `nat`, `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
 //!   (through `translate`);
 //! - `reply` — RST and ICMP errors, emitted by the wire layer.
 //!
@@ -29,6 +29,7 @@
 //! translation is stateless.
 
 mod deliver;
+mod eigw;
 mod gateway_endpoint;
 mod igw;
 mod ingress;
@@ -42,6 +43,7 @@ mod sg;
 mod stage;
 mod translate;
 
+pub use eigw::EIGW_ZONE;
 pub use reason::{DropReason, MalformedKind};
 pub use stage::{NoTrace, Recorder, Stage, Tracer, Xlat};
 

@@ -192,6 +192,8 @@ pub struct Snapshot {
     pub nat_gateways: IdxVec<NatIdx, NatGateway>,
     pub endpoints: IdxVec<EndpointIdx, Endpoint>,
     pub igw_id: Option<String>,
+    /// An egress-only internet gateway is attached (IPv6 out through the internet port).
+    pub eigw: bool,
     pub internet_port: Option<PortIdx>,
     pub ports: IdxVec<PortIdx, PortSpec>,
     /// Private address (v4/v6) → ENI.
