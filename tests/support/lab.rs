@@ -99,6 +99,18 @@ impl Lab {
 
     /// `up_with`, with extra `vpcfwd run` options.
     pub fn up_with_args(yaml_src: &str, args: &[&str]) -> Lab {
+        let ports = ["web", "app", "internet", "s3", "ddb", "api"];
+        Lab::up_custom(yaml_src, &ports, &SERVICES, args)
+    }
+
+    /// Any config (e.g. configs/lab6.yaml) whose ports are `ports`, with `services` — (port,
+    /// listening addresses) — started in their namespaces.
+    pub fn up_custom(
+        yaml_src: &str,
+        ports: &[&str],
+        services: &[(&str, &[&str])],
+        args: &[&str],
+    ) -> Lab {
         // Unique per test in this process: tests run in parallel.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -106,7 +118,6 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("lab.yaml");
         std::fs::write(&cfg, Lab::localize(&prefix, yaml_src)).unwrap();
-        let ports = ["web", "app", "internet", "s3", "ddb", "api"];
         let flow_log = dir.path().join("flow.log");
         let log = dir.path().join("vpcfwd.log");
         let mut lab = Lab {
@@ -149,7 +160,7 @@ impl Lab {
         lab.admin = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("vpcfwd reports ready within 30 s");
-        for (port, addrs) in SERVICES {
+        for &(port, addrs) in services {
             let s = Command::new("ip")
                 .args(["netns", "exec", &lab.ns(port), "python3"])
                 .arg(format!("{ROOT}/scripts/lab_server.py"))
@@ -163,7 +174,7 @@ impl Lab {
         }
         // Ready when every service accepts on its own namespace's loopback view.
         let deadline = Instant::now() + Duration::from_secs(15);
-        for (port, addrs) in SERVICES {
+        for &(port, addrs) in services {
             for a in addrs {
                 let (addr, p) = a.rsplit_once(':').unwrap();
                 while lab.connect_in(port, addr, p, 0.5).starts_with("ERROR")
@@ -189,6 +200,18 @@ impl Lab {
             .args([addr, p, &timeout.to_string()])
             .output()
             .expect("runs the lab client");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// One ICMP (or ICMPv6) echo from `port`'s namespace to `addr` (scripts/lab_ping.py):
+    /// `REPLY from SOURCE` or TIMEOUT.
+    pub fn ping_in(&self, port: &str, addr: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(port), "python3"])
+            .arg(format!("{ROOT}/scripts/lab_ping.py"))
+            .args([addr, "2"])
+            .output()
+            .expect("runs the lab ping");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
