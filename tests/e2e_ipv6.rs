@@ -1,7 +1,7 @@
 //! End to end on configs/lab6.yaml: real IPv6 TCP and ICMPv6 through real TUN devices in
 //! namespaces this test creates and always removes (see `support/lab.rs`) — the internet
 //! gateway without translation both ways, the egress-only internet gateway (out and back, never
-//! in). Needs root: without it the test prints SKIPPED (a failure under CI=true).
+//! in), NAT64 on the NAT gateway (TCP and ICMPv6 echo to an IPv4 host). Needs root: without it the test prints SKIPPED (a failure under CI=true).
 
 mod support;
 use support::lab::*;
@@ -48,6 +48,12 @@ fn every_ipv6_lab_path_with_real_packets() {
             "v6 sees 2001:db8:10:1::10",
         ),
         ("web", "203.0.113.100", "80", "internet sees 198.51.100.10"),
+        (
+            "v6",
+            "64:ff9b::cb00:7164",
+            "80",
+            "internet sees 198.51.100.5",
+        ),
     ];
     let mut failures = Vec::new();
     for (from, dst, port, want) in cases {
@@ -66,6 +72,7 @@ fn every_ipv6_lab_path_with_real_packets() {
             "REPLY from 2001:db8:10:1::10",
         ),
         ("internet", "2001:db8:10:3::10", "TIMEOUT"),
+        ("v6", "64:ff9b::cb00:7164", "REPLY from 64:ff9b::cb00:7164"),
     ] {
         let got = lab.ping_in(from, dst);
         if got != want {

@@ -88,7 +88,7 @@ fn forwarded_to(snap: &Snapshot, v: Verdict, to: &str) {
     );
 }
 
-/// An ICMPv6 echo request with identifier `id`.
+/// An ICMPv6 echo request (`id` as `wire::build` takes it).
 fn echo6(src: &str, dst: &str, id: u16) -> Pkt {
     Pkt::from_bytes(wire::build(
         support::ip(src),
@@ -515,4 +515,117 @@ fn an_interface_endpoint_refuses_ipv6_it_cannot_translate_and_changes_no_byte() 
     // IPv4 to the same endpoint still works.
     let mut p = Pkt::new("10.0.1.10", "10.0.1.20", IpProtocol::Tcp, 40000, 443);
     forwarded_to(&snap, send(&snap, &flows, "web", &mut p, 0), "api");
+}
+
+// ---- NAT64 on the NAT gateway ----
+
+const HOST64: &str = "64:ff9b::cb00:7164"; // 203.0.113.100
+
+fn l4_checksum_ok(p: &[u8]) -> bool {
+    use std::net::IpAddr;
+    use vpcfwd::wire::checksum::{finish, pseudo_v4, pseudo_v6, sum};
+    let m = wire::parse(p).unwrap();
+    let l4 = &p[m.l4_offset..m.len];
+    let acc = match (m.src, m.dst, m.proto) {
+        (_, _, IpProtocol::Icmp) => 0,
+        (IpAddr::V4(s), IpAddr::V4(d), pr) => pseudo_v4(s, d, pr, l4.len() as u16),
+        (IpAddr::V6(s), IpAddr::V6(d), pr) => pseudo_v6(s, d, pr, l4.len() as u32),
+        _ => return false,
+    };
+    finish(sum(l4, acc)) == 0
+}
+
+#[test]
+fn nat64_translates_tcp_to_the_elastic_ip_and_the_reply_back() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new(V6, HOST64, IpProtocol::Tcp, 40000, 80);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+    let m = p.meta();
+    assert_eq!(m.src, support::ip("198.51.100.5"), "the Elastic IP");
+    assert_eq!(
+        m.dst,
+        support::ip("203.0.113.100"),
+        "the embedded IPv4 address"
+    );
+    assert_eq!((m.proto, m.dport, m.len), (IpProtocol::Tcp, 80, 40));
+    assert!((1024..=65535).contains(&m.sport));
+    assert!(l4_checksum_ok(p.bytes()));
+    p.reply();
+    forwarded_to(&snap, send(&snap, &flows, "internet", &mut p, 1), "v6");
+    let r = p.meta();
+    assert_eq!((r.src, r.dst), (support::ip(HOST64), support::ip(V6)));
+    assert_eq!((r.sport, r.dport, r.len), (80, 40000, 60));
+    assert!(l4_checksum_ok(p.bytes()));
+    // From outside: unsolicited, as for IPv4.
+    let mut p = Pkt::new("203.0.113.100", "198.51.100.5", IpProtocol::Tcp, 80, 3333);
+    assert_eq!(
+        send(&snap, &flows, "internet", &mut p, 2),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+}
+
+#[test]
+fn nat64_translates_icmpv6_echo_to_icmp_and_udp() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut p = echo6(V6, HOST64, 77);
+    let id = p.meta().icmp_id;
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+    let m = p.meta();
+    assert_eq!(
+        (m.proto, m.icmp_type),
+        (IpProtocol::Icmp, icmp::v4::ECHO_REQUEST)
+    );
+    assert!(l4_checksum_ok(p.bytes()));
+    p.reply();
+    forwarded_to(&snap, send(&snap, &flows, "internet", &mut p, 0), "v6");
+    let r = p.meta();
+    assert_eq!(
+        (r.proto, r.icmp_type, r.icmp_id),
+        (IpProtocol::Icmpv6, icmp::v6::ECHO_REPLY, id)
+    );
+    assert_eq!(r.src, support::ip(HOST64));
+    assert!(l4_checksum_ok(p.bytes()));
+    let mut p = Pkt::new(V6, HOST64, IpProtocol::Udp, 5353, 53);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+    assert!(l4_checksum_ok(p.bytes()));
+    p.reply();
+    forwarded_to(&snap, send(&snap, &flows, "internet", &mut p, 0), "v6");
+    assert_eq!(p.meta().dport, 5353);
+    assert!(l4_checksum_ok(p.bytes()));
+}
+
+#[test]
+fn nat64_refuses_what_it_cannot_translate_without_changing_a_byte() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    // An ICMPv6 error (not an echo): refused whole, nothing bound.
+    let mut p = Pkt::from_bytes(wire::build(
+        support::ip(V6),
+        support::ip(HOST64),
+        IpProtocol::Icmpv6,
+        1,
+        0,
+        (icmp::v6::DEST_UNREACHABLE, 0),
+        64,
+    ));
+    let before = p.bytes().to_vec();
+    assert_eq!(
+        send(&snap, &flows, "v6", &mut p, 0),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
+    assert_eq!(p.bytes(), &before[..]);
+    assert_eq!(flows.nat().stats().active, 0);
+    // A NAT64 route for another prefix than 64:ff9b::/96 translates nothing either.
+    let yaml = lab6_with(
+        "      - DestinationIpv6CidrBlock: 64:ff9b::/96\n",
+        "      - DestinationIpv6CidrBlock: 2001:db8:64::/96\n",
+    );
+    let snap = compile(&yaml);
+    let mut p = Pkt::new(V6, "2001:db8:64::cb00:7164", IpProtocol::Tcp, 40000, 80);
+    assert_eq!(
+        send(&snap, &flows, "v6", &mut p, 0),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
 }

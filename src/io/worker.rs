@@ -19,6 +19,7 @@ use crate::observe::flowlog::{self, Aggregator};
 use crate::observe::{Block, Observer};
 use crate::pipeline::{self, Rx, Verdict};
 use crate::snapshot::PortIdx;
+use crate::wire;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -112,6 +113,7 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                 csum: m.csum,
             };
             let mut obs = Observer::new(agg.is_some());
+            let version = wire::xlat46::version(&buf[hdr..]);
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
@@ -127,6 +129,13 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                 }
             }
             let (egress, len, tx) = match v {
+                // NAT64 changed the family: the packet left with complete checksums, and the
+                // header it came with (checksum start, segmentation type) no longer fits it.
+                Verdict::Forward { egress, len }
+                    if wire::xlat46::version(&buf[hdr..]) != version =>
+                {
+                    (egress, len, Tx::Generated)
+                }
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
                 Verdict::Reply { egress, len, .. } => (egress, len, Tx::Generated),
                 Verdict::Drop(_) => continue,

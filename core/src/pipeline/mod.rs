@@ -18,7 +18,7 @@
 //! - `sg`, `nacl` — security groups (with the flow table: stateful) and network ACLs;
 //! - `route` — the subnet's route table and the dispatch on its target;
 //! - `deliver` — to an ENI (the one "find the ENI by address, deliver or drop") and out a port;
-//! - `igw`, `eigw`, `nat`, `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
+//! - `igw`, `eigw`, `nat` (and `nat64`), `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
 //!   (through `translate`);
 //! - `reply` — RST and ICMP errors, emitted by the wire layer.
 //!
@@ -35,6 +35,7 @@ mod igw;
 mod ingress;
 mod nacl;
 mod nat;
+mod nat64;
 mod privatelink;
 mod reason;
 mod reply;

@@ -17,6 +17,9 @@ impl<T: Tracer> Cx<'_, T> {
     #[inline]
     pub(super) fn via_nat(&mut self, n: NatIdx, subnet: SubnetIdx) -> Step<Verdict> {
         let snap = self.snap;
+        if self.m.dst.is_ipv6() {
+            return self.via_nat64(n, subnet);
+        }
         let nat_subnet = snap.nat_gateways[n].subnet;
         self.tr.stage(Stage::NatGateway { nat: n });
         if !matches!(
@@ -115,11 +118,15 @@ impl<T: Tracer> Cx<'_, T> {
             IpProtocol::Icmp => (0, self.m.icmp_id),
             _ => (self.m.sport, self.m.dport),
         };
-        let (inside, iport) = self
+        let (inside, iport) = match self
             .flows
             .nat()
-            .inbound(remote, rport, addr, nport, self.m.proto, self.rx.now)
-            .ok_or(DropReason::Unsolicited)?;
+            .inbound_any(remote, rport, addr, nport, self.m.proto, self.rx.now)
+            .ok_or(DropReason::Unsolicited)?
+        {
+            (IpAddr::V4(a), p) => (a, p),
+            (IpAddr::V6(a), p) => return self.nat64_inbound(n, remote, a, p),
+        };
         self.translate(Xlat::NatGateway(n), Field::Dst, inside, Some(iport));
         self.deliver_to(IpAddr::V4(inside), Some(nat_subnet))
     }
