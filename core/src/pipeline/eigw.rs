@@ -19,7 +19,7 @@ impl<T: Tracer> Cx<'_, T> {
     /// recorded once the packet leaves.
     #[inline]
     pub(super) fn eigw_outbound(&mut self, subnet: SubnetIdx) -> Step<Verdict> {
-        if !self.m.dst.is_ipv6() || !self.snap.eigw {
+        if !self.m.dst.is_ipv6() || self.snap.eigw_id.is_none() {
             return Err(DropReason::BlackholeRoute);
         }
         self.nacl(subnet, true)?;
@@ -46,7 +46,7 @@ impl<T: Tracer> Cx<'_, T> {
     #[inline]
     pub(super) fn inbound_v6(&mut self, e: EniIdx) -> Step<Verdict> {
         let snap = self.snap;
-        if snap.eigw {
+        if snap.eigw_id.is_some() {
             let (key, side) = FlowKey::from_tuple(EIGW_ZONE.0, &Tuple::of(&self.m));
             if self
                 .flows

@@ -43,7 +43,7 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         nat_gateways: r.nat_gateways.iter().map(nat).collect(),
         endpoints,
         igw_id: r.igw.map(|g| g.internet_gateway_id.clone()),
-        eigw: r.eigw,
+        eigw_id: r.eigw.map(str::to_string),
         internet_port,
         ports: r
             .ports

@@ -295,21 +295,24 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             ),
             json!({"stage": "flow_untracked", "eni": eni(e)}),
         ),
-        Stage::EgressOnly { reply } => (
-            if reply {
-                "eigw       egress-only internet gateway: reply of a connection opened from inside"
-                    .into()
-            } else {
-                "eigw       egress-only internet gateway: out, connection recorded (IPv6, untranslated)"
-                    .into()
-            },
-            json!({"stage": "egress_only_internet_gateway", "reply": reply}),
-        ),
-        Stage::EgressOnlyRefused => (
-            "eigw       egress-only internet gateway: a connection from the internet, not a reply: refused"
-                .into(),
-            json!({"stage": "egress_only_internet_gateway", "refused": true}),
-        ),
+        Stage::EgressOnly { reply } => {
+            let id = snap.eigw_id.as_deref().unwrap_or("-");
+            (
+                if reply {
+                    format!("eigw       {id}: reply of a connection opened from inside")
+                } else {
+                    format!("eigw       {id}: out, connection recorded (IPv6, untranslated)")
+                },
+                json!({"stage": "egress_only_internet_gateway", "gateway": id, "reply": reply}),
+            )
+        }
+        Stage::EgressOnlyRefused => {
+            let id = snap.eigw_id.as_deref().unwrap_or("-");
+            (
+                format!("eigw       {id}: a connection from the internet, not a reply: refused"),
+                json!({"stage": "egress_only_internet_gateway", "gateway": id, "refused": true}),
+            )
+        }
         Stage::TtlDecremented => (
             "ttl        decremented (router mode)".into(),
             json!({"stage": "ttl_decrement"}),

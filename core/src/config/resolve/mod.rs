@@ -51,8 +51,8 @@ pub struct Resolved<'c> {
     pub endpoints: IdxVec<EndpointIdx, Endpoint<'c>>,
     /// The internet gateway attached to the VPC, if any.
     pub igw: Option<&'c m::InternetGateway>,
-    /// Whether an egress-only internet gateway is attached to the VPC.
-    pub eigw: bool,
+    /// The (first) egress-only internet gateway attached to the VPC.
+    pub eigw: Option<&'c str>,
     pub ports: IdxVec<PortIdx, Port<'c>>,
 }
 
@@ -237,7 +237,7 @@ pub fn resolve(cfg: &Config) -> Result<Resolved<'_>, Vec<ConfigError>> {
         nat_gateways,
         endpoints,
         igw,
-        eigw: !gateway::attached_eigws(cfg, vpc).is_empty(),
+        eigw: gateway::attached_eigws(cfg, vpc).first().copied(),
         ports,
     })
 }
