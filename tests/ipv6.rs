@@ -629,3 +629,26 @@ fn nat64_refuses_what_it_cannot_translate_without_changing_a_byte() {
         Verdict::Drop(DropReason::UnsupportedProtocol)
     );
 }
+
+/// An ICMP error about a NAT64 flow is not translated to ICMPv6: refused whole, nothing
+/// rewritten (the IPv4 path translates them back with their quote).
+#[test]
+fn nat64_refuses_an_icmp_error_about_its_flow_without_rewriting_it() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new(V6, HOST64, IpProtocol::Tcp, 40000, 80);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+    // The far end's network answers "unreachable", quoting the translated segment.
+    let mut err = p.buf.clone();
+    let m = p.meta();
+    let router = support::ip("203.0.113.1");
+    let n = wire::emit::icmp_error(&mut err, &m, router, icmp::v4::DEST_UNREACHABLE, 1)
+        .expect("an ICMP error");
+    let mut e = Pkt::from_bytes(err[..n].to_vec());
+    let before = e.bytes().to_vec();
+    assert_eq!(
+        send(&snap, &flows, "internet", &mut e, 1),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
+    assert_eq!(e.bytes(), &before[..]);
+}

@@ -99,12 +99,18 @@ impl<T: Tracer> Cx<'_, T> {
         if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
             let (qsrc, qdst) = (q.src, q.dst);
             let (qsport, qdport) = q.meta.nat_ports();
-            let (inside, iport) = self
+            let (inside, iport) = match self
                 .flows
                 .nat()
-                .inbound(qdst, qdport, qsrc, qsport, q.meta.proto, self.rx.now)
+                .inbound_any(qdst, qdport, qsrc, qsport, q.meta.proto, self.rx.now)
                 .filter(|_| qsrc == addr)
-                .ok_or(DropReason::Unsolicited)?;
+                .ok_or(DropReason::Unsolicited)?
+            {
+                (IpAddr::V4(a), p) => (a, p),
+                // About a NAT64 flow: ICMP errors are not translated to ICMPv6 (yet), and are
+                // refused before any byte changes.
+                (IpAddr::V6(_), _) => return Err(DropReason::UnsupportedProtocol),
+            };
             self.translate(Xlat::NatGateway(n), Field::Dst, inside, None);
             rewrite::set_quoted_src(self.buf, &self.m, &q, inside, iport);
             self.tr.stage(Stage::TranslateQuoted {
