@@ -6,9 +6,19 @@
 # same packet. Tears the lab down on exit (also on failure or Ctrl-C) and exits non-zero if any
 # path misbehaved. Without root it runs the same paths through `vpcfwd trace` only. Then the
 # IPv6 lab, configs/lab6.yaml (scripts/demo6.sh).
+# While the lab is up it prints the web page's URL (the admin API's `/`); `--keep` leaves the lab
+# running after the paths (for clicking through the page, or `vpcfwd top`) until Ctrl-C, then
+# tears it down as usual.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=configs/lab.yaml
+keep=0
+for a in "$@"; do
+  case $a in
+    --keep) keep=1 ;;
+    *) echo "usage: scripts/demo.sh [--keep]" >&2; exit 2 ;;
+  esac
+done
 
 echo "== building vpcfwd (release)"
 cargo build --release --quiet
@@ -27,6 +37,7 @@ if [[ $live -eq 1 ]]; then
   trap 'scripts/lab.sh down >/dev/null 2>&1 || true; rm -f "$FLOW_LOG"*' EXIT INT TERM
   echo "== scripts/lab.sh up (flow logs every 5 s, admin API on $ADMIN)"
   LAB_ADMIN=$ADMIN LAB_FLOW_LOG=$FLOW_LOG LAB_FLOW_LOG_INTERVAL=5 scripts/lab.sh up
+  echo "== the web page: http://$ADMIN/  (live counters, click two boxes to trace; terminal: $BIN top --admin $ADMIN)"
 else
   trap 'rm -f "$FLOW_LOG"*' EXIT
 fi
@@ -91,6 +102,16 @@ if [[ $live -eq 1 ]]; then
   "$BIN" reload --admin "$ADMIN" | sed 's/^/  /'
   got=$(ip netns exec vpcfwd-web python3 scripts/lab_client.py 203.0.113.100 80 1.5)
   [[ $got == "internet sees 198.51.100.10" ]] && echo "  ok    forwarding after the reload: $got" || { echo "  FAIL  after reload: $got"; fail=1; }
+  if [[ $keep -eq 1 ]]; then
+    echo "== --keep: the lab stays up. The page: http://$ADMIN/   terminal: $BIN top --admin $ADMIN"
+    echo "   e.g. ip netns exec vpcfwd-app python3 scripts/lab_client.py 192.0.2.10 80"
+    echo "   Ctrl-C tears it down."
+    kept=1
+    trap 'kept=0' INT
+    while [[ $kept -eq 1 ]]; do sleep 1 || true; done
+    trap 'scripts/lab.sh down >/dev/null 2>&1 || true; rm -f "$FLOW_LOG"*' EXIT INT TERM
+    echo
+  fi
   echo "== scripts/lab.sh down (with vpcfwd's counters of the run)"
   scripts/lab.sh down
   trap 'rm -f "$FLOW_LOG"*' EXIT INT TERM
@@ -108,6 +129,9 @@ if [[ $live -eq 1 ]]; then
 fi
 # The IPv6 lab (configs/lab6.yaml), after the IPv4 one is down: its own script, same binary.
 BIN=$BIN scripts/demo6.sh || fail=1
+if [[ $live -eq 0 ]]; then
+  echo "demo: the web page without root (trace-only): $BIN ui -c $CONFIG, then http://127.0.0.1:9180/"
+fi
 if [[ $fail -ne 0 ]]; then
   echo "demo: some paths misbehaved" >&2
   exit 1

@@ -52,6 +52,12 @@ enum Cmd {
     Stats(control::client::StatsArgs),
     /// Make a running forwarder reload its config file (admin API): exit 2 if it refused.
     Reload(control::client::AdminArgs),
+    /// The topology as Mermaid, Graphviz DOT or SVG; `--trace …` draws a packet's path on top.
+    Graph(vpcfwd::graph::cli::GraphArgs),
+    /// The web page without a forwarder (trace-only, no root): drawing and traced paths.
+    Ui(vpcfwd::ui::UiArgs),
+    /// A running forwarder in the terminal (admin API): packets/s, drops, flows, NAT ports.
+    Top(vpcfwd::top::TopArgs),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +80,9 @@ fn main() -> ExitCode {
         Cmd::Flows(a) => control::client::flows(a),
         Cmd::Stats(a) => control::client::stats(a),
         Cmd::Reload(a) => control::client::reload(a),
+        Cmd::Graph(a) => vpcfwd::graph::cli::run(a),
+        Cmd::Ui(a) => vpcfwd::ui::run(a),
+        Cmd::Top(a) => vpcfwd::top::run(a),
     }
 }
 

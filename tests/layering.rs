@@ -11,7 +11,9 @@ const CORE: &[&str] = &[
 ];
 
 /// The `vpcfwd` package, lowest first (src/lib.rs); every core module is below all of them.
-const VPCFWD: &[&str] = &["load", "observe", "io", "control", "import", "reach"];
+const VPCFWD: &[&str] = &[
+    "load", "observe", "io", "graph", "ui", "control", "import", "reach", "top",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

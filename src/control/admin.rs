@@ -6,6 +6,9 @@
 //! - `POST /flows/flush?addr=&eni=` (or `?all=true`): removes matching flows.
 //! - `POST /reload`, `GET /reload`: reload the config file; the last outcome.
 //! - `POST /pcap/start?port=&dir=`, `POST /pcap/stop?port=`: captures on a running forwarder.
+//! - `GET /` for a browser (`Accept: text/html`): the web page (`crate::ui`), with its
+//!   `/ui/…` assets and `/api/…` (graph, trace, live samples and server-sent events); for
+//!   anything else `/` lists these endpoints.
 //!
 //! Reads walk the flow tables one shard lock at a time (a worker waits at most for one shard's
 //! pass) on a blocking thread, never on a worker.
@@ -56,21 +59,63 @@ pub async fn serve(listener: tokio::net::TcpListener, ctl: Arc<Control>) {
         .route("/reload", get(reload_status).post(reload))
         .route("/pcap/start", post(pcap_start))
         .route("/pcap/stop", post(pcap_stop))
-        .with_state(ctl);
+        .with_state(ctl.clone())
+        // The web page (`/` for a browser) and its API: live counters from this forwarder.
+        .merge(crate::ui::router(
+            Arc::new(crate::ui::UiState {
+                config: ctl.args.config.clone(),
+                live: Some(Arc::new(LivePage(ctl))),
+            }),
+            false,
+        ));
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("admin API: {e}");
     }
 }
 
-async fn index() -> Json<Value> {
+/// What the web page reads from a running forwarder.
+struct LivePage(Arc<Control>);
+
+impl crate::ui::Live for LivePage {
+    fn metrics(&self) -> String {
+        self.0.render_metrics()
+    }
+    fn flows(&self, limit: usize) -> Value {
+        let q = FlowQuery {
+            limit: Some(limit),
+            ..FlowQuery::default()
+        };
+        flow_page(&self.0, q)
+    }
+    fn flow_log_tail(&self, n: usize) -> Vec<String> {
+        self.0
+            .args
+            .flow_log
+            .as_deref()
+            .map(|p| crate::ui::tail(p, n))
+            .unwrap_or_default()
+    }
+}
+
+/// `/`: the web page for a browser, the list of endpoints for anything else.
+async fn index(headers: axum::http::HeaderMap) -> Response {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if html {
+        return crate::ui::page();
+    }
     Json(json!({
         "endpoints": [
             "GET /metrics", "GET /ports", "GET /route-tables",
             "GET /flows?addr=&eni=&offset=&limit=", "POST /flows/flush?addr=&eni=|all=true",
             "GET /nat?offset=&limit=", "GET /reload", "POST /reload",
-            "POST /pcap/start?port=&dir=", "POST /pcap/stop?port="
+            "POST /pcap/start?port=&dir=", "POST /pcap/stop?port=",
+            "GET / (Accept: text/html): the web page"
         ]
     }))
+    .into_response()
 }
 
 /// Runs `f` on the blocking pool (flow-table walks, compiles).
@@ -307,46 +352,48 @@ impl Control {
 }
 
 async fn flows(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
-    let r = blocking(c, move |c| {
-        let names = c.zone_names();
-        let now = c.shared.now();
-        let mut rows: Vec<(String, Value)> = Vec::new();
-        c.shared.flows.conns().for_each(now, |k, v| {
-            if !Control::matches(&q, &names, k, v) {
-                return;
-            }
-            let ((a, ap), (b, bp)) = ends(k, v);
-            let eni = names
-                .get(&v.zone)
-                .cloned()
-                .unwrap_or_else(|| format!("zone-{}", v.zone));
-            let sort = format!("{eni} {a} {ap} {b} {bp} {}", k.proto);
-            rows.push((
-                sort,
-                json!({
-                    "network_interface_id": eni,
-                    "protocol": k.proto,
-                    "src": a.to_string(), "src_port": ap,
-                    "dst": b.to_string(), "dst_port": bp,
-                    "state": format!("{:?}", v.state),
-                    "tracked": v.tracked,
-                    "expires_in_secs": (v.expires - now).as_secs(),
-                }),
-            ));
-        });
-        rows.sort_by(|x, y| x.0.cmp(&y.0));
-        page(
-            rows.into_iter().map(|r| r.1).collect(),
-            q.offset,
-            q.limit,
-            "flows",
-        )
-    })
-    .await;
+    let r = blocking(c, move |c| flow_page(c, q)).await;
     match r {
         Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }
+}
+
+/// One page of the flow table (blocking: walks the shards).
+fn flow_page(c: &Control, q: FlowQuery) -> Value {
+    let names = c.zone_names();
+    let now = c.shared.now();
+    let mut rows: Vec<(String, Value)> = Vec::new();
+    c.shared.flows.conns().for_each(now, |k, v| {
+        if !Control::matches(&q, &names, k, v) {
+            return;
+        }
+        let ((a, ap), (b, bp)) = ends(k, v);
+        let eni = names
+            .get(&v.zone)
+            .cloned()
+            .unwrap_or_else(|| format!("zone-{}", v.zone));
+        let sort = format!("{eni} {a} {ap} {b} {bp} {}", k.proto);
+        rows.push((
+            sort,
+            json!({
+                "network_interface_id": eni,
+                "protocol": k.proto,
+                "src": a.to_string(), "src_port": ap,
+                "dst": b.to_string(), "dst_port": bp,
+                "state": format!("{:?}", v.state),
+                "tracked": v.tracked,
+                "expires_in_secs": (v.expires - now).as_secs(),
+            }),
+        ));
+    });
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    page(
+        rows.into_iter().map(|r| r.1).collect(),
+        q.offset,
+        q.limit,
+        "flows",
+    )
 }
 
 fn page(rows: Vec<Value>, offset: Option<usize>, limit: Option<usize>, name: &str) -> Value {
