@@ -92,6 +92,9 @@ down_dir() {  # down_dir RUN: the lab whose run directory is RUN
       ip netns list | awk '{print $1}' | grep -qx "$ns" && ip netns delete "$ns" || true
     done < "$run/namespaces"
   fi
+  if [[ -f $run/resolv ]]; then
+    while read -r ns; do rm -f "/etc/netns/$ns/resolv.conf"; rmdir "/etc/netns/$ns" 2>/dev/null || true; done < "$run/resolv"
+  fi
   rm -rf "$run"
   echo "lab: down ($run)"
 }
@@ -138,6 +141,12 @@ up() {
     rm -rf "$RUN"; exit 2
   fi
   echo "$cfg" > "$RUN/config"
+  # Instances resolve through the VPC resolver: `ip netns exec` bind-mounts this resolv.conf.
+  while read -r _ ns _ _ dns; do
+    [[ $dns == - || -e /etc/netns/$ns ]] && continue
+    mkdir -p "/etc/netns/$ns" && echo "$ns" >> "$RUN/resolv"
+    printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$dns" > "/etc/netns/$ns/resolv.conf"
+  done < "$RUN/ports"
   "$BIN" run -c "$cfg" --create-namespaces --admin "$ADMIN" \
     --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" ${EXTRA[@]+"${EXTRA[@]}"} \
     > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &
@@ -154,7 +163,7 @@ up() {
   echo "${admin:-$ADMIN}" > "$RUN/admin"
   # One service per port, named by the port ("<port> sees <peer>"), on each of its addresses.
   local i=0 id ns dev addrs a p
-  while read -r id ns dev addrs; do
+  while read -r id ns dev addrs _; do
     [[ -n ${addrs:-} ]] || continue
     local specs=()
     for a in ${addrs//,/ }; do

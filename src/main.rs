@@ -41,7 +41,8 @@ enum Cmd {
     /// Benchmarks users can run.
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// The lab layout of a config: one line per port — id, namespace, device, addresses.
+    /// The lab layout of a config: one line per port — id, namespace, device, addresses, and the
+    /// resolver its host uses (instances: VPC base + 2; `-` for the others).
     Ports {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
@@ -132,10 +133,21 @@ fn ports(path: &std::path::Path) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return report(path, &errors),
     };
+    // Instances resolve through the Amazon-provided resolver (VPC base + 2); other ports: `-`.
+    let resolver = cfg
+        .vpcs
+        .first()
+        .map(|v| config::aws::resolver(v.cidr_block));
     for p in io::plan(&cfg) {
         let addrs: Vec<String> = p.addresses.iter().map(|a| a.to_string()).collect();
+        let dns = cfg
+            .ports
+            .iter()
+            .find(|x| x.port_id == p.port_id && x.network_interface_id.is_some())
+            .and(resolver)
+            .map_or_else(|| "-".to_string(), |r| r.to_string());
         println!(
-            "{} {} {} {}",
+            "{} {} {} {} {dns}",
             p.port_id,
             p.namespace,
             p.device,

@@ -111,6 +111,7 @@ fn every_table_has_a_local_route_per_vpc_cidr() {
         ipv6_native: None,
         enable_dns64: None,
         availability_zone: Some("us-east-1a".into()),
+        availability_zone_id: None,
         tags: vec![],
     });
     let mut db = eni(&mut cfg, "eni-app").clone();

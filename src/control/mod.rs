@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Write VPC flow logs (AWS default format, version 2) to this file.
     #[arg(long, value_name = "FILE")]
     pub flow_log: Option<PathBuf>,
+    /// Flow-log record format: AWS's `LogFormat` (`'${version} ${vpc-id} ${srcaddr} …'`, the
+    /// fields of versions 2–5); the default format (version 2) when absent.
+    #[arg(long, value_name = "FORMAT")]
+    pub flow_log_format: Option<String>,
     /// Flow-log aggregation interval in seconds: 60 or 600 as in AWS; shorter for demos.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub flow_log_interval: u64,
@@ -122,6 +126,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return invalid(&errors),
     };
+    // An unknown flow-log field is a start-up error, before any device exists.
+    if let Some(f) = &args.flow_log_format
+        && let Err(e) = crate::observe::format::Format::parse(f)
+    {
+        eprintln!("error: --flow-log-format: {e}");
+        return ExitCode::from(2);
+    }
     if cfg.options.trace_only {
         eprintln!(
             "error: {}: Options.TraceOnly is set (real AWS addresses): this config is for check and trace only",
@@ -425,6 +436,13 @@ fn start_flow_log(
     snap: &snapshot::Snapshot,
     written: Arc<AtomicU64>,
 ) -> std::io::Result<(FlowLogTap, std::thread::JoinHandle<()>)> {
+    let format = match &args.flow_log_format {
+        Some(f) => Some(
+            crate::observe::format::Format::parse(f)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     let file = RotatingFile::open(path, args.flow_log_max_bytes, 5)?;
     let interval = args.flow_log_interval.max(1);
     if interval != 60 && interval != 600 {
@@ -437,10 +455,10 @@ fn start_flow_log(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut w = flowlog::Writer::new(file, interval, now);
-    w.learn(
-        &snap.account_id,
-        snap.enis.iter().map(|e| (e.zone.0, e.id.clone())),
-    );
+    if let Some(f) = format {
+        w = w.with_format(f);
+    }
+    w.learn_snapshot(snap);
     let h = std::thread::Builder::new()
         .name("vf-flowlog".into())
         .spawn(move || {

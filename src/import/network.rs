@@ -62,6 +62,7 @@ pub(super) fn build(
             ipv6_native: None,
             enable_dns64: None,
             availability_zone: s(sn, "AvailabilityZone").map(str::to_string),
+            availability_zone_id: s(sn, "AvailabilityZoneId").map(str::to_string),
             tags: name_tag(sn),
         });
     }

@@ -53,6 +53,9 @@ pub struct Subnet {
     pub enable_dns64: Option<bool>,
     #[serde(default)]
     pub availability_zone: Option<String>,
+    /// The AZ's ID (`use1-az1`): flow logs' `az-id`.
+    #[serde(default)]
+    pub availability_zone_id: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
 }
