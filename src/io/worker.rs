@@ -25,6 +25,7 @@ use crate::observe::flowlog::{self, Aggregator};
 use crate::observe::{Block, Observer};
 use crate::pipeline::{self, Rx, Verdict};
 use crate::snapshot::PortIdx;
+use crate::wire;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -108,6 +109,7 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             };
             let mut obs = Observer::new(agg.is_some());
             let buf = &mut frames[slot];
+            let version = wire::xlat46::version(&buf[hdr..]);
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
@@ -125,6 +127,13 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                 }
             }
             let (egress, len, tx) = match v {
+                // NAT64 changed the family: the packet left with complete checksums, and the
+                // header it came with (checksum start, segmentation type) no longer fits it.
+                Verdict::Forward { egress, len }
+                    if wire::xlat46::version(&buf[hdr..]) != version =>
+                {
+                    (egress, len, Tx::Generated)
+                }
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
                 Verdict::Reply { egress, len, .. } | Verdict::Answer { egress, len, .. } => {
                     (egress, len, Tx::Generated)
