@@ -714,6 +714,7 @@ fn bring_up(
     created: &mut Namespaces,
 ) -> std::io::Result<TunPort> {
     let ns = p.namespace.as_str();
+    let mut adopted = false;
     if !io::namespace_exists(ns) {
         if !create {
             return Err(std::io::Error::other(format!(
@@ -739,9 +740,26 @@ fn bring_up(
             );
             owned::record(ns);
             created.0.push(ns.to_string());
+            adopted = true;
         }
     }
-    if io::ip(&["-n", ns, "link", "show", "dev", &p.device]).is_ok() {
+    let exists = || io::ip(&["-n", ns, "link", "show", "dev", &p.device]).is_ok();
+    if adopted && exists() {
+        // The dead forwarder's own device: a TUN can outlive its process for a moment (io_uring
+        // tears its rings down asynchronously, holding the fd). Wait for it, then remove it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if exists() {
+            tracing::warn!(
+                "device {} left by the dead forwarder in {ns}: removing it",
+                p.device
+            );
+            let _ = io::ip(&["-n", ns, "link", "delete", &p.device]);
+        }
+    }
+    if exists() {
         return Err(std::io::Error::other(format!(
             "device {} already exists in namespace {ns} (another forwarder on this config?): stop what holds it, or remove it with `ip -n {ns} link delete {}`",
             p.device, p.device
