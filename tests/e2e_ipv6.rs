@@ -1,7 +1,8 @@
 //! End to end on configs/lab6.yaml: real IPv6 TCP and ICMPv6 through real TUN devices in
 //! namespaces this test creates and always removes (see `support/lab.rs`) — the internet
 //! gateway without translation both ways, the egress-only internet gateway (out and back, never
-//! in), NAT64 on the NAT gateway (TCP and ICMPv6 echo to an IPv4 host). Needs root: without it the test prints SKIPPED (a failure under CI=true).
+//! in), NAT64 on the NAT gateway (TCP and ICMPv6 echo to an IPv4 host), the dual-stack
+//! interface endpoint (IPv6 and IPv4 consumers, each to the service target of its family). Needs root: without it the test prints SKIPPED (a failure under CI=true).
 
 mod support;
 use support::lab::*;
@@ -9,10 +10,11 @@ use support::lab::*;
 const LAB6: &str = include_str!("../configs/lab6.yaml");
 
 /// The lab6 services: (port, listening addresses).
-const SERVICES6: [(&str, &[&str]); 3] = [
+const SERVICES6: [(&str, &[&str]); 4] = [
     ("web", &["10.0.1.10:80", "2001:db8:10:1::10:80"]),
     ("v6", &["2001:db8:10:3::10:80", "2001:db8:10:3::10:22"]),
     ("internet", &["203.0.113.100:80", "2001:db8:ff::100:80"]),
+    ("api", &["192.0.2.130:443", "2001:db8:ff:1::130:443"]),
 ];
 
 #[test]
@@ -20,7 +22,7 @@ fn every_ipv6_lab_path_with_real_packets() {
     if !can_run("every_ipv6_lab_path_with_real_packets") {
         return;
     }
-    let lab = Lab::up_custom(LAB6, &["web", "v6", "internet"], &SERVICES6, &[]);
+    let lab = Lab::up_custom(LAB6, &["web", "v6", "internet", "api"], &SERVICES6, &[]);
     let cases = [
         (
             "web",
@@ -54,6 +56,20 @@ fn every_ipv6_lab_path_with_real_packets() {
             "80",
             "internet sees 198.51.100.5",
         ),
+        // The dual-stack interface endpoint: each family to the target of its own.
+        (
+            "web",
+            "2001:db8:10:1::20",
+            "443",
+            "api sees 2001:db8:ff:1::129",
+        ),
+        (
+            "v6",
+            "2001:db8:10:1::20",
+            "443",
+            "api sees 2001:db8:ff:1::129",
+        ),
+        ("web", "10.0.1.20", "443", "api sees 192.0.2.129"),
     ];
     let mut failures = Vec::new();
     for (from, dst, port, want) in cases {

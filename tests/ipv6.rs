@@ -517,6 +517,309 @@ fn an_interface_endpoint_refuses_ipv6_it_cannot_translate_and_changes_no_byte() 
     forwarded_to(&snap, send(&snap, &flows, "web", &mut p, 0), "api");
 }
 
+// ---- dual-stack interface endpoints (IpAddressType) ----
+
+/// Checksums as an independent parser (etherparse) computes them: the IPv4 header's, and the
+/// TCP, UDP, ICMP or ICMPv6 checksum over its pseudo-header. `Err` names the first wrong one.
+fn independent_checksums(p: &[u8]) -> Result<(), String> {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    let s = SlicedPacket::from_ip(p).map_err(|e| format!("etherparse: {e:?}"))?;
+    let (mut s4, mut d4, mut s6, mut d6) = ([0; 4], [0; 4], [0; 16], [0; 16]);
+    let v6 = match &s.net {
+        Some(NetSlice::Ipv4(ip)) => {
+            let h = ip.header().to_header();
+            if h.calc_header_checksum() != h.header_checksum {
+                return Err("IPv4 header checksum".into());
+            }
+            (s4, d4) = (h.source, h.destination);
+            false
+        }
+        Some(NetSlice::Ipv6(ip)) => {
+            (s6, d6) = (ip.header().source(), ip.header().destination());
+            true
+        }
+        other => return Err(format!("not IP: {other:?}")),
+    };
+    let ok = match &s.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            let want = if v6 {
+                t.calc_checksum_ipv6(s6, d6)
+            } else {
+                t.calc_checksum_ipv4(s4, d4)
+            };
+            want.ok() == Some(t.checksum())
+        }
+        Some(TransportSlice::Udp(u)) => {
+            let h = u.to_header();
+            let want = if v6 {
+                h.calc_checksum_ipv6_raw(s6, d6, u.payload())
+            } else {
+                h.calc_checksum_ipv4_raw(s4, d4, u.payload())
+            };
+            want.ok() == Some(u.checksum())
+        }
+        Some(TransportSlice::Icmpv4(i)) => i.icmp_type().calc_checksum(i.payload()) == i.checksum(),
+        Some(TransportSlice::Icmpv6(i)) => i.is_checksum_valid(s6, d6),
+        other => return Err(format!("no transport header: {other:?}")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "L4 checksum of {:?}",
+            wire::parse(p).map(|m| m.proto)
+        ))
+    }
+}
+
+const API6: &str = "2001:db8:10:1::20"; // eni-lab6-api
+
+/// AWS: an interface endpoint with `IpAddressType: dualstack` has ENIs with IPv4 and IPv6
+/// addresses and carries both families. Each is translated within itself: IPv6 consumers reach
+/// the IPv6 target from the load balancer's IPv6 address, IPv4 ones the IPv4 target, and the
+/// replies come back from the endpoint ENI's address of their family.
+#[test]
+fn a_dualstack_interface_endpoint_translates_ipv6_to_an_ipv6_target_and_back() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    for (from, src, dst, target, lb) in [
+        (
+            "web",
+            WEB6,
+            API6,
+            "2001:db8:ff:1::130",
+            "2001:db8:ff:1::129",
+        ),
+        // The IPv6-only instance reaches it too (local IPv6 route).
+        ("v6", V6, API6, "2001:db8:ff:1::130", "2001:db8:ff:1::129"),
+        (
+            "web",
+            "10.0.1.10",
+            "10.0.1.20",
+            "192.0.2.130",
+            "192.0.2.129",
+        ),
+    ] {
+        let mut p = Pkt::new(src, dst, IpProtocol::Tcp, 40000, 443);
+        forwarded_to(&snap, send(&snap, &flows, from, &mut p, 0), "api");
+        let m = p.meta();
+        assert_eq!((m.dst, m.dport), (support::ip(target), 443), "{src}");
+        assert_eq!(m.src, support::ip(lb), "{src}: the load balancer's address");
+        independent_checksums(p.bytes()).unwrap();
+        p.reply();
+        forwarded_to(&snap, send(&snap, &flows, "api", &mut p, 1), from);
+        let r = p.meta();
+        assert_eq!(
+            (r.src, r.sport),
+            (support::ip(dst), 443),
+            "from the endpoint ENI"
+        );
+        assert_eq!((r.dst, r.dport), (support::ip(src), 40000));
+        independent_checksums(p.bytes()).unwrap();
+    }
+    assert_eq!(flows.stats().privatelink_bindings, 3);
+    // The provider cannot open connections, over IPv6 either.
+    let mut p = Pkt::new(
+        "2001:db8:ff:1::130",
+        "2001:db8:ff:1::129",
+        IpProtocol::Tcp,
+        443,
+        5555,
+    );
+    assert_eq!(
+        send(&snap, &flows, "api", &mut p, 2),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+}
+
+/// The same translation with TUN checksum offload: the partial (pseudo-header only) sum is
+/// updated as a sum, and completing it gives the checksum an independent parser expects.
+#[test]
+fn a_dualstack_interface_endpoint_keeps_a_partial_ipv6_checksum_partial() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::from_bytes(support::tcp_with_payload(WEB6, API6, 40001, 443, 100));
+    support::make_partial(&mut p.buf[..p.len]);
+    let mut r = rx(&snap, "web", 0);
+    r.csum = wire::ChecksumMode::Partial;
+    let v = pipeline::process(&snap, &flows, &mut p.buf, p.len, r, &mut NoTrace);
+    forwarded_to(&snap, v, "api");
+    let mut full = p.bytes().to_vec();
+    assert_eq!(full.len(), 60 + 100);
+    assert!(
+        support::csum_eq(support::tcp_csum(&full), support::partial_csum(&full)),
+        "still the pseudo-header sum, of the new addresses"
+    );
+    support::complete_tcp_csum(&mut full);
+    independent_checksums(&full).unwrap();
+}
+
+/// AWS's meanings of `IpAddressType`: what an ipv4 endpoint never carries is refused whole
+/// (`NO_SERVICE_TARGET`, no byte changed); an `ipv6` endpoint (IPv6-only subnets) carries
+/// IPv6 only.
+#[test]
+fn an_endpoint_carries_only_the_families_of_its_ip_address_type() {
+    // ipv4: the ENI's IPv6 address leads nowhere.
+    let yaml = lab6_with(
+        "    IpAddressType: dualstack
+",
+        "    IpAddressType: ipv4
+",
+    );
+    let snap = compile(&yaml);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new(WEB6, API6, IpProtocol::Tcp, 40000, 443);
+    let before = p.bytes().to_vec();
+    assert_eq!(
+        send(&snap, &flows, "web", &mut p, 0),
+        Verdict::Drop(DropReason::NoServiceTarget)
+    );
+    assert_eq!(p.bytes(), &before[..], "not half-translated");
+    assert_eq!(flows.stats().privatelink_bindings, 0, "nothing bound");
+    let mut p = Pkt::new("10.0.1.10", "10.0.1.20", IpProtocol::Tcp, 40000, 443);
+    forwarded_to(&snap, send(&snap, &flows, "web", &mut p, 0), "api");
+    assert_eq!(p.meta().dst, support::ip("192.0.2.130"));
+
+    // ipv6: an endpoint in the IPv6-only subnet, its ENI with an IPv6 address only.
+    let yaml = lab6_with(
+        "    IpAddressType: dualstack
+",
+        "    IpAddressType: ipv6
+",
+    )
+    .replacen(
+        "    SubnetIds: [subnet-public]
+",
+        "    SubnetIds: [subnet-v6only]
+",
+        1,
+    )
+    .replacen(
+        "    InterfaceType: vpc_endpoint
+    SubnetId: subnet-public
+    PrivateIpAddress: 10.0.1.20
+    Ipv6Addresses:
+      - Ipv6Address: 2001:db8:10:1::20
+",
+        "    InterfaceType: vpc_endpoint
+    SubnetId: subnet-v6only
+    Ipv6Native: true
+    Ipv6Addresses:
+      - Ipv6Address: 2001:db8:10:3::20
+",
+        1,
+    )
+    .replacen(
+        "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]
+    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]
+",
+        "    ServiceTargets: [\"[2001:db8:ff:1::130]:443\"]
+    LoadBalancerAddresses: [\"2001:db8:ff:1::129\"]
+",
+        1,
+    );
+    let snap = compile(&yaml);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new(V6, "2001:db8:10:3::20", IpProtocol::Tcp, 40000, 443);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "api");
+    assert_eq!(p.meta().dst, support::ip("2001:db8:ff:1::130"));
+    independent_checksums(p.bytes()).unwrap();
+}
+
+#[test]
+fn check_holds_an_endpoint_to_its_ip_address_type() {
+    assert_valid(LAB6);
+    // dualstack needs targets and load-balancer addresses of both families.
+    assert_error(
+        &lab6_with(
+            "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]
+",
+            "    ServiceTargets: [\"192.0.2.130:443\"]
+",
+        ),
+        &["vpce-lab6-api", "ServiceTargets", "an IPv6 service target"],
+    );
+    assert_error(
+        &lab6_with(
+            "    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]
+",
+            "    LoadBalancerAddresses: [192.0.2.129]
+",
+        ),
+        &[
+            "vpce-lab6-api",
+            "LoadBalancerAddresses",
+            "an IPv6 load balancer address",
+        ],
+    );
+    // ... ENIs with both addresses, in subnets with both ranges.
+    assert_error(
+        &lab6_with(
+            "    PrivateIpAddress: 10.0.1.20
+    Ipv6Addresses:
+      - Ipv6Address: 2001:db8:10:1::20
+",
+            "    PrivateIpAddress: 10.0.1.20
+",
+        ),
+        &[
+            "vpce-lab6-api",
+            "NetworkInterfaceIds[0]",
+            "an IPv4 and an IPv6 address",
+        ],
+    );
+    assert_error(
+        &lab6_with(
+            "    SubnetIds: [subnet-public]
+",
+            "    SubnetIds: [subnet-public, subnet-v6only]
+",
+        ),
+        &[
+            "vpce-lab6-api",
+            "SubnetIds[1]",
+            "subnets with IPv4 and IPv6 ranges",
+        ],
+    );
+    // ipv6 needs IPv6-only subnets and ENIs.
+    assert_error(
+        &lab6_with(
+            "    IpAddressType: dualstack
+",
+            "    IpAddressType: ipv6
+",
+        ),
+        &["vpce-lab6-api", "SubnetIds[0]", "IPv6-only subnets"],
+    );
+    assert_error(
+        &lab6_with(
+            "    IpAddressType: dualstack
+",
+            "    IpAddressType: ipv6
+",
+        ),
+        &[
+            "vpce-lab6-api",
+            "NetworkInterfaceIds[0]",
+            "IPv6 addresses only",
+        ],
+    );
+    // An unknown type is a parse error naming the field.
+    let bad = lab6_with(
+        "    IpAddressType: dualstack
+",
+        "    IpAddressType: both
+",
+    );
+    let e: Vec<String> = config::load::parse_str(&bad, "lab6.yaml")
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    let e = e.join("\n");
+    assert!(e.contains("lab6.yaml:") && e.contains("both"), "{e}");
+}
+
 // ---- NAT64 on the NAT gateway ----
 
 const HOST64: &str = "64:ff9b::cb00:7164"; // 203.0.113.100

@@ -1,6 +1,6 @@
 //! The Amazon-provided resolver's names, as the VPC answers them: the private DNS names of
-//! interface endpoints with `PrivateDnsEnabled: true` (their ENIs' addresses, those in the
-//! asking subnet's Availability Zone first) and each ENI's `ip-a-b-c-d.<region>.compute.internal`
+//! interface endpoints with `PrivateDnsEnabled: true` (their ENIs' addresses of the endpoint's
+//! `IpAddressType`, A and/or AAAA, those in the asking subnet's Availability Zone first) and each ENI's `ip-a-b-c-d.<region>.compute.internal`
 //! (in us-east-1 also AWS's own form there, `ip-a-b-c-d.ec2.internal`). Every other name is
 //! NXDOMAIN: the emulated resolver has no upstream (the lab is cut off from the internet).
 //!
@@ -99,9 +99,16 @@ pub fn compile<'a>(cfg: &'a m::Config, az_of: impl Fn(&str) -> Option<&'a str>) 
         let Some(name) = private_dns_name(ep) else {
             continue;
         };
+        // The records of the endpoint's IpAddressType (its default DnsRecordIpType): A for
+        // ipv4, AAAA for ipv6, both for dualstack.
+        let ty = ep.ip_address_type.unwrap_or_default();
         for n in ep.network_interface_ids.iter().filter_map(|id| eni(id)) {
-            if let Some(a) = n.private_ip_address {
-                t.add(&name, a.into(), az_of(&n.subnet_id));
+            let az = az_of(&n.subnet_id);
+            if let Some(a) = n.private_ip_address.filter(|_| ty.carries(false)) {
+                t.add(&name, a.into(), az);
+            }
+            for a in n.ipv6_addresses.iter().filter(|_| ty.carries(true)) {
+                t.add(&name, a.ipv6_address.into(), az);
             }
         }
     }

@@ -154,21 +154,21 @@ fn nat(n: &resolve::Nat<'_>) -> NatGateway {
 fn endpoint(e: &resolve::Endpoint<'_>) -> Endpoint {
     let kind = match e.kind {
         Kind::Gateway { service, .. } => EndpointKind::Gateway(service),
-        Kind::Interface => EndpointKind::Interface {
-            targets: e
-                .cfg
+        Kind::Interface => EndpointKind::interface(
+            e.cfg
                 .service_targets
                 .iter()
                 .map(|t| (t.ip(), t.port()))
                 .collect(),
-            lb_addrs: e.cfg.load_balancer_addresses.clone(),
-        },
+            e.cfg.load_balancer_addresses.clone(),
+        ),
     };
     Endpoint {
         id: e.cfg.vpc_endpoint_id.clone(),
         kind,
         service: e.cfg.service_name.clone(),
         port: None,
+        ip_type: e.cfg.ip_address_type.unwrap_or_default(),
     }
 }
 

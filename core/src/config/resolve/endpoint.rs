@@ -1,7 +1,9 @@
 //! VPC endpoints: a gateway endpoint's prefix list (the one named for its service, found
 //! once) and route tables; an interface endpoint's subnets (one per AZ), ENIs and groups.
 
-use super::super::{Errors, GatewayService, InterfaceType, VpcEndpointType, model as m};
+use super::super::{
+    EndpointIpAddressType, Errors, GatewayService, InterfaceType, VpcEndpointType, model as m,
+};
 use super::{Endpoint, EndpointIdx, Idx, IdxVec, PlIdx, Scope};
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
@@ -101,7 +103,29 @@ fn interface(s: &Scope<'_>, ep: &m::VpcEndpoint, e: &mut Errors) {
         match s.subnets.get(sub) {
             None => e.push(id, f, format!("unknown subnet {sub}")),
             Some(x) => {
-                if !azs.insert(&s.subnet(x).availability_zone) {
+                let sn = s.subnet(x);
+                let (v4, v6) = (
+                    sn.cidr_block.is_some(),
+                    !sn.ipv6_cidr_block_association_set.is_empty(),
+                );
+                let ty = ep.ip_address_type.unwrap_or_default();
+                // AWS: dualstack needs subnets with both ranges, ipv6 IPv6-only subnets.
+                let why = match ty {
+                    EndpointIpAddressType::Dualstack if !(v4 && v6) => {
+                        Some("a dualstack endpoint needs subnets with IPv4 and IPv6 ranges")
+                    }
+                    EndpointIpAddressType::Ipv6 if v4 || !v6 => {
+                        Some("an ipv6 endpoint needs IPv6-only subnets")
+                    }
+                    EndpointIpAddressType::Ipv4 if !v4 => {
+                        Some("an ipv4 endpoint needs subnets with an IPv4 range")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    e.push(id, &f, format!("{sub}: {why}"));
+                }
+                if !azs.insert(&sn.availability_zone) {
                     e.push(
                         id,
                         f,
@@ -120,6 +144,25 @@ fn interface(s: &Scope<'_>, ep: &m::VpcEndpoint, e: &mut Errors) {
         let eni = &s.cfg.network_interfaces[x.index()];
         if eni.interface_type != Some(InterfaceType::VpcEndpoint) {
             e.push(id, &f, format!("{n} is not InterfaceType vpc_endpoint"));
+        }
+        // AWS assigns the endpoint's ENIs the addresses of its IpAddressType.
+        let ty = ep.ip_address_type.unwrap_or_default();
+        let (has4, has6) = (
+            eni.private_ip_address.is_some(),
+            !eni.ipv6_addresses.is_empty(),
+        );
+        match ty {
+            EndpointIpAddressType::Dualstack if !(has4 && has6) => e.push(
+                id,
+                &f,
+                format!("{n}: a dualstack endpoint's ENI has an IPv4 and an IPv6 address"),
+            ),
+            EndpointIpAddressType::Ipv6 if has4 || !has6 => e.push(
+                id,
+                &f,
+                format!("{n}: an ipv6 endpoint's ENI has IPv6 addresses only"),
+            ),
+            _ => {}
         }
         if !ep.subnet_ids.contains(&eni.subnet_id) {
             e.push(
