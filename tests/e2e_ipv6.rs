@@ -2,7 +2,8 @@
 //! namespaces this test creates and always removes (see `support/lab.rs`) — the internet
 //! gateway without translation both ways, the egress-only internet gateway (out and back, never
 //! in), NAT64 on the NAT gateway (TCP and ICMPv6 echo to an IPv4 host), the dual-stack
-//! interface endpoint (IPv6 and IPv4 consumers, each to the service target of its family). Needs root: without it the test prints SKIPPED (a failure under CI=true).
+//! interface endpoint (IPv6 and IPv4 consumers, each to the service target of its family), the
+//! dual-stack gateway endpoint (S3's IPv6 list routed to it). Needs root: without it the test prints SKIPPED (a failure under CI=true).
 
 mod support;
 use support::lab::*;
@@ -10,11 +11,12 @@ use support::lab::*;
 const LAB6: &str = include_str!("../configs/lab6.yaml");
 
 /// The lab6 services: (port, listening addresses).
-const SERVICES6: [(&str, &[&str]); 4] = [
+const SERVICES6: [(&str, &[&str]); 5] = [
     ("web", &["10.0.1.10:80", "2001:db8:10:1::10:80"]),
     ("v6", &["2001:db8:10:3::10:80", "2001:db8:10:3::10:22"]),
     ("internet", &["203.0.113.100:80", "2001:db8:ff::100:80"]),
     ("api", &["192.0.2.130:443", "2001:db8:ff:1::130:443"]),
+    ("s3", &["192.0.2.10:443", "2001:db8:53::10:443"]),
 ];
 
 #[test]
@@ -22,7 +24,12 @@ fn every_ipv6_lab_path_with_real_packets() {
     if !can_run("every_ipv6_lab_path_with_real_packets") {
         return;
     }
-    let lab = Lab::up_custom(LAB6, &["web", "v6", "internet", "api"], &SERVICES6, &[]);
+    let lab = Lab::up_custom(
+        LAB6,
+        &["web", "v6", "internet", "api", "s3"],
+        &SERVICES6,
+        &[],
+    );
     let cases = [
         (
             "web",
@@ -70,6 +77,10 @@ fn every_ipv6_lab_path_with_real_packets() {
             "api sees 2001:db8:ff:1::129",
         ),
         ("web", "10.0.1.20", "443", "api sees 192.0.2.129"),
+        // The dual-stack gateway endpoint: S3's IPv6 range routed to it, untranslated.
+        ("v6", "2001:db8:53::10", "443", "s3 sees 2001:db8:10:3::10"),
+        ("web", "2001:db8:53::10", "443", "s3 sees 2001:db8:10:1::10"),
+        ("web", "192.0.2.10", "443", "s3 sees 10.0.1.10"),
     ];
     let mut failures = Vec::new();
     for (from, dst, port, want) in cases {

@@ -408,8 +408,13 @@ fn untracked_with_any_ipv6_rules_both_ways() {
 fn the_reserved_ipv6_range_is_never_forwarded() {
     let snap = lab6();
     let flows = FlowTable::new(1024);
-    for dst in ["fd00:ec2::254", "fd00:ec2::253", "fd00:ec2:1::1"] {
-        let mut p = Pkt::new(WEB6, dst, IpProtocol::Udp, 40000, 53);
+    // fd00:ec2::253 answers DNS (the resolver): anything else to it is never forwarded either.
+    for (dst, proto, port) in [
+        ("fd00:ec2::254", IpProtocol::Udp, 53),
+        ("fd00:ec2::253", IpProtocol::Tcp, 80),
+        ("fd00:ec2:1::1", IpProtocol::Udp, 53),
+    ] {
+        let mut p = Pkt::new(WEB6, dst, proto, 40000, port);
         assert_eq!(
             send(&snap, &flows, "web", &mut p, 0),
             Verdict::Drop(DropReason::ReservedDestination),
@@ -573,6 +578,9 @@ fn independent_checksums(p: &[u8]) -> Result<(), String> {
 }
 
 const API6: &str = "2001:db8:10:1::20"; // eni-lab6-api
+/// vpce-lab6-api's `IpAddressType` line, as a unique fixture edit.
+const API_TYPE: &str =
+    "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: dualstack\n";
 
 /// AWS: an interface endpoint with `IpAddressType: dualstack` has ENIs with IPv4 and IPv6
 /// addresses and carries both families. Each is translated within itself: IPv6 consumers reach
@@ -661,10 +669,8 @@ fn a_dualstack_interface_endpoint_keeps_a_partial_ipv6_checksum_partial() {
 fn an_endpoint_carries_only_the_families_of_its_ip_address_type() {
     // ipv4: the ENI's IPv6 address leads nowhere.
     let yaml = lab6_with(
-        "    IpAddressType: dualstack
-",
-        "    IpAddressType: ipv4
-",
+        API_TYPE,
+        "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: ipv4\n",
     );
     let snap = compile(&yaml);
     let flows = FlowTable::new(1024);
@@ -682,40 +688,22 @@ fn an_endpoint_carries_only_the_families_of_its_ip_address_type() {
 
     // ipv6: an endpoint in the IPv6-only subnet, its ENI with an IPv6 address only.
     let yaml = lab6_with(
-        "    IpAddressType: dualstack
-",
-        "    IpAddressType: ipv6
-",
+        API_TYPE,
+        "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: ipv6\n",
     )
     .replacen(
-        "    SubnetIds: [subnet-public]
-",
-        "    SubnetIds: [subnet-v6only]
-",
+        "    SubnetIds: [subnet-public]\n",
+        "    SubnetIds: [subnet-v6only]\n",
         1,
     )
     .replacen(
-        "    InterfaceType: vpc_endpoint
-    SubnetId: subnet-public
-    PrivateIpAddress: 10.0.1.20
-    Ipv6Addresses:
-      - Ipv6Address: 2001:db8:10:1::20
-",
-        "    InterfaceType: vpc_endpoint
-    SubnetId: subnet-v6only
-    Ipv6Native: true
-    Ipv6Addresses:
-      - Ipv6Address: 2001:db8:10:3::20
-",
+        "    InterfaceType: vpc_endpoint\n    SubnetId: subnet-public\n    PrivateIpAddress: 10.0.1.20\n    Ipv6Addresses:\n      - Ipv6Address: 2001:db8:10:1::20\n",
+        "    InterfaceType: vpc_endpoint\n    SubnetId: subnet-v6only\n    Ipv6Native: true\n    Ipv6Addresses:\n      - Ipv6Address: 2001:db8:10:3::20\n",
         1,
     )
     .replacen(
-        "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]
-    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]
-",
-        "    ServiceTargets: [\"[2001:db8:ff:1::130]:443\"]
-    LoadBalancerAddresses: [\"2001:db8:ff:1::129\"]
-",
+        "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]\n    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]\n",
+        "    ServiceTargets: [\"[2001:db8:ff:1::130]:443\"]\n    LoadBalancerAddresses: [\"2001:db8:ff:1::129\"]\n",
         1,
     );
     let snap = compile(&yaml);
@@ -732,19 +720,15 @@ fn check_holds_an_endpoint_to_its_ip_address_type() {
     // dualstack needs targets and load-balancer addresses of both families.
     assert_error(
         &lab6_with(
-            "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]
-",
-            "    ServiceTargets: [\"192.0.2.130:443\"]
-",
+            "    ServiceTargets: [\"192.0.2.130:443\", \"[2001:db8:ff:1::130]:443\"]\n",
+            "    ServiceTargets: [\"192.0.2.130:443\"]\n",
         ),
         &["vpce-lab6-api", "ServiceTargets", "an IPv6 service target"],
     );
     assert_error(
         &lab6_with(
-            "    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]
-",
-            "    LoadBalancerAddresses: [192.0.2.129]
-",
+            "    LoadBalancerAddresses: [192.0.2.129, \"2001:db8:ff:1::129\"]\n",
+            "    LoadBalancerAddresses: [192.0.2.129]\n",
         ),
         &[
             "vpce-lab6-api",
@@ -755,12 +739,8 @@ fn check_holds_an_endpoint_to_its_ip_address_type() {
     // ... ENIs with both addresses, in subnets with both ranges.
     assert_error(
         &lab6_with(
-            "    PrivateIpAddress: 10.0.1.20
-    Ipv6Addresses:
-      - Ipv6Address: 2001:db8:10:1::20
-",
-            "    PrivateIpAddress: 10.0.1.20
-",
+            "    PrivateIpAddress: 10.0.1.20\n    Ipv6Addresses:\n      - Ipv6Address: 2001:db8:10:1::20\n",
+            "    PrivateIpAddress: 10.0.1.20\n",
         ),
         &[
             "vpce-lab6-api",
@@ -770,10 +750,8 @@ fn check_holds_an_endpoint_to_its_ip_address_type() {
     );
     assert_error(
         &lab6_with(
-            "    SubnetIds: [subnet-public]
-",
-            "    SubnetIds: [subnet-public, subnet-v6only]
-",
+            "    SubnetIds: [subnet-public]\n",
+            "    SubnetIds: [subnet-public, subnet-v6only]\n",
         ),
         &[
             "vpce-lab6-api",
@@ -784,19 +762,15 @@ fn check_holds_an_endpoint_to_its_ip_address_type() {
     // ipv6 needs IPv6-only subnets and ENIs.
     assert_error(
         &lab6_with(
-            "    IpAddressType: dualstack
-",
-            "    IpAddressType: ipv6
-",
+            API_TYPE,
+            "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: ipv6\n",
         ),
         &["vpce-lab6-api", "SubnetIds[0]", "IPv6-only subnets"],
     );
     assert_error(
         &lab6_with(
-            "    IpAddressType: dualstack
-",
-            "    IpAddressType: ipv6
-",
+            API_TYPE,
+            "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: ipv6\n",
         ),
         &[
             "vpce-lab6-api",
@@ -806,10 +780,8 @@ fn check_holds_an_endpoint_to_its_ip_address_type() {
     );
     // An unknown type is a parse error naming the field.
     let bad = lab6_with(
-        "    IpAddressType: dualstack
-",
-        "    IpAddressType: both
-",
+        API_TYPE,
+        "    ServiceName: com.amazonaws.vpce.us-east-1.vpce-svc-lab6\n    IpAddressType: both\n",
     );
     let e: Vec<String> = config::load::parse_str(&bad, "lab6.yaml")
         .unwrap_err()
@@ -954,4 +926,95 @@ fn nat64_refuses_an_icmp_error_about_its_flow_without_rewriting_it() {
         Verdict::Drop(DropReason::UnsupportedProtocol)
     );
     assert_eq!(e.bytes(), &before[..]);
+}
+
+// ---- gateway endpoints over IPv6 ----
+
+const S3_6: &str = "2001:db8:53::10";
+
+/// AWS: a gateway endpoint with `IpAddressType: dualstack` routes its service's IPv6 ranges
+/// too — the AWS-managed IPv6 list (`com.amazonaws.<region>.ipv6.s3`) gets a route to the
+/// endpoint in each of its tables, next to the IPv4 list — with no translation either way.
+#[test]
+fn a_dualstack_gateway_endpoint_routes_the_services_ipv6_list_untranslated() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    for (from, src, dst) in [
+        ("v6", V6, S3_6),
+        ("web", WEB6, S3_6),
+        ("web", "10.0.1.10", "192.0.2.10"),
+    ] {
+        let mut p = Pkt::new(src, dst, IpProtocol::Tcp, 40000, 443);
+        let before = p.bytes().to_vec();
+        forwarded_to(&snap, send(&snap, &flows, from, &mut p, 0), "s3");
+        assert_eq!(p.bytes(), &before[..], "{src}: no translation");
+        p.reply();
+        forwarded_to(&snap, send(&snap, &flows, "s3", &mut p, 1), from);
+    }
+    // The service cannot open connections over IPv6 either.
+    let mut p = Pkt::new(S3_6, V6, IpProtocol::Tcp, 443, 80);
+    assert_eq!(
+        send(&snap, &flows, "s3", &mut p, 2),
+        Verdict::Drop(DropReason::Unsolicited)
+    );
+    // Flow logs name the service of the IPv6 list as of the IPv4 one.
+    let s3: Vec<_> = snap
+        .aws_services
+        .iter()
+        .filter(|(_, s)| s == "S3")
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(s3, ["192.0.2.0/26", "2001:db8:53::/64"]);
+}
+
+/// `ipv4` (AWS's default): only the IPv4 list is routed; IPv6 traffic to the service takes the
+/// subnet's other routes (here `::/0 → eigw-lab6`), as it does in AWS.
+#[test]
+fn an_ipv4_gateway_endpoint_leaves_ipv6_to_the_other_routes() {
+    let yaml = lab6_with(
+        "    ServiceName: com.amazonaws.us-east-1.s3\n    IpAddressType: dualstack\n",
+        "    ServiceName: com.amazonaws.us-east-1.s3\n",
+    );
+    let snap = compile(&yaml);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new(V6, S3_6, IpProtocol::Tcp, 40000, 443);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+    let mut p = Pkt::new("10.0.1.10", "192.0.2.10", IpProtocol::Tcp, 40000, 443);
+    forwarded_to(&snap, send(&snap, &flows, "web", &mut p, 0), "s3");
+}
+
+#[test]
+fn check_holds_a_gateway_endpoint_to_its_ip_address_type() {
+    // dualstack needs the service's IPv6 list.
+    assert_error(
+        &lab6_with(
+            "    PrefixListName: com.amazonaws.us-east-1.ipv6.s3\n",
+            "    PrefixListName: lab-ipv6-s3\n",
+        ),
+        &[
+            "vpce-lab6-s3",
+            "IpAddressType",
+            "no prefix list has PrefixListName com.amazonaws.us-east-1.ipv6.s3",
+        ],
+    );
+    // A gateway endpoint is ipv4 or dualstack.
+    assert_error(
+        &lab6_with(
+            "    ServiceName: com.amazonaws.us-east-1.s3\n    IpAddressType: dualstack\n",
+            "    ServiceName: com.amazonaws.us-east-1.s3\n    IpAddressType: ipv6\n",
+        ),
+        &["vpce-lab6-s3", "IpAddressType", "ipv4 or dualstack"],
+    );
+    // The IPv6 list's route is the endpoint's: not to be written by hand.
+    assert_error(
+        &lab6_with(
+            "      - DestinationIpv6CidrBlock: 64:ff9b::/96\n",
+            "      - DestinationPrefixListId: pl-lab6-s3-v6\n        GatewayId: igw-lab6\n      - DestinationIpv6CidrBlock: 64:ff9b::/96\n",
+        ),
+        &[
+            "rtb-v6only",
+            "DestinationPrefixListId",
+            "managed by the endpoint",
+        ],
+    );
 }

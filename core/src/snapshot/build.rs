@@ -190,6 +190,8 @@ fn aws_services(r: &Resolved<'_>) -> Vec<(IpNet, String)> {
         let Some((_, service)) = rest.split_once('.') else {
             continue;
         };
+        // `com.amazonaws.<region>.ipv6.s3` is S3's IPv6 list.
+        let service = service.strip_prefix("ipv6.").unwrap_or(service);
         if p.owner_id.as_deref() != Some("AWS") {
             continue;
         }
