@@ -905,27 +905,264 @@ fn nat64_refuses_what_it_cannot_translate_without_changing_a_byte() {
     );
 }
 
-/// An ICMP error about a NAT64 flow is not translated to ICMPv6: refused whole, nothing
-/// rewritten (the IPv4 path translates them back with their quote).
+/// An ICMPv4 error from `router` about the IPv4 packet `out` (what NAT64 sent), quoting it
+/// whole (RFC 1812 §4.3.2.3 lets a router quote up to 576 bytes; Linux does), its rest of
+/// header (MTU, pointer) set to `rest`.
+fn icmp4_error_about(out: &Pkt, router: &str, ty: u8, code: u8, rest: [u8; 4]) -> Pkt {
+    use std::net::Ipv4Addr;
+    let q = out.bytes();
+    let mut e = vec![0u8; 28 + q.len()];
+    e[0] = 0x45;
+    let total = e.len() as u16;
+    e[2..4].copy_from_slice(&total.to_be_bytes());
+    e[8] = 64;
+    e[9] = 1;
+    e[12..16].copy_from_slice(&router.parse::<Ipv4Addr>().unwrap().octets());
+    e[16..20].copy_from_slice(&q[12..16]);
+    let c = wire::checksum::checksum(&e[..20]);
+    e[10..12].copy_from_slice(&c.to_be_bytes());
+    e[20] = ty;
+    e[21] = code;
+    e[24..28].copy_from_slice(&rest);
+    e[28..].copy_from_slice(q);
+    let c = wire::checksum::checksum(&e[20..]);
+    e[22..24].copy_from_slice(&c.to_be_bytes());
+    Pkt::from_bytes(e)
+}
+
+/// The quoted packet of an ICMP error (after the outer IP header and the 8 bytes of ICMP).
+fn quote(p: &Pkt) -> &[u8] {
+    let m = p.meta();
+    &p.bytes()[m.l4_offset + 8..]
+}
+
+/// RFC 7915 §4.2: an ICMPv4 error about a NAT64 flow goes back to the IPv6 host as the ICMPv6
+/// error it maps to, from `64:ff9b::<router>`, quoting the packet as the host sent it (IPv6
+/// header, its own port, the quoted checksum moved to the IPv6 pseudo-header); the MTU of
+/// "fragmentation needed" grows by the 20 bytes the headers differ. Checked by etherparse.
 #[test]
-fn nat64_refuses_an_icmp_error_about_its_flow_without_rewriting_it() {
+fn nat64_translates_icmp_errors_about_its_flows_to_icmpv6_with_their_quote() {
+    use etherparse::{Ipv6HeaderSlice, UdpHeaderSlice};
+    use icmp::{v4, v6};
     let snap = lab6();
     let flows = FlowTable::new(1024);
-    let mut p = Pkt::new(V6, HOST64, IpProtocol::Tcp, 40000, 80);
-    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
-    // The far end's network answers "unreachable", quoting the translated segment.
-    let mut err = p.buf.clone();
-    let m = p.meta();
-    let router = support::ip("203.0.113.1");
-    let n = wire::emit::icmp_error(&mut err, &m, router, icmp::v4::DEST_UNREACHABLE, 1)
-        .expect("an ICMP error");
-    let mut e = Pkt::from_bytes(err[..n].to_vec());
+    let router = "203.0.113.1";
+    let router64 = "64:ff9b::cb00:7101";
+    for (ty, code, rest, want) in [
+        (
+            v4::DEST_UNREACHABLE,
+            3,
+            [0; 4],
+            (v6::DEST_UNREACHABLE, 4, [0; 4]),
+        ),
+        (
+            v4::DEST_UNREACHABLE,
+            1,
+            [0; 4],
+            (v6::DEST_UNREACHABLE, 0, [0; 4]),
+        ),
+        (
+            v4::DEST_UNREACHABLE,
+            13,
+            [0; 4],
+            (v6::DEST_UNREACHABLE, 1, [0; 4]),
+        ),
+        // Fragmentation needed, MTU 1400 → packet too big, MTU 1420.
+        (
+            v4::DEST_UNREACHABLE,
+            4,
+            [0, 0, 0x05, 0x78],
+            (v6::PACKET_TOO_BIG, 0, 1420u32.to_be_bytes()),
+        ),
+        // MTU 0 (an old router): the largest RFC 1191 plateau below the quoted length (36: none
+        // is, the smallest, 68, is taken), plus 20.
+        (
+            v4::DEST_UNREACHABLE,
+            4,
+            [0; 4],
+            (v6::PACKET_TOO_BIG, 0, 88u32.to_be_bytes()),
+        ),
+        (v4::TIME_EXCEEDED, 0, [0; 4], (v6::TIME_EXCEEDED, 0, [0; 4])),
+        // Protocol unreachable → parameter problem at the Next Header field (offset 6).
+        (
+            v4::DEST_UNREACHABLE,
+            2,
+            [0; 4],
+            (v6::PARAM_PROBLEM, 1, [0, 0, 0, 6]),
+        ),
+        // Parameter problem at the IPv4 TTL (offset 8) → at the hop limit (offset 7).
+        (
+            v4::PARAM_PROBLEM,
+            0,
+            [8, 0, 0, 0],
+            (v6::PARAM_PROBLEM, 0, [0, 0, 0, 7]),
+        ),
+    ] {
+        let mut out = Pkt::new(V6, HOST64, IpProtocol::Udp, 5353, 53);
+        forwarded_to(&snap, send(&snap, &flows, "v6", &mut out, 0), "internet");
+        let eport = out.meta().sport;
+        let mut e = icmp4_error_about(&out, router, ty, code, rest);
+        forwarded_to(&snap, send(&snap, &flows, "internet", &mut e, 1), "v6");
+        let m = e.meta();
+        assert_eq!(
+            (m.src, m.dst),
+            (support::ip(router64), support::ip(V6)),
+            "{ty}/{code}"
+        );
+        assert_eq!(
+            (m.proto, m.icmp_type, m.icmp_code),
+            (IpProtocol::Icmpv6, want.0, want.1),
+            "{ty}/{code}"
+        );
+        assert_eq!(&e.bytes()[44..48], &want.2, "{ty}/{code}: MTU / pointer");
+        independent_checksums(e.bytes()).unwrap();
+        // The quote: the datagram as the IPv6 host sent it, its checksum right again.
+        let q = quote(&e);
+        let ip = Ipv6HeaderSlice::from_slice(q).expect("a quoted IPv6 header");
+        assert_eq!(ip.source_addr(), V6.parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(
+            ip.destination_addr(),
+            HOST64.parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            (ip.next_header(), ip.payload_length()),
+            (etherparse::IpNumber::UDP, 16)
+        );
+        let u = UdpHeaderSlice::from_slice(&q[40..]).unwrap();
+        assert_eq!(
+            (u.source_port(), u.destination_port()),
+            (5353, 53),
+            "not {eport}"
+        );
+        let want_c = u
+            .to_header()
+            .calc_checksum_ipv6_raw(ip.source(), ip.destination(), &q[48..])
+            .unwrap();
+        assert_eq!(u.checksum(), want_c, "the quoted UDP checksum");
+    }
+}
+
+/// The quoted packet may be an ICMP echo (a ping through NAT64 that a router answers with
+/// "time exceeded"): it goes back as the ICMPv6 echo request the host sent, its identifier and
+/// checksum (now over the IPv6 pseudo-header) as they were.
+#[test]
+fn nat64_translates_a_time_exceeded_about_a_ping_with_the_echo_it_quotes() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut out = echo6(V6, HOST64, 77);
+    let sent = out.bytes().to_vec();
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut out, 0), "internet");
+    let mut e = icmp4_error_about(&out, "203.0.113.1", icmp::v4::TIME_EXCEEDED, 0, [0; 4]);
+    forwarded_to(&snap, send(&snap, &flows, "internet", &mut e, 1), "v6");
+    independent_checksums(e.bytes()).unwrap();
+    let q = quote(&e);
+    // Byte for byte what the host sent, but for the hop limit (the quoted TTL).
+    assert_eq!(&q[..7], &sent[..7]);
+    assert_eq!(
+        &q[8..],
+        &sent[8..],
+        "addresses, echo type, identifier and checksum"
+    );
+}
+
+/// RFC 7915 §5.2: an ICMPv6 error the IPv6 host sends about a packet it received through NAT64
+/// (here port unreachable for a datagram from the IPv4 host) goes to the IPv4 host as ICMPv4,
+/// from the gateway's Elastic IP, quoting the datagram as the IPv4 host sent it.
+#[test]
+fn nat64_translates_an_icmpv6_error_from_the_host_to_icmpv4_with_its_quote() {
+    use etherparse::{Ipv4HeaderSlice, UdpHeaderSlice};
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut out = Pkt::new(V6, HOST64, IpProtocol::Udp, 5353, 53);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut out, 0), "internet");
+    let eport = out.meta().sport;
+    out.reply();
+    forwarded_to(&snap, send(&snap, &flows, "internet", &mut out, 1), "v6");
+    // The host's socket is gone: port unreachable, quoting the datagram it got.
+    let mut err = out.buf.clone();
+    let n = wire::emit::icmp_error(
+        &mut err,
+        &out.meta(),
+        support::ip(V6),
+        icmp::v6::DEST_UNREACHABLE,
+        4,
+    )
+    .unwrap();
+    err.truncate(n);
+    let mut e = Pkt::from_bytes(err);
+    assert!(
+        independent_checksums(e.bytes()).is_ok(),
+        "a valid ICMPv6 error to start with"
+    );
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut e, 2), "internet");
+    let m = e.meta();
+    assert_eq!(
+        (m.src, m.dst),
+        (support::ip("198.51.100.5"), support::ip("203.0.113.100"))
+    );
+    assert_eq!(
+        (m.proto, m.icmp_type, m.icmp_code),
+        (IpProtocol::Icmp, icmp::v4::DEST_UNREACHABLE, 3)
+    );
+    independent_checksums(e.bytes()).unwrap();
+    let q = quote(&e);
+    let ip = Ipv4HeaderSlice::from_slice(q).expect("a quoted IPv4 header");
+    assert_eq!(
+        (
+            ip.source_addr().to_string(),
+            ip.destination_addr().to_string()
+        ),
+        ("203.0.113.100".into(), "198.51.100.5".into())
+    );
+    assert_eq!(ip.to_header().calc_header_checksum(), ip.header_checksum());
+    assert_eq!(
+        (ip.protocol(), ip.total_len()),
+        (etherparse::IpNumber::UDP, 36)
+    );
+    let u = UdpHeaderSlice::from_slice(&q[20..]).unwrap();
+    assert_eq!((u.source_port(), u.destination_port()), (53, eport));
+    let want_c = u
+        .to_header()
+        .calc_checksum_ipv4_raw(ip.source(), ip.destination(), &q[28..])
+        .unwrap();
+    assert_eq!(u.checksum(), want_c, "the quoted UDP checksum");
+}
+
+/// What RFC 7915 does not translate (ICMPv4 source quench; an ICMPv6 error about no flow of
+/// the gateway) is refused whole: `UNSUPPORTED_PROTOCOL`, not a byte changed.
+#[test]
+fn nat64_refuses_icmp_errors_it_cannot_translate_without_rewriting_them() {
+    let snap = lab6();
+    let flows = FlowTable::new(1024);
+    let mut out = Pkt::new(V6, HOST64, IpProtocol::Tcp, 40000, 80);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut out, 0), "internet");
+    let mut e = icmp4_error_about(&out, "203.0.113.1", icmp::v4::SOURCE_QUENCH, 0, [0; 4]);
     let before = e.bytes().to_vec();
     assert_eq!(
         send(&snap, &flows, "internet", &mut e, 1),
         Verdict::Drop(DropReason::UnsupportedProtocol)
     );
     assert_eq!(e.bytes(), &before[..]);
+    // An ICMPv6 error about a datagram that never came through the gateway.
+    let stray = Pkt::new(HOST64, V6, IpProtocol::Udp, 53, 9999);
+    let mut err = stray.buf.clone();
+    let n = wire::emit::icmp_error(
+        &mut err,
+        &stray.meta(),
+        support::ip(V6),
+        icmp::v6::DEST_UNREACHABLE,
+        4,
+    )
+    .unwrap();
+    err.truncate(n);
+    let mut e = Pkt::from_bytes(err);
+    let before = e.bytes().to_vec();
+    assert_eq!(
+        send(&snap, &flows, "v6", &mut e, 1),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
+    assert_eq!(e.bytes(), &before[..]);
+    assert_eq!(flows.nat().stats().active, 1, "nothing bound for it");
 }
 
 // ---- gateway endpoints over IPv6 ----
