@@ -1255,3 +1255,191 @@ fn check_holds_a_gateway_endpoint_to_its_ip_address_type() {
         ],
     );
 }
+
+// ---- the resolver at fd00:ec2::253, DNS64 ----
+
+/// A DNS query for `name` (type `rtype`) from `src` to `dst`, port 53.
+fn dns_query6(src: &str, dst: &str, name: &str, rtype: vpcfwd::dns::proto::rr::RecordType) -> Pkt {
+    use vpcfwd::dns::proto::op::{Message, Query};
+    use vpcfwd::dns::proto::rr::Name;
+    let mut q = Message::query();
+    q.metadata.id = 0x6464;
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let payload = q.to_vec().unwrap();
+    let mut buf = vec![0u8; 1500];
+    let len = wire::emit::udp(
+        (support::ip(src), 40053),
+        (support::ip(dst), wire::udp::DNS_PORT),
+        &payload,
+        &mut buf,
+    )
+    .unwrap();
+    buf.truncate(len);
+    Pkt::from_bytes(buf)
+}
+
+/// Asks the resolver at `to` from port `from` (address `src`): the response code and the
+/// answers' addresses, after checking the answer goes back from `to` with valid checksums.
+fn resolve6(
+    snap: &Snapshot,
+    from: &str,
+    src: &str,
+    to: &str,
+    name: &str,
+    rtype: vpcfwd::dns::proto::rr::RecordType,
+) -> (vpcfwd::dns::proto::op::ResponseCode, Vec<String>) {
+    use vpcfwd::dns::proto::op::Message;
+    use vpcfwd::dns::proto::rr::RData;
+    let mut p = dns_query6(src, to, name, rtype);
+    let v = send(snap, &FlowTable::new(64), from, &mut p, 0);
+    let Verdict::Answer { egress, len, .. } = v else {
+        panic!("{name}: {v:?}");
+    };
+    assert_eq!(egress, port(snap, from));
+    p.len = len;
+    let m = p.meta();
+    assert_eq!((m.src, m.sport), (support::ip(to), 53));
+    assert_eq!((m.dst, m.dport), (support::ip(src), 40053));
+    independent_checksums(p.bytes()).unwrap();
+    let r = Message::from_vec(&p.bytes()[m.l4_offset + wire::udp::HEADER_LEN..]).unwrap();
+    let addrs = r
+        .answers
+        .iter()
+        .map(|a| match &a.data {
+            RData::A(v) => v.0.to_string(),
+            RData::AAAA(v) => v.0.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    (r.metadata.response_code, addrs)
+}
+
+const RESOLVER6: &str = "fd00:ec2::253";
+
+/// AWS: the Amazon-provided resolver answers at fd00:ec2::253 as at base + 2 (no groups, no
+/// NACLs, never forwarded), here to the IPv6-only instance and the dual-stack one alike; the
+/// dualstack endpoint's private DNS name has an A and an AAAA answer.
+#[test]
+fn the_resolver_answers_at_fd00_ec2_253() {
+    use vpcfwd::dns::proto::op::ResponseCode;
+    use vpcfwd::dns::proto::rr::RecordType;
+    let snap = lab6();
+    for (from, src) in [("v6", V6), ("web", WEB6)] {
+        assert_eq!(
+            resolve6(
+                &snap,
+                from,
+                src,
+                RESOLVER6,
+                "api.lab6.example",
+                RecordType::AAAA
+            ),
+            (ResponseCode::NoError, vec![API6.to_string()])
+        );
+        assert_eq!(
+            resolve6(
+                &snap,
+                from,
+                src,
+                RESOLVER6,
+                "api.lab6.example",
+                RecordType::A
+            ),
+            (ResponseCode::NoError, vec!["10.0.1.20".to_string()])
+        );
+        assert_eq!(
+            resolve6(
+                &snap,
+                from,
+                src,
+                RESOLVER6,
+                "nothing.lab6.example",
+                RecordType::AAAA
+            )
+            .0,
+            ResponseCode::NXDomain
+        );
+    }
+    // Over IPv4 as before.
+    assert_eq!(
+        resolve6(
+            &snap,
+            "web",
+            "10.0.1.10",
+            "10.0.0.2",
+            "api.lab6.example",
+            RecordType::AAAA
+        ),
+        (ResponseCode::NoError, vec![API6.to_string()])
+    );
+    // Another fd00:ec2:: address is still never forwarded.
+    let mut p = dns_query6(V6, "fd00:ec2::252", "api.lab6.example", RecordType::AAAA);
+    assert_eq!(
+        send(&snap, &FlowTable::new(64), "v6", &mut p, 0),
+        Verdict::Drop(DropReason::ReservedDestination)
+    );
+}
+
+/// RFC 6147 as Route 53 Resolver does it with `EnableDns64` on the subnet: an AAAA query for a
+/// name with A records only is answered with them in 64:ff9b::/96 (which the subnet routes
+/// to NAT64); a name with AAAA records gets those; A queries are unchanged; a subnet without
+/// DNS64 gets no AAAA for an IPv4-only name.
+#[test]
+fn dns64_synthesizes_aaaa_for_ipv4_only_names_in_its_subnets_only() {
+    use vpcfwd::dns::proto::op::ResponseCode;
+    use vpcfwd::dns::proto::rr::RecordType;
+    let snap = lab6();
+    let web_name = "ip-10-0-1-10.ec2.internal";
+    assert_eq!(
+        resolve6(&snap, "v6", V6, RESOLVER6, web_name, RecordType::AAAA),
+        (ResponseCode::NoError, vec!["64:ff9b::a00:10a".to_string()])
+    );
+    assert_eq!(
+        resolve6(&snap, "v6", V6, RESOLVER6, web_name, RecordType::A),
+        (ResponseCode::NoError, vec!["10.0.1.10".to_string()])
+    );
+    assert_eq!(
+        resolve6(
+            &snap,
+            "v6",
+            V6,
+            RESOLVER6,
+            "api.lab6.example",
+            RecordType::AAAA
+        ),
+        (ResponseCode::NoError, vec![API6.to_string()]),
+        "a name with AAAA records is not synthesized"
+    );
+    // subnet-public has no EnableDns64.
+    assert_eq!(
+        resolve6(&snap, "web", WEB6, RESOLVER6, web_name, RecordType::AAAA),
+        (ResponseCode::NoError, vec![])
+    );
+    // The synthesized address is reachable: the v6 subnet routes 64:ff9b::/96 to nat-lab6.
+    let flows = FlowTable::new(64);
+    let mut p = Pkt::new(V6, "64:ff9b::cb00:7164", IpProtocol::Tcp, 40000, 80);
+    forwarded_to(&snap, send(&snap, &flows, "v6", &mut p, 0), "internet");
+}
+
+/// `vpcfwd ports` (what `lab.sh up` writes to each namespace's resolv.conf): the IPv6-only
+/// instance resolves at fd00:ec2::253 (it has no IPv4 address to reach base + 2 from), the
+/// dual-stack one at base + 2. Found when tried: it printed 10.0.0.2 for both.
+#[test]
+fn an_ipv6_only_instance_is_given_the_ipv6_resolver() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+        .args(["ports", "-c", "configs/lab6.yaml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let dns = |port: &str| {
+        out.lines()
+            .find(|l| l.split(' ').next() == Some(port))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    assert_eq!(dns("v6").as_deref(), Some(RESOLVER6), "{out}");
+    assert_eq!(dns("web").as_deref(), Some("10.0.0.2"), "{out}");
+    assert_eq!(dns("internet").as_deref(), Some("-"), "{out}");
+}

@@ -137,8 +137,10 @@ pub fn eni_names(a: Ipv4Addr, region: &str) -> Vec<String> {
 }
 
 /// The answer to the DNS query `query` from a subnet in `az`, encoded; `None` when `query` is
-/// not a DNS query at all (no answer is sent then).
-pub fn answer(names: &Names, query: &[u8], az: Option<&str>) -> Option<Vec<u8>> {
+/// not a DNS query at all (no answer is sent then). `dns64` (the subnet's `EnableDns64`):
+/// an AAAA query for a name with A records only is answered with those addresses in
+/// `64:ff9b::/96` (RFC 6147 §5.1.7); a name with AAAA records gets them as they are.
+pub fn answer(names: &Names, query: &[u8], az: Option<&str>, dns64: bool) -> Option<Vec<u8>> {
     let req = Message::from_vec(query).ok()?;
     if req.metadata.message_type != MessageType::Query {
         return None;
@@ -161,7 +163,18 @@ pub fn answer(names: &Names, query: &[u8], az: Option<&str>) -> Option<Vec<u8>> 
     match names.lookup(&q.name().to_ascii(), az) {
         None => res.metadata.response_code = ResponseCode::NXDomain,
         Some(addrs) => {
-            for r in records(q, &addrs) {
+            let mut rs = records(q, &addrs);
+            if rs.is_empty() && dns64 && q.query_type() == RecordType::AAAA {
+                let synth: Vec<IpAddr> = addrs
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V4(v4) => Some(IpAddr::V6(crate::wire::xlat46::synthesize(*v4))),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                rs = records(q, &synth);
+            }
+            for r in rs {
                 res.add_answer(r);
             }
         }

@@ -57,6 +57,11 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         eni_by_public,
         router_mode: r.cfg.options.router_mode,
         resolver_addrs: resolver_addrs(r),
+        resolver_v6: r
+            .vpc_cidrs
+            .iter()
+            .any(|c| c.addr().is_ipv6())
+            .then_some(crate::config::aws::RESOLVER_V6),
         dns: crate::dns::compile(r.cfg, |id| {
             r.cfg
                 .subnets
@@ -134,6 +139,7 @@ fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
         nacl: s.nacl,
         az: s.cfg.availability_zone.clone(),
         az_id: s.cfg.availability_zone_id.clone(),
+        dns64: s.cfg.enable_dns64 == Some(true),
     }
 }
 

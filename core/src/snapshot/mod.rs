@@ -105,6 +105,8 @@ pub struct Subnet {
     /// Its Availability Zone (the resolver answers endpoint names in it first), and its ID.
     pub az: Option<String>,
     pub az_id: Option<String>,
+    /// `EnableDns64`: the resolver synthesizes `64:ff9b::/96` AAAA answers for IPv4-only names.
+    pub dns64: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +273,8 @@ pub struct Snapshot {
     pub router_mode: bool,
     /// Where the Amazon-provided resolver answers: VPC base + 2, and 169.254.169.253.
     pub resolver_addrs: Vec<Ipv4Addr>,
+    /// `fd00:ec2::253` where the VPC has IPv6.
+    pub resolver_v6: Option<std::net::Ipv6Addr>,
     /// The names it answers.
     pub dns: crate::dns::Names,
     /// `Region` of the config (`us-east-1` when absent).
