@@ -1443,3 +1443,60 @@ fn an_ipv6_only_instance_is_given_the_ipv6_resolver() {
     assert_eq!(dns("web").as_deref(), Some("10.0.0.2"), "{out}");
     assert_eq!(dns("internet").as_deref(), Some("-"), "{out}");
 }
+
+// ---- trace over IPv6, pinned ----
+
+/// `vpcfwd trace` on lab6 for IPv6 paths, text pinned by `tests/golden/ipv6/*.txt`
+/// (`UPDATE_GOLDEN=1` rewrites them): the untracked flow says `::/0` (it said `0.0.0.0/0`),
+/// NAT64 with its reply, the dual-stack interface and gateway endpoints.
+#[test]
+fn ipv6_traces_match_their_golden_files() {
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "internet-to-web6-untracked",
+            &[
+                "--from", "internet", "--dst", WEB6, "--dport", "80", "--reply",
+            ],
+        ),
+        (
+            "v6-to-host64-nat64",
+            &["--from", "v6", "--dst", HOST64, "--dport", "80", "--reply"],
+        ),
+        (
+            "v6-to-endpoint-eni6",
+            &["--from", "v6", "--dst", API6, "--dport", "443", "--reply"],
+        ),
+        (
+            "v6-to-s3-ipv6-gateway-endpoint",
+            &["--from", "v6", "--dst", S3_6, "--dport", "443"],
+        ),
+        (
+            "internet-to-v6-egress-only",
+            &["--from", "internet", "--dst", V6, "--dport", "80"],
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (name, args) in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+            .args(["trace", "-c", "configs/lab6.yaml"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        support::golden::compare_file(
+            &support::golden::dir("ipv6").join(format!("{name}.txt")),
+            &text,
+            &mut mismatches,
+        );
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    let untracked = std::fs::read_to_string(
+        support::golden::dir("ipv6").join("internet-to-web6-untracked.txt"),
+    )
+    .unwrap();
+    assert!(
+        untracked.contains("untracked (::/0 rules both ways)"),
+        "{untracked}"
+    );
+}

@@ -78,7 +78,7 @@ impl<T: Tracer> Cx<'_, T> {
                 through_tracking_component: self.tracking_component,
             };
             if is_untracked(&facts) {
-                self.tr.stage(Stage::FlowUntracked { eni: p.eni });
+                self.tr.stage(Stage::FlowUntracked { eni: p.eni, v6 });
                 continue;
             }
             let a = Admit {
