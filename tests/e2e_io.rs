@@ -161,14 +161,12 @@ fn pinned_workers_each_run_on_their_queues_cpu_and_carry_traffic() {
     }
     let lab = Lab::up_with_args(LAB, &["--pin-workers", "--queues", "2"]);
     let pid = lab.vpcfwd.as_ref().expect("vpcfwd runs").id();
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
     let allowed = cpu_list(
-        &std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
+        own.lines()
             .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
             .unwrap()
-            .trim()
-            .to_string(),
+            .trim(),
     );
     let mut workers = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
