@@ -48,6 +48,7 @@ impl<T: Tracer> Cx<'_, T> {
                 }
             }
         }
+        self.translated_by = Some(by);
         self.tr.stage(Stage::Translate {
             by,
             field,
