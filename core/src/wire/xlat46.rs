@@ -689,7 +689,8 @@ mod tests {
         );
         assert_eq!(
             map_error_4to6(v4::DEST_UNREACHABLE, 4, [0; 4], 1500),
-            Some((v6::PACKET_TOO_BIG, 0, 1026u32.to_be_bytes()))
+            Some((v6::PACKET_TOO_BIG, 0, 1512u32.to_be_bytes())),
+            "1492, the largest plateau below 1500, + 20"
         );
         assert_eq!(map_error_4to6(v4::DEST_UNREACHABLE, 14, [0; 4], 100), None);
         assert_eq!(map_error_4to6(v4::SOURCE_QUENCH, 0, [0; 4], 100), None);
