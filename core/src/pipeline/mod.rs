@@ -170,6 +170,8 @@ struct Pending {
     eni: EniIdx,
     egress: bool,
     hit: SgHit,
+    /// Possibly the reply of an untracked flow the other way: not to be tracked (§5).
+    reply_of_untracked: bool,
 }
 
 impl<T: Tracer> Cx<'_, T> {
