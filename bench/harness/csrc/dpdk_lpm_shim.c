@@ -15,7 +15,7 @@ int vf_dpdk_init(void) {
     static int done = 0;
     if (done) return 0;
     /* 512-bit vectors allowed, so that rte_fib/rte_fib6 may select their AVX-512 lookups. */
-    char *argv[] = {"vpcfwd", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "-l", "0", "-m", "2048",
+    char *argv[] = {"vpcfwd", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "-l", "0", "-m", "6144",
                     "--log-level=error", "--force-max-simd-bitwidth=512", NULL};
     int r = rte_eal_init(11, argv);
     if (r < 0) return -rte_errno;

@@ -2,7 +2,7 @@
 //! AVX-512 included) as benchmark baselines (cargo feature `dpdk`), through
 //! the C shim in `csrc/dpdk_lpm_shim.c`. The EAL starts once per process without hugepages or
 //! devices, with 512-bit vectors allowed (`--no-huge --no-pci --no-shconf --no-telemetry -l 0
-//! -m 2048 --force-max-simd-bitwidth=512`).
+//! -m 6144 --force-max-simd-bitwidth=512`).
 
 use crate::Contender;
 use ipnet::{Ipv4Net, Ipv6Net};
