@@ -74,6 +74,22 @@ path web      10.0.1.20     80   "TIMEOUT"                     "verdict: DROP re
 path app      10.0.2.20     80   "TIMEOUT"                     "verdict: DROP reason=SG_NO_ALLOW" "app's own SG: egress 443 only"
 path app      203.0.113.200 80   "TIMEOUT"                     "verdict: DROP reason=BLACKHOLE_ROUTE" "blackhole route (host is up)"
 path internet 198.51.100.5  80   "TIMEOUT"                     "verdict: DROP reason=UNSOLICITED" "no connection into a NAT gateway"
+path api      10.0.1.10     80   "TIMEOUT"                     "verdict: DROP reason=UNSOLICITED" "provider cannot initiate (SG allows)"
+path web      198.51.100.10 80   "web sees 198.51.100.10"      "verdict: ACCEPT egress=web"      "hairpin: IGW out and back in"
+
+echo "== a path that starts from a name: the VPC resolver (10.0.0.2) answers the endpoint's ENIs"
+if [[ $live -eq 1 ]]; then
+  got=$(ip netns exec vpcfwd-app python3 scripts/lab_resolve.py api.lab.example)
+  ans=$(ip netns exec vpcfwd-app python3 scripts/lab_client.py api.lab.example 443 1.5)
+else
+  got="10.0.2.20 10.0.1.20" ans="api sees 192.0.2.129"
+fi
+if [[ $got == "10.0.2.20 10.0.1.20" && $ans == "api sees 192.0.2.129" ]]; then
+  printf '  ok    %-40s %-22s -> %-30s | %s\n' "app's AZ first, then the other ENI" "app: api.lab.example" "$got" "then :443 -> $ans"
+else
+  printf '  FAIL  %-40s %-22s -> %s, %s (want 10.0.2.20 10.0.1.20, api sees 192.0.2.129)\n' "private DNS of vpce-lab-api" "app: api.lab.example" "$got" "$ans"
+  fail=1
+fi
 
 echo "== one path in full: app -> internet through the NAT gateway, and its reply"
 "$BIN" trace -c "$CONFIG" --from app --dst 203.0.113.100 --dport 80 --reply

@@ -35,8 +35,8 @@ while [[ $# -gt 0 ]]; do
     *) usage ;;
   esac
 done
-# LAB_BIN: a vpcfwd binary to use instead of building the release one (tests set it).
-BIN=${LAB_BIN:-./target/release/vpcfwd}
+# $VPCFWD (or $LAB_BIN): a vpcfwd binary to use instead of building target/release/vpcfwd (tests).
+BIN=${VPCFWD:-${LAB_BIN:-./target/release/vpcfwd}}
 # TCP ports every lab service listens on.
 read -r -a SERVICE_PORTS <<< "${LAB_SERVICE_PORTS:-22 23 80 443 8080}"
 # `down` and `status` of a lab whose config is gone still find it (by the same tag).
@@ -90,7 +90,12 @@ down_dir() {  # down_dir RUN: the lab whose run directory is RUN
     while read -r ns; do
       [[ $ns == vpcfwd-* ]] || continue
       ip netns list | awk '{print $1}' | grep -qx "$ns" && ip netns delete "$ns" || true
+      # vpcfwd's record that it made the namespace (run after a kill -9 reads it).
+      rm -f "/run/vpcfwd/netns/$ns"
     done < "$run/namespaces"
+  fi
+  if [[ -f $run/resolv ]]; then
+    while read -r ns; do rm -f "/etc/netns/$ns/resolv.conf"; rmdir "/etc/netns/$ns" 2>/dev/null || true; done < "$run/resolv"
   fi
   rm -rf "$run"
   echo "lab: down ($run)"
@@ -127,7 +132,7 @@ lab_config() {
 up() {
   need_root
   [[ -d $RUN ]] && down_dir "$RUN"
-  [[ -n ${LAB_BIN:-} ]] || cargo build --release --quiet
+  [[ -n ${VPCFWD:-}${LAB_BIN:-} ]] || cargo build --release --quiet
   mkdir -p "$RUN"
   local cfg; cfg=$(lab_config)
   "$BIN" ports -c "$cfg" > "$RUN/ports" || { echo "lab: $CONFIG: invalid" >&2; rm -rf "$RUN"; exit 2; }
@@ -138,6 +143,12 @@ up() {
     rm -rf "$RUN"; exit 2
   fi
   echo "$cfg" > "$RUN/config"
+  # Instances resolve through the VPC resolver: `ip netns exec` bind-mounts this resolv.conf.
+  while read -r _ ns _ _ dns; do
+    [[ $dns == - || -e /etc/netns/$ns ]] && continue
+    mkdir -p "/etc/netns/$ns" && echo "$ns" >> "$RUN/resolv"
+    printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$dns" > "/etc/netns/$ns/resolv.conf"
+  done < "$RUN/ports"
   "$BIN" run -c "$cfg" --create-namespaces --admin "$ADMIN" \
     --flow-log "$FLOW_LOG" --flow-log-interval "$FLOW_LOG_INTERVAL" ${EXTRA[@]+"${EXTRA[@]}"} \
     > "$RUN/vpcfwd.out" 2> "$RUN/vpcfwd.log" &
@@ -154,7 +165,7 @@ up() {
   echo "${admin:-$ADMIN}" > "$RUN/admin"
   # One service per port, named by the port ("<port> sees <peer>"), on each of its addresses.
   local i=0 id ns dev addrs a p
-  while read -r id ns dev addrs; do
+  while read -r id ns dev addrs _; do
     [[ -n ${addrs:-} ]] || continue
     local specs=()
     for a in ${addrs//,/ }; do

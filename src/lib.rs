@@ -16,7 +16,7 @@
 
 #![warn(unreachable_pub)]
 
-pub use vpcfwd_core::{config, flow, lpm, pipeline, policy, snapshot, trace, wire};
+pub use vpcfwd_core::{config, dns, flow, lpm, pipeline, policy, snapshot, trace, wire};
 
 pub mod control;
 pub mod graph;

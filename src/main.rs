@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vpcfwd::{config, control, io, snapshot};
 
+mod cli_lookup;
 mod cli_trace;
 
 #[derive(Parser)]
@@ -38,10 +39,14 @@ enum Cmd {
     Diff(vpcfwd::reach::cli::DiffArgs),
     /// Run the forwarder: one TUN device per port, until SIGINT/SIGTERM.
     Run(control::RunArgs),
+    /// Longest-prefix match of stdin's addresses against a prefix table (the forwarder's FIB):
+    /// one `ADDRESS PREFIX NEXT_HOP` line each.
+    Lookup(cli_lookup::LookupArgs),
     /// Benchmarks users can run.
     #[command(subcommand)]
     Bench(BenchCmd),
-    /// The lab layout of a config: one line per port — id, namespace, device, addresses.
+    /// The lab layout of a config: one line per port — id, namespace, device, addresses, and the
+    /// resolver its host uses (instances: VPC base + 2; `-` for the others).
     Ports {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::Reach(a) => vpcfwd::reach::cli::run(a),
         Cmd::Diff(a) => vpcfwd::reach::cli::run_diff(a),
         Cmd::Run(a) => control::run(a),
+        Cmd::Lookup(a) => cli_lookup::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
         Cmd::Ports { config } => ports(config),
         Cmd::Flows(a) => control::client::flows(a),
@@ -132,10 +138,21 @@ fn ports(path: &std::path::Path) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return report(path, &errors),
     };
+    // Instances resolve through the Amazon-provided resolver (VPC base + 2); other ports: `-`.
+    let resolver = cfg
+        .vpcs
+        .first()
+        .map(|v| config::aws::resolver(v.cidr_block));
     for p in io::plan(&cfg) {
         let addrs: Vec<String> = p.addresses.iter().map(|a| a.to_string()).collect();
+        let dns = cfg
+            .ports
+            .iter()
+            .find(|x| x.port_id == p.port_id && x.network_interface_id.is_some())
+            .and(resolver)
+            .map_or_else(|| "-".to_string(), |r| r.to_string());
         println!(
-            "{} {} {} {}",
+            "{} {} {} {} {dns}",
             p.port_id,
             p.namespace,
             p.device,

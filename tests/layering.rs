@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// `vpcfwd-core`, lowest first (core/src/lib.rs).
 const CORE: &[&str] = &[
-    "lpm", "wire", "config", "policy", "flow", "snapshot", "pipeline", "trace",
+    "lpm", "wire", "config", "policy", "flow", "dns", "snapshot", "pipeline", "trace",
 ];
 
 /// The `vpcfwd` package, lowest first (src/lib.rs); every core module is below all of them.

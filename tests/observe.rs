@@ -51,7 +51,9 @@ fn send(snap: &Snapshot, flows: &FlowTable, from: &str, buf: &mut Vec<u8>, secs:
         })
         .collect();
     let out_len = match v {
-        Verdict::Forward { len, .. } | Verdict::Reply { len, .. } => len,
+        Verdict::Forward { len, .. } | Verdict::Reply { len, .. } | Verdict::Answer { len, .. } => {
+            len
+        }
         Verdict::Drop(_) => len,
     };
     buf.truncate(out_len);

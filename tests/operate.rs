@@ -263,7 +263,11 @@ fn admin_api_views_flush_pcap_and_cli() {
     if !can_run("admin_api_views_flush_pcap_and_cli") {
         return;
     }
-    let lab = Lab::up();
+    // Captures go below the pcap directory only (`dir=` inside it).
+    let mut lab = Lab::unstarted(LAB);
+    let pcap_dir = lab.dir.path().join("pcap");
+    lab.start_vpcfwd(&["--pcap-dir", pcap_dir.to_str().unwrap()]);
+    lab.start_services();
     let (code, ports) = json(&lab, "GET", "/ports");
     assert_eq!(code, 200);
     assert_eq!(ports["ports"].as_array().unwrap().len(), 6);

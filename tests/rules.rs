@@ -109,6 +109,7 @@ fn every_table_has_a_local_route_per_vpc_cidr() {
         cidr_block: "10.1.0.0/24".parse().unwrap(),
         ipv6_cidr_block_association_set: vec![],
         availability_zone: Some("us-east-1a".into()),
+        availability_zone_id: None,
         tags: vec![],
     });
     let mut db = eni(&mut cfg, "eni-app").clone();

@@ -11,17 +11,19 @@
 //!    (string ids → typed indices, `config::index`), AWS's reserved addresses (`config::aws`).
 //! 4. `policy` — security-group and network-ACL rules in matchable form.
 //! 5. `flow` — connection tracking, NAT and PrivateLink bindings (bounded, sharded tables).
-//! 6. `snapshot` — the compiled, immutable form of a resolved config (typed indices, FIBs,
+//! 6. `dns` — the VPC resolver's names and answers (DNS messages through hickory-proto).
+//! 7. `snapshot` — the compiled, immutable form of a resolved config (typed indices, FIBs,
 //!    rules).
-//! 7. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
+//! 8. `pipeline` — the per-packet decision: a pure function of (snapshot, bytes, port, time,
 //!    flow state).
-//! 8. `trace` — runs the very same pipeline on a synthetic or raw packet and renders its stages;
+//! 9. `trace` — runs the very same pipeline on a synthetic or raw packet and renders its stages;
 //!    `trace::replay` a pcap's packets and `trace::scenario` a scenario file (packets, replies,
 //!    reloads, expectations) on one flow table and simulated time.
 
 #![warn(unreachable_pub)]
 
 pub mod config;
+pub mod dns;
 pub mod flow;
 pub mod lpm;
 pub mod pipeline;

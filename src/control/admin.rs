@@ -10,6 +10,11 @@
 //!   `/ui/…` assets and `/api/…` (graph, trace, live samples and server-sent events); for
 //!   anything else `/` lists these endpoints.
 //!
+//! With a token (`--admin-token[-file]`; required off loopback) every call carries
+//! `Authorization: Bearer TOKEN` (else 401). Query strings are bounded ([`MAX_QUERY`]; ids
+//! [`MAX_ID`], `dir=` [`MAX_DIR`]), bodies too ([`MAX_BODY`]); captures write only below the
+//! pcap directory ([`pcap_dir_within`]).
+//!
 //! Reads walk the flow tables one shard lock at a time (a worker waits at most for one shard's
 //! pass) on a blocking thread, never on a worker.
 
@@ -32,23 +37,45 @@ use std::sync::atomic::Ordering;
 
 type Ctl = State<Arc<Control>>;
 
-/// Binds the admin address; anything but loopback gets a loud warning.
-pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+/// Longest query string a call may carry (every value is bounded by it).
+pub const MAX_QUERY: usize = 1024;
+/// Longest request body (no call takes one: this only bounds what a client may send).
+pub const MAX_BODY: usize = 4096;
+/// Longest `port=` / `eni=` value.
+pub const MAX_ID: usize = 64;
+/// Longest `dir=` value.
+pub const MAX_DIR: usize = 255;
+
+/// Refuses an admin address other than loopback without a token: anyone who can reach it could
+/// read flows, start captures and reload the config.
+pub fn check_exposure(addr: &str, token: Option<&str>) -> Result<SocketAddr, String> {
     let sa: SocketAddr = addr
         .parse()
-        .map_err(|e| std::io::Error::other(format!("{addr}: not an IP:port address ({e})")))?;
-    if !sa.ip().is_loopback() {
-        let msg = format!(
-            "WARNING: the admin API listens on {sa}, not on loopback: anyone who can reach it can read flows, start captures and reload the config"
-        );
-        eprintln!("{msg}");
-        tracing::warn!("{msg}");
+        .map_err(|e| format!("--admin {addr}: not an IP:port address ({e})"))?;
+    if !sa.ip().is_loopback() && token.is_none() {
+        return Err(format!(
+            "--admin {sa} is not a loopback address: anyone who can reach it could read flows, start captures and reload the config; give --admin-token-file FILE (or --admin-token) so that every call must carry it, or bind 127.0.0.1"
+        ));
     }
-    tokio::net::TcpListener::bind(sa).await
+    Ok(sa)
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, ctl: Arc<Control>) {
-    let app = Router::new()
+/// Binds the admin address (before privileges are dropped); see [`check_exposure`].
+pub fn bind(addr: &str, token: Option<&str>) -> std::io::Result<std::net::TcpListener> {
+    let sa = check_exposure(addr, token).map_err(std::io::Error::other)?;
+    if !sa.ip().is_loopback() {
+        tracing::warn!(
+            "the admin API listens on {sa}, not on loopback: every call needs the token"
+        );
+    }
+    let l = std::net::TcpListener::bind(sa)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// The admin API's routes, behind the token check and the request bounds.
+pub fn router(ctl: Arc<Control>) -> Router {
+    Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics))
         .route("/ports", get(ports))
@@ -59,18 +86,153 @@ pub async fn serve(listener: tokio::net::TcpListener, ctl: Arc<Control>) {
         .route("/reload", get(reload_status).post(reload))
         .route("/pcap/start", post(pcap_start))
         .route("/pcap/stop", post(pcap_stop))
-        .with_state(ctl.clone())
+        .with_state(Arc::clone(&ctl))
         // The web page (`/` for a browser) and its API: live counters from this forwarder.
         .merge(crate::ui::router(
             Arc::new(crate::ui::UiState {
                 config: ctl.args.config.clone(),
-                live: Some(Arc::new(LivePage(ctl))),
+                live: Some(Arc::new(LivePage(Arc::clone(&ctl)))),
             }),
             false,
-        ));
-    if let Err(e) = axum::serve(listener, app).await {
+        ))
+        // Every route, the page's included: the token, then the request bounds.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(ctl, guard))
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, ctl: Arc<Control>) {
+    if let Err(e) = axum::serve(listener, router(ctl)).await {
         tracing::error!("admin API: {e}");
     }
+}
+
+fn refuse(code: StatusCode, msg: &str) -> Response {
+    (code, Json(json!({"error": msg}))).into_response()
+}
+
+/// Equal in time independent of where the strings differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Every call: the bearer token (when one is set), then the bounds on the query string and body.
+async fn guard(
+    State(c): Ctl,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(t) = &c.admin_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.as_bytes(), t.as_bytes()) {
+            let mut r = refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
+    if req.uri().query().is_some_and(|q| q.len() > MAX_QUERY) {
+        return refuse(
+            StatusCode::URI_TOO_LONG,
+            &format!("query string over {MAX_QUERY} bytes"),
+        );
+    }
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.parse::<u64>().unwrap_or(u64::MAX));
+    if length.is_some_and(|n| n > MAX_BODY as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body over {MAX_BODY} bytes"),
+        );
+    }
+    if length.is_none() && req.headers().contains_key(header::TRANSFER_ENCODING) {
+        return refuse(StatusCode::LENGTH_REQUIRED, "give a Content-Length");
+    }
+    next.run(req).await
+}
+
+/// A `port=` / `eni=` value over [`MAX_ID`] bytes.
+fn long_id(v: &Option<String>, name: &str) -> Option<Response> {
+    v.as_ref().filter(|x| x.len() > MAX_ID).map(|_| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("{name}= is over {MAX_ID} bytes"),
+        )
+    })
+}
+
+/// Where `POST /pcap/start?dir=` may write: `dir` below the pcap directory `base` (relative to
+/// it, or absolute inside it), created if missing; refused: `..`, a path outside `base`, a
+/// symbolic link on the way (one could lead out). `None` is `base` itself.
+pub fn pcap_dir_within(
+    base: &std::path::Path,
+    dir: Option<&std::path::Path>,
+) -> Result<std::path::PathBuf, String> {
+    use std::path::Component;
+    std::fs::create_dir_all(base).map_err(|e| format!("{}: {e}", base.display()))?;
+    let cbase = base
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", base.display()))?;
+    let Some(d) = dir else {
+        return Ok(cbase);
+    };
+    if d.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("dir={}: `..` is not allowed", d.display()));
+    }
+    let rel = if d.is_absolute() {
+        d.strip_prefix(&cbase)
+            .or_else(|_| d.strip_prefix(base))
+            .map_err(|_| {
+                format!(
+                    "dir={}: outside the pcap directory {}",
+                    d.display(),
+                    cbase.display()
+                )
+            })?
+    } else {
+        d
+    };
+    let mut cur = cbase.clone();
+    for c in rel.components() {
+        let Component::Normal(name) = c else {
+            continue;
+        };
+        cur.push(name);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "dir={}: {} is a symbolic link",
+                    d.display(),
+                    cur.display()
+                ));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!(
+                    "dir={}: {} is not a directory",
+                    d.display(),
+                    cur.display()
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&cur).map_err(|e| format!("{}: {e}", cur.display()))?,
+        }
+    }
+    let real = cur
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", cur.display()))?;
+    if !real.starts_with(&cbase) {
+        return Err(format!("dir={}: outside the pcap directory", d.display()));
+    }
+    Ok(real)
 }
 
 /// What the web page reads from a running forwarder.
@@ -346,6 +508,9 @@ impl Control {
 }
 
 async fn flows(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    if let Some(r) = long_id(&q.eni, "eni") {
+        return r;
+    }
     let r = blocking(c, move |c| flow_page(c, q)).await;
     match r {
         Ok(v) => Json(v).into_response(),
@@ -399,6 +564,9 @@ fn page(rows: Vec<Value>, offset: Option<usize>, limit: Option<usize>, name: &st
 }
 
 async fn flush(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    if let Some(r) = long_id(&q.eni, "eni") {
+        return r;
+    }
     if q.addr.is_none() && q.eni.is_none() && q.all != Some(true) {
         return (
             StatusCode::BAD_REQUEST,
@@ -425,6 +593,9 @@ async fn flush(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
 }
 
 async fn nat(State(c): Ctl, Query(q): Query<FlowQuery>) -> Response {
+    if let Some(r) = long_id(&q.eni, "eni") {
+        return r;
+    }
     let r = blocking(c, move |c| {
         let now = c.shared.now();
         let live = c.shared.live.load_full();
@@ -503,14 +674,31 @@ struct PcapQuery {
 }
 
 async fn pcap_start(State(c): Ctl, Query(q): Query<PcapQuery>) -> Response {
+    if let Some(r) = long_id(&q.port, "port") {
+        return r;
+    }
+    if q.dir
+        .as_ref()
+        .is_some_and(|d| d.as_os_str().len() > MAX_DIR)
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("dir= is over {MAX_DIR} bytes"),
+        );
+    }
     let r = blocking(c, move |c| -> Result<Vec<String>, String> {
         let dir = {
             let mut d = c.pcap_dir.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(x) = &q.dir {
-                *d = Some(x.clone());
-            }
-            d.clone()
-                .unwrap_or_else(|| std::path::PathBuf::from("vpcfwd-pcap"))
+            let dir = match &q.dir {
+                Some(x) => pcap_dir_within(&c.pcap_base, Some(x))?,
+                // The last directory chosen (absolute, below the base), else the base.
+                None => match d.as_deref() {
+                    Some(x) if x != c.pcap_base => pcap_dir_within(&c.pcap_base, Some(x))?,
+                    _ => pcap_dir_within(&c.pcap_base, None)?,
+                },
+            };
+            *d = Some(dir.clone());
+            dir
         };
         let live = c.shared.live.load_full();
         let mut files = Vec::new();
@@ -535,7 +723,10 @@ async fn pcap_start(State(c): Ctl, Query(q): Query<PcapQuery>) -> Response {
     }
 }
 
-async fn pcap_stop(State(c): Ctl, Query(q): Query<PcapQuery>) -> Json<Value> {
+async fn pcap_stop(State(c): Ctl, Query(q): Query<PcapQuery>) -> Response {
+    if let Some(r) = long_id(&q.port, "port") {
+        return r;
+    }
     let live = c.shared.live.load_full();
     let files: Vec<String> = live
         .ports
@@ -544,5 +735,5 @@ async fn pcap_stop(State(c): Ctl, Query(q): Query<PcapQuery>) -> Json<Value> {
         .filter_map(|p| p.capture.stop())
         .map(|f| f.display().to_string())
         .collect();
-    Json(json!({"stopped": files}))
+    Json(json!({"stopped": files})).into_response()
 }

@@ -16,6 +16,32 @@ pub struct AdminArgs {
     /// Admin API address of the running forwarder.
     #[arg(long, default_value = DEFAULT_ADMIN)]
     pub admin: String,
+    /// The forwarder's admin token (sent as `Authorization: Bearer`), when it has one.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
+}
+
+impl AdminArgs {
+    /// `addr` and the token to send.
+    fn target(&self) -> Result<(String, Option<String>), String> {
+        let token = match (&self.admin_token, &self.admin_token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| format!("--admin-token-file {}: {e}", f.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        Ok((self.admin.clone(), token))
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -48,15 +74,29 @@ pub struct StatsArgs {
 
 /// One request; returns the status code and the body.
 pub fn request(addr: &str, method: &str, path: &str) -> Result<(u16, String), String> {
+    request_with(addr, None, method, path)
+}
+
+/// [`request`] with a bearer token.
+pub fn request_with(
+    addr: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+) -> Result<(u16, String), String> {
     let sa: std::net::SocketAddr = addr
         .parse()
         .map_err(|e| format!("{addr}: not an IP:port address ({e})"))?;
     let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(3))
         .map_err(|e| format!("admin API at {addr}: {e} (is `vpcfwd run` running?)"))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let auth = token
+        .as_ref()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
     )
     .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
@@ -97,8 +137,9 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-fn get_json(addr: &str, method: &str, path: &str) -> Result<(u16, Value), String> {
-    let (code, body) = request(addr, method, path)?;
+fn get_json(a: &AdminArgs, method: &str, path: &str) -> Result<(u16, Value), String> {
+    let (addr, token) = a.target()?;
+    let (code, body) = request_with(&addr, token.as_deref(), method, path)?;
     let v = serde_json::from_str(&body).map_err(|e| format!("{path}: {e}: {body}"))?;
     Ok((code, v))
 }
@@ -126,7 +167,7 @@ pub fn flows(a: &FlowsArgs) -> ExitCode {
     if let Some(e) = &a.eni {
         q.push_str(&format!("&eni={e}"));
     }
-    let v = match ok_body(get_json(&a.admin.admin, "GET", &q)) {
+    let v = match ok_body(get_json(&a.admin, "GET", &q)) {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -160,7 +201,11 @@ pub fn flows(a: &FlowsArgs) -> ExitCode {
 }
 
 pub fn stats(a: &StatsArgs) -> ExitCode {
-    let body = match ok_body(request(&a.admin.admin, "GET", "/metrics")) {
+    let body = match ok_body(
+        a.admin
+            .target()
+            .and_then(|(addr, t)| request_with(&addr, t.as_deref(), "GET", "/metrics")),
+    ) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -179,7 +224,7 @@ pub fn stats(a: &StatsArgs) -> ExitCode {
 }
 
 pub fn reload(a: &AdminArgs) -> ExitCode {
-    match get_json(&a.admin, "POST", "/reload") {
+    match get_json(a, "POST", "/reload") {
         Ok((200, v)) => {
             println!("reloaded: generation {}", v["generation"]);
             ExitCode::SUCCESS

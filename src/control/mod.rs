@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod privilege;
 
 use crate::config;
 use crate::flow::FlowTable;
@@ -43,9 +44,28 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub queues: Option<usize>,
     /// Admin API address (metrics, flows, reload). Anything but loopback is reachable by others:
-    /// vpcfwd says so loudly. Port 0 picks a free port (printed at start).
+    /// it needs --admin-token (or --admin-token-file), else vpcfwd refuses to start. Port 0
+    /// picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:9180")]
     pub admin: String,
+    /// Bearer token every admin API call must carry (`Authorization: Bearer TOKEN`); required
+    /// when --admin is not a loopback address. Prefer --admin-token-file: a command line is
+    /// visible to every local user.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "admin_token_file")]
+    pub admin_token: Option<String>,
+    /// Read the admin token from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// After start-up, run as this user (name or uid), keeping only the capabilities still
+    /// needed (see --static-ports). Captures and flow-log rotation then write as that user.
+    /// Not with --create-namespaces (removing them needs root).
+    #[arg(long, value_name = "NAME", conflicts_with = "create_namespaces")]
+    pub user: Option<String>,
+    /// Keep only CAP_NET_ADMIN after start-up: a reload may change rules, routes and flows but
+    /// not add or readdress ports (entering their namespaces needs CAP_SYS_ADMIN, which is
+    /// otherwise kept beside it). Not with --create-namespaces (removing them needs it too).
+    #[arg(long, conflicts_with = "create_namespaces")]
+    pub static_ports: bool,
     /// No admin API.
     #[arg(long)]
     pub no_admin: bool,
@@ -55,6 +75,10 @@ pub struct RunArgs {
     /// Write VPC flow logs (AWS default format, version 2) to this file.
     #[arg(long, value_name = "FILE")]
     pub flow_log: Option<PathBuf>,
+    /// Flow-log record format: AWS's `LogFormat` (`'${version} ${vpc-id} ${srcaddr} …'`, the
+    /// fields of versions 2–5); the default format (version 2) when absent.
+    #[arg(long, value_name = "FORMAT")]
+    pub flow_log_format: Option<String>,
     /// Flow-log aggregation interval in seconds: 60 or 600 as in AWS; shorter for demos.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub flow_log_interval: u64,
@@ -64,21 +88,63 @@ pub struct RunArgs {
     /// Capture every port into DIR/<port>.pcap from the start (LINKTYPE_RAW).
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+    /// The pcap directory without capturing from the start: where `POST /pcap/start` (and
+    /// `Pcap: true` ports) write; its `dir=` must stay below it. Default: --pcap's DIR, else
+    /// `Options.PcapDirectory`, else `vpcfwd-pcap`.
+    #[arg(long, value_name = "DIR", conflicts_with = "pcap")]
+    pub pcap_dir: Option<PathBuf>,
     /// Size cap of each pcap file.
     #[arg(long, default_value_t = 100 << 20, value_name = "BYTES")]
     pub pcap_max_bytes: u64,
 }
 
-/// Namespaces this process created, removed again on every exit path.
+/// Namespaces this process created (or adopted from a previous run that was killed), removed
+/// again on every exit path.
 struct Namespaces(Vec<String>);
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
         for ns in self.0.drain(..) {
-            if let Err(e) = io::ip(&["netns", "delete", &ns]) {
-                tracing::warn!("removing namespace {ns}: {e}");
+            match io::ip(&["netns", "delete", &ns]) {
+                Ok(()) => owned::forget(&ns),
+                Err(e) => tracing::warn!("removing namespace {ns}: {e}"),
             }
         }
+    }
+}
+
+/// Which namespaces a vpcfwd created: `/run/vpcfwd/netns/<name>` holds its PID, so that a run
+/// after a `kill -9` knows a leftover namespace as its own (and one still in use as not).
+pub mod owned {
+    use std::path::PathBuf;
+
+    pub const DIR: &str = "/run/vpcfwd/netns";
+
+    fn file(ns: &str) -> PathBuf {
+        PathBuf::from(DIR).join(ns)
+    }
+
+    /// Records that this process created `ns`.
+    pub fn record(ns: &str) {
+        let r = std::fs::create_dir_all(DIR)
+            .and_then(|()| std::fs::write(file(ns), format!("{}\n", std::process::id())));
+        if let Err(e) = r {
+            tracing::warn!("recording namespace {ns} in {DIR}: {e}");
+        }
+    }
+
+    pub fn forget(ns: &str) {
+        let _ = std::fs::remove_file(file(ns));
+    }
+
+    /// The PID of the vpcfwd that created `ns`, if one recorded it.
+    pub fn owner(ns: &str) -> Option<u32> {
+        std::fs::read_to_string(file(ns)).ok()?.trim().parse().ok()
+    }
+
+    /// Whether `pid` is a running vpcfwd (not a reused PID).
+    pub fn is_running_vpcfwd(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "vpcfwd")
     }
 }
 
@@ -103,8 +169,13 @@ pub struct Control {
     pub reload_status: Mutex<ReloadStatus>,
     /// Serialises reloads (SIGHUP, API and file watch may race).
     reloading: Mutex<()>,
-    /// Where captures go (from `--pcap`, or the last admin start).
+    /// Where captures go (from `--pcap`, or the last admin start): always inside `pcap_base`.
     pub pcap_dir: Mutex<Option<PathBuf>>,
+    /// The pcap directory: `--pcap DIR`, else `Options.PcapDirectory`, else `vpcfwd-pcap`.
+    /// `POST /pcap/start?dir=` writes only below it.
+    pub pcap_base: PathBuf,
+    /// The admin API's bearer token (every call must carry it), if any.
+    pub admin_token: Option<String>,
     pub flushed: AtomicU64,
     pub flow_log_written: Arc<AtomicU64>,
 }
@@ -122,6 +193,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return invalid(&errors),
     };
+    // An unknown flow-log field is a start-up error, before any device exists.
+    if let Some(f) = &args.flow_log_format
+        && let Err(e) = crate::observe::format::Format::parse(f)
+    {
+        eprintln!("error: --flow-log-format: {e}");
+        return ExitCode::from(2);
+    }
     if cfg.options.trace_only {
         eprintln!(
             "error: {}: Options.TraceOnly is set (real AWS addresses): this config is for check and trace only",
@@ -132,6 +210,27 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let snap = match snapshot::compile(&cfg) {
         Ok(s) => s,
         Err(errors) => return invalid(&errors),
+    };
+    // Refusals that need no privilege come before anything is created.
+    let admin_token = match admin_token(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !args.no_admin
+        && let Err(e) = admin::check_exposure(&args.admin, admin_token.as_deref())
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let user = match args.user.as_deref().map(privilege::lookup_user).transpose() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
     let plans = io::plan(&cfg);
     let mut created = Namespaces(Vec::new());
@@ -170,17 +269,65 @@ pub fn run(args: &RunArgs) -> ExitCode {
         .max_flows
         .or(cfg.options.flow_table_max_entries.map(|m| m as usize))
         .unwrap_or(vpcfwd_core::flow::DEFAULT_MAX_ENTRIES);
-    let flow_log_written = Arc::new(AtomicU64::new(0));
-    let (flow_log, writer) = match &args.flow_log {
-        Some(path) => match start_flow_log(path, args, &snap, Arc::clone(&flow_log_written)) {
-            Ok((tap, w)) => (Some(tap), Some(w)),
+    // What needs privilege comes first: the admin listener, the flow-log file.
+    let listener = if args.no_admin {
+        None
+    } else {
+        match admin::bind(&args.admin, admin_token.as_deref()) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: admin API on {}: {e}", args.admin);
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let flow_log_file = match &args.flow_log {
+        Some(path) => match RotatingFile::open(path, args.flow_log_max_bytes, 5) {
+            Ok(f) => Some((path, f)),
             Err(e) => {
                 eprintln!("error: flow log {}: {e}", path.display());
                 return ExitCode::from(1);
             }
         },
+        None => None,
+    };
+    // Then only what is still needed, before any other thread exists (capabilities are per
+    // thread: the ones spawned below inherit the reduced sets).
+    let keep = privilege::kept(args.static_ports);
+    if let Err(e) = privilege::drop_privileges(&keep, user) {
+        eprintln!("error: dropping privileges: {e}");
+        return ExitCode::from(1);
+    }
+    tracing::info!(
+        capabilities = %privilege::names(&keep),
+        user = args.user.as_deref().unwrap_or("(unchanged)"),
+        "privileges dropped"
+    );
+    let flow_log_written = Arc::new(AtomicU64::new(0));
+    let (flow_log, writer) = match flow_log_file {
+        Some((path, file)) => {
+            match start_flow_log(file, path, args, &snap, Arc::clone(&flow_log_written)) {
+                Ok((tap, w)) => (Some(tap), Some(w)),
+                Err(e) => {
+                    eprintln!("error: flow log {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+        }
         None => (None, None),
     };
+    let pcap_base = args
+        .pcap
+        .clone()
+        .or(args.pcap_dir.clone())
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                cfg.options
+                    .pcap_directory
+                    .clone()
+                    .unwrap_or_else(|| "vpcfwd-pcap".into()),
+            )
+        });
     let live = Live::new(
         1,
         snap,
@@ -202,6 +349,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }),
         reloading: Mutex::new(()),
         pcap_dir: Mutex::new(args.pcap.clone()),
+        pcap_base,
+        admin_token,
         flushed: AtomicU64::new(0),
         flow_log_written,
     });
@@ -210,7 +359,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     ctl.start_configured_captures(&all, &cfg);
     // Only `Live` may keep ports alive: a port a reload removes must close with its worker.
     drop(all);
-    let code = control_loop(&ctl);
+    let code = control_loop(&ctl, listener);
     shared.stop.store(true, Ordering::Relaxed);
     for w in ctl
         .workers
@@ -239,6 +388,30 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 impl Control {
+    /// A control plane over `shared` without devices of its own (tests drive its admin API
+    /// through [`admin::router`]); `args` as `vpcfwd run` would take them.
+    pub fn new(shared: Arc<Shared>, args: RunArgs) -> Result<Control, String> {
+        let admin_token = admin_token(&args)?;
+        Ok(Control {
+            shared,
+            offload: false,
+            created: Mutex::new(Namespaces(Vec::new())),
+            workers: Mutex::new(Vec::new()),
+            reload_status: Mutex::new(ReloadStatus::default()),
+            reloading: Mutex::new(()),
+            pcap_dir: Mutex::new(args.pcap.clone()),
+            pcap_base: args
+                .pcap
+                .clone()
+                .or(args.pcap_dir.clone())
+                .unwrap_or_else(|| "vpcfwd-pcap".into()),
+            admin_token,
+            flushed: AtomicU64::new(0),
+            flow_log_written: Arc::new(AtomicU64::new(0)),
+            args,
+        })
+    }
+
     fn start_workers(&self, ports: &[Arc<LivePort>]) {
         let mut ws = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         for p in ports {
@@ -271,12 +444,7 @@ impl Control {
                 .any(|c| c.port_id == p.plan.port_id && c.pcap);
             let d = match (&dir, wanted) {
                 (Some(d), _) => d.clone(),
-                (None, true) => PathBuf::from(
-                    cfg.options
-                        .pcap_directory
-                        .clone()
-                        .unwrap_or_else(|| "vpcfwd-pcap".into()),
-                ),
+                (None, true) => self.pcap_base.clone(),
                 (None, false) => continue,
             };
             if p.capture.active() {
@@ -356,6 +524,12 @@ impl Control {
             });
             let port = match same_place {
                 Some(o) if o.plan == *p => Arc::clone(o),
+                Some(_) | None if self.args.static_ports => {
+                    return Err(vec![format!(
+                        "port {}: --static-ports: adding or readdressing a port needs CAP_SYS_ADMIN, which vpcfwd dropped after start-up; restart it to apply this config",
+                        p.port_id
+                    )]);
+                }
                 Some(o) => {
                     io::reconfigure_port(&o.plan, p)
                         .map_err(|e| vec![format!("port {}: {e}", p.port_id)])?;
@@ -420,12 +594,19 @@ fn log_port(port: &TunPort, msg: &str) {
 }
 
 fn start_flow_log(
+    file: RotatingFile,
     path: &std::path::Path,
     args: &RunArgs,
     snap: &snapshot::Snapshot,
     written: Arc<AtomicU64>,
 ) -> std::io::Result<(FlowLogTap, std::thread::JoinHandle<()>)> {
-    let file = RotatingFile::open(path, args.flow_log_max_bytes, 5)?;
+    let format = match &args.flow_log_format {
+        Some(f) => Some(
+            crate::observe::format::Format::parse(f)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     let interval = args.flow_log_interval.max(1);
     if interval != 60 && interval != 600 {
         tracing::info!(
@@ -437,10 +618,10 @@ fn start_flow_log(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut w = flowlog::Writer::new(file, interval, now);
-    w.learn(
-        &snap.account_id,
-        snap.enis.iter().map(|e| (e.zone.0, e.id.clone())),
-    );
+    if let Some(f) = format {
+        w = w.with_format(f);
+    }
+    w.learn_snapshot(snap);
     let h = std::thread::Builder::new()
         .name("vf-flowlog".into())
         .spawn(move || {
@@ -519,21 +700,45 @@ fn bring_up(
     create: bool,
     created: &mut Namespaces,
 ) -> std::io::Result<TunPort> {
-    if !io::namespace_exists(&p.namespace) {
+    let ns = p.namespace.as_str();
+    if !io::namespace_exists(ns) {
         if !create {
             return Err(std::io::Error::other(format!(
-                "namespace {} does not exist (create it, or run with --create-namespaces)",
-                p.namespace
+                "namespace {ns} does not exist (create it, or run with --create-namespaces)"
             )));
         }
-        io::ip(&["netns", "add", &p.namespace])?;
-        created.0.push(p.namespace.clone());
+        io::ip(&["netns", "add", ns])?;
+        owned::record(ns);
+        created.0.push(ns.to_string());
+    } else if let Some(pid) = owned::owner(ns)
+        && pid != std::process::id()
+        && !created.0.iter().any(|c| c == ns)
+    {
+        if owned::is_running_vpcfwd(pid) {
+            return Err(std::io::Error::other(format!(
+                "namespace {ns} belongs to vpcfwd PID {pid}, which is still running: stop it first (kill {pid})"
+            )));
+        }
+        if create {
+            // Left by a vpcfwd that could not clean up (kill -9): ours now, removed on exit.
+            tracing::warn!(
+                "namespace {ns} was left by vpcfwd PID {pid} (gone): reusing it, removed on exit"
+            );
+            owned::record(ns);
+            created.0.push(ns.to_string());
+        }
+    }
+    if io::ip(&["-n", ns, "link", "show", "dev", &p.device]).is_ok() {
+        return Err(std::io::Error::other(format!(
+            "device {} already exists in namespace {ns} (another forwarder on this config?): stop what holds it, or remove it with `ip -n {ns} link delete {}`",
+            p.device, p.device
+        )));
     }
     io::open_port(p, offload, queues)
 }
 
 /// Serves signals, the admin API, the file watch and housekeeping until SIGINT/SIGTERM.
-fn control_loop(ctl: &Arc<Control>) -> ExitCode {
+fn control_loop(ctl: &Arc<Control>, listener: Option<std::net::TcpListener>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -554,8 +759,8 @@ fn control_loop(ctl: &Arc<Control>) -> ExitCode {
             eprintln!("error: cannot install signal handlers");
             return ExitCode::from(1);
         };
-        if !ctl.args.no_admin {
-            match admin::bind(&ctl.args.admin).await {
+        if let Some(l) = listener {
+            match tokio::net::TcpListener::from_std(l) {
                 Ok(listener) => {
                     let addr = listener
                         .local_addr()
@@ -604,6 +809,48 @@ fn control_loop(ctl: &Arc<Control>) -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// `--admin-token`, or the first line of `--admin-token-file`; an empty token is refused.
+fn admin_token(args: &RunArgs) -> Result<Option<String>, String> {
+    let t = match (&args.admin_token, &args.admin_token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| format!("--admin-token-file {}: {e}", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        (None, None) => return Ok(None),
+    };
+    if t.len() < 16 || t.len() > 256 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "the admin token must be 16 to 256 printable ASCII characters (e.g. `openssl rand -hex 32`)"
+                .into(),
+        );
+    }
+    Ok(Some(t))
+}
+
+impl RunArgs {
+    /// Parses `vpcfwd run`'s arguments (without the program and subcommand names): tests.
+    pub fn parse_from<I, T>(args: I) -> Result<RunArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct W {
+            #[command(flatten)]
+            a: RunArgs,
+        }
+        use clap::Parser;
+        let v: Vec<std::ffi::OsString> = std::iter::once("run".into())
+            .chain(args.into_iter().map(Into::into))
+            .collect();
+        W::try_parse_from(v).map(|w| w.a)
+    }
 }
 
 /// The one-line summary printed at shutdown (scripts read it).

@@ -85,6 +85,7 @@ pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
                 private_ip: p,
                 public_ip: if private { None } else { public },
                 allocation_id: s(a, "AllocationId").map(str::to_string),
+                network_interface_id: s(a, "NetworkInterfaceId").map(str::to_string),
             });
         }
         if addrs.is_empty() {
@@ -163,6 +164,8 @@ pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             groups: groups(e),
             service_targets: vec![],
             load_balancer_addresses: vec![],
+            private_dns_enabled: e.get("PrivateDnsEnabled").and_then(Value::as_bool),
+            private_dns_name: None,
             tags: name_tag(e),
         };
         match kind {

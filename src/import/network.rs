@@ -60,6 +60,7 @@ pub(super) fn build(
             cidr_block: c,
             ipv6_cidr_block_association_set: v6_assocs(sn),
             availability_zone: s(sn, "AvailabilityZone").map(str::to_string),
+            availability_zone_id: s(sn, "AvailabilityZoneId").map(str::to_string),
             tags: name_tag(sn),
         });
     }

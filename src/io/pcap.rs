@@ -27,9 +27,18 @@ pub struct PcapFile {
 }
 
 impl PcapFile {
-    /// Creates `path` (truncating) and writes the global header.
+    /// Creates `path` (truncating) and writes the global header. A symbolic link at `path` is
+    /// refused (`O_NOFOLLOW`): a capture never writes through one.
     pub fn create(path: &Path, cap_bytes: u64) -> io::Result<PcapFile> {
-        let mut out = BufWriter::new(std::fs::File::create(path)?);
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let mut out = BufWriter::new(f);
         out.write_all(&format::raw_global_header(SNAPLEN))?;
         let header = format::GLOBAL_HEADER_LEN as u64;
         Ok(PcapFile {

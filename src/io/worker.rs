@@ -115,20 +115,24 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
-                for (e, five, accept) in obs.records(snap, ingress_kind, &v).into_iter().flatten() {
-                    if let Some(eni) = snap.enis.get(e) {
-                        let key = flowlog::Key {
-                            zone: eni.zone.0,
-                            five,
-                            accept,
-                        };
-                        a.add(key, m.segments, n as u64, now_unix);
-                    }
+                for r in obs
+                    .records_ext(snap, ingress_kind, &v)
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = flowlog::Key {
+                        zone: r.zone,
+                        five: r.five,
+                        accept: r.accept,
+                    };
+                    a.add_ext(key, r.ext, m.segments, n as u64, now_unix);
                 }
             }
             let (egress, len, tx) = match v {
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
-                Verdict::Reply { egress, len, .. } => (egress, len, Tx::Generated),
+                Verdict::Reply { egress, len, .. } | Verdict::Answer { egress, len, .. } => {
+                    (egress, len, Tx::Generated)
+                }
                 Verdict::Drop(_) => continue,
             };
             let e = usize::from(egress.0);

@@ -2,6 +2,10 @@
 //!
 //! `version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status`
 //!
+//! or a custom format of the fields of versions 2–5 (`--flow-log-format`, [`super::format`]).
+//! Besides the instances' and the interface endpoints' ENIs, a NAT gateway's own network
+//! interface has records, as AWS writes them (`pkt-srcaddr` is the instance behind it).
+//!
 //! One record per ENI per 5-tuple (and action) per aggregation interval. Workers aggregate into
 //! their own bounded map ([`Aggregator`], no lock, no allocation once warm) and hand it to the
 //! writer when the interval ends; the writer merges the workers' maps of one interval (a flow
@@ -10,6 +14,7 @@
 //! as AWS does when it cannot capture everything.
 
 use super::Five;
+use super::format::{Field, Format};
 use crate::config::aws;
 use crate::snapshot::Snapshot;
 use crate::wire::IpProtocol;
@@ -44,6 +49,7 @@ pub fn excluded(snap: &Snapshot, f: &Five) -> bool {
         IpAddr::V4(v) => {
             v == aws::METADATA_V4
                 || v == aws::TIME_SYNC_V4
+                || v == aws::RESOLVER_LINK_LOCAL
                 || snap.vpc_cidrs.iter().any(|n| match n {
                     ipnet::IpNet::V4(n) => v == aws::router(*n) || v == aws::resolver(*n),
                     ipnet::IpNet::V6(_) => false,
@@ -76,7 +82,25 @@ pub struct Agg {
     pub bytes: u64,
     pub first: u64,
     pub last: u64,
+    pub ext: Ext,
 }
+
+/// What the fields beyond version 2 need of a record (the first packet's, flags OR-ed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ext {
+    /// From the ENI's point of view: `Some(true)` egress, `Some(false)` ingress.
+    pub egress: Option<bool>,
+    /// The packet-level source and destination (`pkt-srcaddr`, `pkt-dstaddr`).
+    pub pkt: Option<(IpAddr, IpAddr)>,
+    /// `traffic-path` code of an egress record (0: `-`).
+    pub path: u8,
+    /// OR of the packets' flags, AWS's encoding ([`super::format::aws_tcp_flags`]).
+    pub tcp_flags: u8,
+}
+
+/// The flow-table zones of the NAT gateways' own network interfaces: `NAT_ZONE_BASE + index`
+/// (ENI zones count up from 0 and stay far below).
+pub const NAT_ZONE_BASE: u16 = 0xff00;
 
 /// One worker's records of one interval.
 #[derive(Debug, Default)]
@@ -118,10 +142,17 @@ impl Aggregator {
 
     #[inline]
     pub fn add(&mut self, key: Key, packets: u64, bytes: u64, now_unix: u64) {
+        self.add_ext(key, Ext::default(), packets, bytes, now_unix);
+    }
+
+    /// `add`, with what the fields beyond version 2 need.
+    #[inline]
+    pub fn add_ext(&mut self, key: Key, ext: Ext, packets: u64, bytes: u64, now_unix: u64) {
         if let Some(a) = self.map.get_mut(&key) {
             a.packets += packets;
             a.bytes += bytes;
             a.last = now_unix;
+            a.ext.tcp_flags |= ext.tcp_flags;
         } else if self.map.len() < self.cap {
             self.map.insert(
                 key,
@@ -130,6 +161,7 @@ impl Aggregator {
                     bytes,
                     first: now_unix,
                     last: now_unix,
+                    ext,
                 },
             );
         } else {
@@ -261,8 +293,30 @@ pub struct Writer {
     /// The ENIs of the running config, in config order.
     current: Vec<u16>,
     account: String,
+    /// A custom format (`None`: the default one, written as before).
+    format: Option<Format>,
+    /// What the custom fields say of each zone's ENI, and of the VPC.
+    meta: FxHashMap<u16, Meta>,
+    vpc: Vpc,
     /// Records written so far.
     pub written: u64,
+}
+
+/// An ENI as the custom fields name it.
+#[derive(Debug, Clone, Default)]
+struct Meta {
+    subnet: Option<String>,
+    instance: Option<String>,
+    az_id: Option<String>,
+}
+
+/// The VPC as the custom fields name it.
+#[derive(Debug, Clone, Default)]
+struct Vpc {
+    id: String,
+    region: String,
+    /// Address ranges of AWS services (AWS-managed prefix lists) and their names (`S3`).
+    services: Vec<(ipnet::IpNet, String)>,
 }
 
 #[derive(Default)]
@@ -284,8 +338,146 @@ impl Writer {
             names: FxHashMap::default(),
             current: Vec::new(),
             account: "-".into(),
+            format: None,
+            meta: FxHashMap::default(),
+            vpc: Vpc::default(),
             written: 0,
         }
+    }
+
+    /// Writes records in `format` instead of the default one.
+    pub fn with_format(mut self, format: Format) -> Writer {
+        self.format = Some(format);
+        self
+    }
+
+    /// Everything the records name of a snapshot: its ENIs (and NAT gateways' interfaces), their
+    /// subnets, instances and AZs, the VPC, the region, the AWS services' ranges.
+    pub fn learn_snapshot(&mut self, s: &Snapshot) {
+        let nats = s
+            .nat_gateways
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (NAT_ZONE_BASE.saturating_add(i as u16), n.eni_id.clone()));
+        self.learn(
+            &s.account_id,
+            s.enis.iter().map(|e| (e.zone.0, e.id.clone())).chain(nats),
+        );
+        for e in s.enis.iter() {
+            let sub = &s.subnets[e.subnet];
+            self.meta.insert(
+                e.zone.0,
+                Meta {
+                    subnet: Some(sub.id.clone()),
+                    instance: e.instance_id.clone(),
+                    az_id: sub.az_id.clone(),
+                },
+            );
+        }
+        for (i, n) in s.nat_gateways.iter().enumerate() {
+            let sub = &s.subnets[n.subnet];
+            self.meta.insert(
+                NAT_ZONE_BASE.saturating_add(i as u16),
+                Meta {
+                    subnet: Some(sub.id.clone()),
+                    instance: None,
+                    az_id: sub.az_id.clone(),
+                },
+            );
+        }
+        self.vpc = Vpc {
+            id: s.vpc_id.clone(),
+            region: s.region.clone(),
+            services: s.aws_services.clone(),
+        };
+    }
+
+    /// The value of custom field `f` of a record of `zone` (`-` where AWS writes `-`).
+    fn value(&self, f: Field, zone: u16, rec: Option<(&Key, &Agg)>, span: (u64, u64)) -> String {
+        let dash = || "-".to_string();
+        let meta = self.meta.get(&zone);
+        let service = |a: IpAddr| {
+            self.vpc
+                .services
+                .iter()
+                .find(|(n, _)| n.contains(&a))
+                .map_or_else(dash, |(_, s)| s.clone())
+        };
+        let five = rec.map(|(k, _)| k.five);
+        let ext = rec.map(|(_, a)| a.ext).unwrap_or_default();
+        let pkt = ext.pkt.or(five.map(|f| (f.src, f.dst)));
+        match f {
+            Field::Version => "2".into(),
+            Field::AccountId => self.account.clone(),
+            Field::InterfaceId => self.names.get(&zone).cloned().unwrap_or_else(dash),
+            Field::Srcaddr => five.map_or_else(dash, |f| f.src.to_string()),
+            Field::Dstaddr => five.map_or_else(dash, |f| f.dst.to_string()),
+            Field::Srcport => five.map_or_else(dash, |f| f.sport.to_string()),
+            Field::Dstport => five.map_or_else(dash, |f| f.dport.to_string()),
+            Field::Protocol => five.map_or_else(dash, |f| f.proto.to_string()),
+            Field::Packets => rec.map_or_else(dash, |(_, a)| a.packets.to_string()),
+            Field::Bytes => rec.map_or_else(dash, |(_, a)| a.bytes.to_string()),
+            Field::Start => rec.map_or(span.0, |(_, a)| a.first).to_string(),
+            Field::End => rec.map_or(span.1, |(_, a)| a.last).to_string(),
+            Field::Action => rec.map_or_else(dash, |(k, _)| {
+                if k.accept { "ACCEPT" } else { "REJECT" }.into()
+            }),
+            Field::LogStatus => "OK".into(),
+            Field::VpcId => self.vpc.id.clone(),
+            Field::SubnetId => meta.and_then(|m| m.subnet.clone()).unwrap_or_else(dash),
+            Field::InstanceId => meta.and_then(|m| m.instance.clone()).unwrap_or_else(dash),
+            Field::TcpFlags => match five {
+                Some(f) if IpProtocol::from(f.proto) == IpProtocol::Tcp => {
+                    ext.tcp_flags.to_string()
+                }
+                Some(_) => "0".into(),
+                None => dash(),
+            },
+            Field::Type => five.map_or_else(dash, |f| {
+                if f.src.is_ipv6() { "IPv6" } else { "IPv4" }.into()
+            }),
+            Field::PktSrcaddr => pkt.map_or_else(dash, |p| p.0.to_string()),
+            Field::PktDstaddr => pkt.map_or_else(dash, |p| p.1.to_string()),
+            Field::Region => self.vpc.region.clone(),
+            Field::AzId => meta.and_then(|m| m.az_id.clone()).unwrap_or_else(dash),
+            // No Wavelength Zone, Outpost or Local Zone here.
+            Field::SublocationType | Field::SublocationId => dash(),
+            Field::PktSrcAwsService => pkt.map_or_else(dash, |p| service(p.0)),
+            Field::PktDstAwsService => pkt.map_or_else(dash, |p| service(p.1)),
+            Field::FlowDirection => match ext.egress {
+                Some(true) => "egress".into(),
+                Some(false) => "ingress".into(),
+                None => dash(),
+            },
+            Field::TrafficPath => match (ext.egress, ext.path) {
+                (Some(true), p) if p != 0 => p.to_string(),
+                _ => dash(),
+            },
+        }
+    }
+
+    fn record(&self, k: &Key, a: &Agg) -> String {
+        match &self.format {
+            None => format_record(&self.account, &self.name(k.zone), k, a),
+            Some(f) => f.render(|x| self.value(x, k.zone, Some((k, a)), (a.first, a.last))),
+        }
+    }
+
+    fn empty(&self, zone: u16, start: u64, end: u64, status: &str) -> String {
+        match &self.format {
+            None if status == "NODATA" => {
+                format_nodata(&self.account, &self.name(zone), start, end)
+            }
+            None => format_skipdata(&self.account, &self.name(zone), start, end),
+            Some(f) => f.render_empty(|x| match x {
+                Field::LogStatus => status.to_string(),
+                x => self.value(x, zone, None, (start, end)),
+            }),
+        }
+    }
+
+    fn name(&self, z: u16) -> String {
+        self.names.get(&z).cloned().unwrap_or_else(|| "-".into())
     }
 
     /// The account and the ENIs (zone, id) of the running config.
@@ -300,10 +492,7 @@ impl Writer {
 
     pub fn add(&mut self, b: Batch) {
         if let Some(s) = &b.snap {
-            self.learn(
-                &s.account_id,
-                s.enis.iter().map(|e| (e.zone.0, e.id.clone())),
-            );
+            self.learn_snapshot(s);
         }
         if b.records.is_empty() && b.skipped.is_empty() {
             return;
@@ -317,6 +506,7 @@ impl Writer {
                     x.bytes += a.bytes;
                     x.first = x.first.min(a.first);
                     x.last = x.last.max(a.last);
+                    x.ext.tcp_flags |= a.ext.tcp_flags;
                 })
                 .or_insert(a);
         }
@@ -359,19 +549,15 @@ impl Writer {
                 k.five.dport,
             )
         });
-        let name = |z: u16| self.names.get(&z).cloned().unwrap_or_else(|| "-".into());
         let end = i + self.interval_secs;
-        let mut lines: Vec<String> = recs
-            .iter()
-            .map(|(k, a)| format_record(&self.account, &name(k.zone), k, a))
-            .collect();
+        let mut lines: Vec<String> = recs.iter().map(|(k, a)| self.record(k, a)).collect();
         for z in p.skipped.keys() {
-            lines.push(format_skipdata(&self.account, &name(*z), i, end));
+            lines.push(self.empty(*z, i, end, "SKIPDATA"));
         }
         if nodata {
             for z in &self.current {
                 if !recs.iter().any(|(k, _)| k.zone == *z) && !p.skipped.contains_key(z) {
-                    lines.push(format_nodata(&self.account, &name(*z), i, end));
+                    lines.push(self.empty(*z, i, end, "NODATA"));
                 }
             }
         }
@@ -424,7 +610,8 @@ mod tests {
                 packets: 2,
                 bytes: 100,
                 first: 1_000_001,
-                last: 1_000_005
+                last: 1_000_005,
+                ext: Ext::default(),
             }
         );
         assert_eq!(b.records.len(), 2);
@@ -443,6 +630,7 @@ mod tests {
             bytes: 180,
             first: 1700000000,
             last: 1700000009,
+            ext: Ext::default(),
         };
         let line = format_record("123456789012", "eni-web", &k, &a);
         assert_eq!(
@@ -475,6 +663,7 @@ mod tests {
             bytes: packets * 100,
             first,
             last,
+            ext: Ext::default(),
         };
         // Two workers saw the same flow in the interval starting at 600; one overflowed.
         w.add(Batch {

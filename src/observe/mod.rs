@@ -9,7 +9,11 @@
 //! into totals keyed by label, so counts survive the swap.
 
 pub mod flowlog;
+pub mod format;
 pub mod metrics;
+mod records;
+
+pub use records::Rec;
 
 use crate::pipeline::{DropReason, Stage, Tracer, Verdict};
 use crate::snapshot::{EniIdx, NaclIdx, PortKind, RtbIdx, Snapshot, SubnetIdx};
@@ -175,7 +179,7 @@ impl Block {
         }
         let reason = match v {
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => *r,
-            Verdict::Forward { .. } => return,
+            Verdict::Forward { .. } | Verdict::Answer { .. } => return,
         };
         self.add(l.drop(reason), 1);
         match reason {
@@ -236,6 +240,15 @@ pub struct Observer {
     /// Track the tuples flow logs need (off without flow logs: copying addresses at every
     /// stage is most of an observer's cost).
     flow_log: bool,
+    /// The packet's TCP flags in AWS's encoding (flow logs' `tcp-flags`).
+    tcp_flags: u8,
+    /// The first route that matched (the sending ENI's `traffic-path`).
+    first_route: Option<(RtbIdx, u32)>,
+    /// Through a NAT gateway: which, the tuple before it, after it, and whether it translated
+    /// the source (inside → out) — its own interface's records.
+    nat: Option<(crate::snapshot::NatIdx, Five, Option<Five>, bool)>,
+    /// The tuple after the last PrivateLink translation (the endpoint ENI's reply records).
+    privatelink: Option<Five>,
 }
 
 impl Tracer for Observer {
@@ -259,11 +272,20 @@ impl Tracer for Observer {
                 };
                 self.cur = Some(f);
                 self.orig = Some(f);
+                if m.proto == IpProtocol::Tcp {
+                    self.tcp_flags = format::aws_tcp_flags(m.tcp_flags);
+                }
             }
             Stage::Route { table, route } => {
                 self.table = Some(table);
                 if let Some(r) = route {
                     self.route = Some((table, r));
+                    self.first_route.get_or_insert((table, r));
+                }
+            }
+            Stage::NatGateway { nat } if self.flow_log => {
+                if let Some(c) = self.cur {
+                    self.nat = Some((nat, c, None, false));
                 }
             }
             Stage::Nacl {
@@ -302,7 +324,7 @@ impl Tracer for Observer {
                 self.at_dst(eni, false);
                 self.dst_check_failed = true;
             }
-            Stage::Translate { field, to, .. } if self.flow_log => {
+            Stage::Translate { by, field, to, .. } if self.flow_log => {
                 if let Some(c) = &mut self.cur {
                     let port = if IpProtocol::from(c.proto).has_ports() {
                         to.1
@@ -318,6 +340,17 @@ impl Tracer for Observer {
                             c.dst = to.0;
                             c.dport = port;
                         }
+                    }
+                    let c = *c;
+                    match by {
+                        crate::pipeline::Xlat::NatGateway(_) => {
+                            if let Some(n) = &mut self.nat {
+                                n.2 = Some(c);
+                                n.3 = field == crate::wire::Field::Src;
+                            }
+                        }
+                        crate::pipeline::Xlat::PrivateLink(_) => self.privatelink = Some(c),
+                        crate::pipeline::Xlat::InternetGateway => {}
                     }
                 }
             }
@@ -362,6 +395,8 @@ impl Observer {
             return out;
         }
         let drop = match v {
+            // The resolver's answers are never logged.
+            Verdict::Answer { .. } => return out,
             Verdict::Forward { .. } => None,
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => Some(*r),
         };

@@ -99,6 +99,15 @@ impl Lab {
 
     /// `up_with`, with extra `vpcfwd run` options.
     pub fn up_with_args(yaml_src: &str, args: &[&str]) -> Lab {
+        let mut lab = Lab::unstarted(yaml_src);
+        lab.start_vpcfwd(args);
+        lab.start_services();
+        lab
+    }
+
+    /// The lab's names, config and files, nothing started yet (Drop still cleans up whatever
+    /// a test then starts under these names).
+    pub fn unstarted(yaml_src: &str) -> Lab {
         // Unique per test in this process: tests run in parallel.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -109,46 +118,23 @@ impl Lab {
         let ports = ["web", "app", "internet", "s3", "ddb", "api"];
         let flow_log = dir.path().join("flow.log");
         let log = dir.path().join("vpcfwd.log");
-        let mut lab = Lab {
+        Lab {
             namespaces: ports.iter().map(|p| format!("{prefix}-{p}")).collect(),
             prefix,
             vpcfwd: None,
             servers: Vec::new(),
             streams: Vec::new(),
             admin: String::new(),
-            config: cfg.clone(),
-            flow_log: flow_log.clone(),
-            log: log.clone(),
+            config: cfg,
+            flow_log,
+            log,
             dir,
-        };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
-            .args(["run", "--create-namespaces", "--admin", "127.0.0.1:0"])
-            .args(["--flow-log-interval", "1", "--flow-log"])
-            .arg(&flow_log)
-            .args(args)
-            .arg("-c")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("starts vpcfwd");
-        let stdout = child.stdout.take().unwrap();
-        lab.vpcfwd = Some(child);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut admin = String::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("vpcfwd: admin API on http://") {
-                    admin = a.to_string();
-                }
-                if line.starts_with("vpcfwd: ready") {
-                    let _ = tx.send(admin.clone());
-                }
-            }
-        });
-        lab.admin = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("vpcfwd reports ready within 30 s");
+        }
+    }
+
+    /// Starts the lab services in their namespaces and waits until each accepts.
+    pub fn start_services(&mut self) {
+        let lab = self;
         for (port, addrs) in SERVICES {
             let s = Command::new("ip")
                 .args(["netns", "exec", &lab.ns(port), "python3"])
@@ -177,7 +163,56 @@ impl Lab {
                 }
             }
         }
-        lab
+    }
+
+    /// Starts `vpcfwd run` on this lab's config (namespaces created as needed, flow logs every
+    /// second, admin API on a free loopback port) with `args` added, and waits until it is
+    /// ready. Its log is appended to `self.log`.
+    pub fn start_vpcfwd(&mut self, args: &[&str]) {
+        self.start_vpcfwd_in(true, args);
+    }
+
+    /// `start_vpcfwd`, with `--create-namespaces` or without (the test made them).
+    pub fn start_vpcfwd_in(&mut self, create_namespaces: bool, args: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+            .arg("run")
+            .args(create_namespaces.then_some("--create-namespaces"))
+            .args(["--admin", "127.0.0.1:0"])
+            .args(["--flow-log-interval", "1", "--flow-log"])
+            .arg(&self.flow_log)
+            .args(args)
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starts vpcfwd");
+        let stdout = child.stdout.take().unwrap();
+        self.vpcfwd = Some(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut admin = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("vpcfwd: admin API on http://") {
+                    admin = a.to_string();
+                }
+                if line.starts_with("vpcfwd: ready") {
+                    let _ = tx.send(admin.clone());
+                }
+            }
+        });
+        self.admin = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => panic!(
+                "vpcfwd reports ready within 30 s; its log:\n{}",
+                self.vpcfwd_log()
+            ),
+        };
     }
 
     /// A TCP connection from namespace of `port` to addr:p: the service's answer or

@@ -1,5 +1,8 @@
 //! Prefix tables on disk: one CIDR a line, plain or gzip-compressed (`.gz`), blank lines and
 //! `#` comments skipped. Used by `vpcfwd bench lpm`, the criterion bench and the full-table tests.
+//!
+//! [`read_routes`] also takes a next hop after the prefix (`PREFIX [via] NEXT_HOP`, one word,
+//! kept as text): the tables `vpcfwd lookup` answers from.
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::io::{BufRead, BufReader, Read};
@@ -28,19 +31,70 @@ pub enum TableError {
     },
 }
 
+/// A table whose lines may name a next hop, split by family, in file order.
+#[derive(Debug, Default, Clone)]
+pub struct RouteTable {
+    pub v4: Vec<(Ipv4Net, Option<String>)>,
+    pub v6: Vec<(Ipv6Net, Option<String>)>,
+}
+
 /// Reads a table; the first malformed line is reported with its number.
 pub fn read(path: &Path) -> Result<PrefixTable, TableError> {
-    let io = |source| TableError::Io {
+    parse(open(path)?, path)
+}
+
+/// Reads a table of `PREFIX [[via] NEXT_HOP]` lines (see [`parse_routes`]).
+pub fn read_routes(path: &Path) -> Result<RouteTable, TableError> {
+    parse_routes(open(path)?, path)
+}
+
+fn open(path: &Path) -> Result<BufReader<Box<dyn Read>>, TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io {
         path: path.to_owned(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
+    })?;
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
     };
-    parse(BufReader::new(reader), path)
+    Ok(BufReader::new(reader))
+}
+
+/// Parses `PREFIX [[via] NEXT_HOP]` lines: the next hop is one word after the prefix (an
+/// optional `via` before it, as `ip route` writes it), kept as text; blank lines and `#`
+/// comments are skipped, the first malformed line is reported with its number.
+pub fn parse_routes(r: impl BufRead, path: &Path) -> Result<RouteTable, TableError> {
+    let mut t = RouteTable::default();
+    for (i, line) in r.lines().enumerate() {
+        let line = line.map_err(|source| TableError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let s = line.trim();
+        if s.is_empty() || s.starts_with('#') {
+            continue;
+        }
+        let bad = || TableError::BadLine {
+            path: path.to_owned(),
+            line: i + 1,
+            text: s.chars().take(80).collect(),
+        };
+        let mut words = s.split_whitespace();
+        let prefix = words.next().ok_or_else(bad)?;
+        let nh = match (words.next(), words.next(), words.next()) {
+            (None, _, _) => None,
+            (Some("via"), Some(w), None) => Some(w.to_owned()),
+            (Some(w), None, _) if w != "via" => Some(w.to_owned()),
+            _ => return Err(bad()),
+        };
+        match prefix.parse::<IpNet>() {
+            Ok(IpNet::V4(p)) => t.v4.push((p, nh)),
+            Ok(IpNet::V6(p)) => t.v6.push((p, nh)),
+            Err(_) => return Err(bad()),
+        }
+    }
+    Ok(t)
 }
 
 /// Parses table text (see [`read`]); `path` only names the source in errors.
@@ -107,5 +161,26 @@ mod tests {
         assert_eq!(t.v6.len(), 1);
         let e = parse(&b"10.0.0.0/8\nnope\n"[..], Path::new("x")).unwrap_err();
         assert_eq!(e.to_string(), "x:2: not a CIDR prefix: \"nope\"");
+    }
+
+    #[test]
+    fn routes_with_and_without_next_hops() {
+        let t = parse_routes(
+            &b"10.0.0.0/8\n10.1.0.0/16 via 192.0.2.1\n::/0 eth0\n"[..],
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(t.v4[0].1, None);
+        assert_eq!(t.v4[1].1.as_deref(), Some("192.0.2.1"));
+        assert_eq!(t.v6[0].1.as_deref(), Some("eth0"));
+        for bad in [
+            "10.0.0.0/8 via",
+            "10.0.0.0/8 a b",
+            "10.0.0.0/8 via a b",
+            "nope x",
+        ] {
+            let e = parse_routes(bad.as_bytes(), Path::new("x")).unwrap_err();
+            assert!(matches!(e, TableError::BadLine { line: 1, .. }), "{bad}");
+        }
     }
 }

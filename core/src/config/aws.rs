@@ -35,6 +35,9 @@ pub const SERVICES_V6: [Ipv6Addr; 3] = [
     Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x123),
 ];
 
+/// The Amazon-provided DNS resolver's link-local address (answered like base + 2).
+pub const RESOLVER_LINK_LOCAL: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 253);
+
 /// The VPC router's address in `cidr`: base + 1.
 pub fn router(cidr: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(ROUTER_OFFSET))

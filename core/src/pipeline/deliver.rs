@@ -15,11 +15,21 @@ impl<T: Tracer> Cx<'_, T> {
         addr: IpAddr,
         from_subnet: Option<SubnetIdx>,
     ) -> Step<Verdict> {
-        let &e = self
-            .snap
-            .eni_by_ip
-            .get(&addr)
-            .ok_or(DropReason::NoEniAtDestination)?;
+        let Some(&e) = self.snap.eni_by_ip.get(&addr) else {
+            // A reply to a NAT gateway's private address (a private NAT gateway's translation).
+            if let IpAddr::V4(a) = addr
+                && let Some(n) = self
+                    .snap
+                    .nat_gateways
+                    .position(|n| n.private_ips.contains(&a))
+            {
+                if let Some(s) = from_subnet.filter(|&s| s != self.snap.nat_gateways[n].subnet) {
+                    self.nacl(s, true)?;
+                }
+                return self.nat_inbound(n, a);
+            }
+            return Err(DropReason::NoEniAtDestination);
+        };
         self.deliver(e, from_subnet)
     }
 
@@ -46,6 +56,11 @@ impl<T: Tracer> Cx<'_, T> {
             return Err(DropReason::SrcDstCheck);
         }
         self.sg(e, false)?;
+        // From a service network, even what the rules allow must answer a flow of the VPC's.
+        if self.from_service && !self.solicited(e) {
+            self.tr.stage(Stage::Unsolicited { eni: e });
+            return Err(DropReason::Unsolicited);
+        }
         match eni.endpoint {
             Some(ep) => {
                 self.tr.stage(Stage::InterfaceEndpoint {

@@ -20,7 +20,9 @@
 //! - `deliver` — to an ENI (the one "find the ENI by address, deliver or drop") and out a port;
 //! - `igw`, `nat`, `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
 //!   (through `translate`);
-//! - `reply` — RST and ICMP errors, emitted by the wire layer.
+//! - `reply` — RST and ICMP errors, emitted by the wire layer;
+//! - `resolver` — the Amazon-provided DNS resolver (VPC base + 2, 169.254.169.253): no SG, no
+//!   NACL, no flow log; answered in place from the snapshot's names (`dns`).
 //!
 //! Security groups are stateful: each ENI's checks first consult the flow table (keyed per ENI,
 //! by the tuple as that ENI sees it), and a flow the rules allowed is recorded only once the
@@ -37,6 +39,7 @@ mod nat;
 mod privatelink;
 mod reason;
 mod reply;
+mod resolver;
 mod route;
 mod sg;
 mod stage;
@@ -68,6 +71,8 @@ pub enum ReplyKind {
     TcpRst,
     /// An ICMP / ICMPv6 error (router mode: time exceeded, unreachable).
     IcmpError,
+    /// The Amazon-provided resolver's DNS answer.
+    Dns,
 }
 
 /// The pipeline's decision.
@@ -83,6 +88,13 @@ pub enum Verdict {
         egress: PortIdx,
         len: usize,
         reason: DropReason,
+        kind: ReplyKind,
+    },
+    /// Answered by the VPC itself (the Amazon-provided resolver): `buf[..len]` is now the answer
+    /// `kind`, sent out of `egress` (where the question came in). Not a drop, not forwarded.
+    Answer {
+        egress: PortIdx,
+        len: usize,
         kind: ReplyKind,
     },
 }
@@ -117,6 +129,7 @@ pub fn process<T: Tracer>(
         tr,
         pending: [None; 2],
         tracking_component: false,
+        from_service: false,
     };
     match cx.ingress() {
         Ok(v) => v,
@@ -139,6 +152,8 @@ struct Cx<'a, T: Tracer> {
     pending: [Option<Pending>; 2],
     /// Through a NAT gateway, interface endpoint or DynamoDB gateway endpoint: always tracked.
     tracking_component: bool,
+    /// From a service network (not a PrivateLink reply): only replies to the VPC's flows enter.
+    from_service: bool,
 }
 
 /// A flow to record once the packet is forwarded.

@@ -34,6 +34,10 @@ impl<T: Tracer> Cx<'_, T> {
         }
         self.nat_outbound(n)?;
         match self.route(nat_subnet)? {
+            // A private NAT gateway's traffic routed to the internet gateway is dropped there.
+            Target::Igw if snap.nat_gateways[n].public_ips.is_empty() => {
+                Err(DropReason::NoPublicIp)
+            }
             Target::Igw => {
                 self.nacl(nat_subnet, true)?;
                 self.out(snap.internet_port)

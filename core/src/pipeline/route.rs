@@ -31,6 +31,13 @@ impl<T: Tracer> Cx<'_, T> {
         Ok(t)
     }
 
+    /// The target the route table of `subnet` would choose, without reporting it.
+    #[inline]
+    pub(super) fn route_target(&self, subnet: SubnetIdx) -> Option<Target> {
+        let rt = &self.snap.route_tables[self.snap.subnets[subnet].route_table];
+        rt.lookup(self.m.dst).map(|r| rt.routes[r as usize].target)
+    }
+
     /// Acts on the route target chosen for a packet leaving `subnet`.
     #[inline]
     pub(super) fn forward_to(&mut self, t: Target, subnet: SubnetIdx) -> Step<Verdict> {

@@ -45,6 +45,8 @@ pub enum Stage {
     },
     /// Traffic between two ENIs of one subnet: NACLs do not apply.
     SameSubnet { subnet: SubnetIdx },
+    /// To another instance's public address: out through the internet gateway and back in.
+    Hairpin { eni: EniIdx },
     /// Through the NAT gateway.
     NatGateway { nat: NatIdx },
     /// To a gateway endpoint (no security group, no NACL of its own, no translation).
@@ -75,6 +77,10 @@ pub enum Stage {
     FlowNew { eni: EniIdx, state: ConnState },
     /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
     FlowUntracked { eni: EniIdx },
+    /// From a service network to ENI `eni`, answering no flow of its: services never initiate.
+    Unsolicited { eni: EniIdx },
+    /// A DNS query to the Amazon-provided resolver, answered by it (no SG, no NACL).
+    Resolver { eni: EniIdx },
     /// Router mode: TTL / hop limit decremented.
     TtlDecremented,
     /// Delivered to a port.

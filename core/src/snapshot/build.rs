@@ -8,7 +8,7 @@ use crate::config::resolve::{self, EndpointKind as Kind, Resolved};
 use crate::flow::Timeouts;
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
     let mut enis: IdxVec<EniIdx, Eni> = r.enis.iter().map(|e| eni(r, e)).collect();
@@ -27,7 +27,7 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         for a in &e.addrs {
             eni_by_ip.insert(*a, i);
         }
-        if let Some(p) = e.public_ip {
+        for &(_, p) in &e.public_ips {
             eni_by_public.insert(p, i);
         }
     }
@@ -55,7 +55,17 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         eni_by_ip,
         eni_by_public,
         router_mode: r.cfg.options.router_mode,
+        resolver_addrs: resolver_addrs(r),
+        dns: crate::dns::compile(r.cfg, |id| {
+            r.cfg
+                .subnets
+                .iter()
+                .find(|s| s.subnet_id == id)
+                .and_then(|s| s.availability_zone.as_deref())
+        }),
         account_id: r.cfg.account_id.clone().unwrap_or_else(|| "-".into()),
+        region: r.cfg.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        aws_services: aws_services(r),
         next_zone: 0,
     }
 }
@@ -74,20 +84,35 @@ fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
             .iter()
             .map(|a| IpAddr::from(a.ipv6_address)),
     );
-    let public_ip = n.association.as_ref().map(|a| a.public_ip).or_else(|| {
-        n.private_ip_addresses
-            .iter()
-            .find_map(|p| p.association.as_ref().map(|a| a.public_ip))
+    // Each private address may carry its own public one: the primary's is the ENI's
+    // `Association`, a secondary's its `PrivateIpAddresses[k].Association`.
+    let mut public_ips: Vec<(Ipv4Addr, Ipv4Addr)> = Vec::new();
+    let primary = n
+        .association
+        .as_ref()
+        .map(|a| (n.private_ip_address, a.public_ip));
+    let secondary = n.private_ip_addresses.iter().filter_map(|p| {
+        p.association
+            .as_ref()
+            .map(|a| (p.private_ip_address, a.public_ip))
     });
+    for (private, public) in primary.into_iter().chain(secondary) {
+        if !public_ips.iter().any(|&(v, _)| v == private) {
+            public_ips.push((private, public));
+        }
+    }
+    let public_ip = public_ips.first().map(|&(_, p)| p);
     let c = n.connection_tracking_configuration.unwrap_or_default();
     Eni {
         id: n.network_interface_id.clone(),
         subnet: e.subnet,
         addrs,
         public_ip,
+        public_ips,
         sgs: e.groups.clone(),
         src_dst_check: n.source_dest_check.unwrap_or(true),
         port: None,
+        instance_id: n.attachment.as_ref().and_then(|a| a.instance_id.clone()),
         endpoint: e.endpoint,
         timeouts: Timeouts::with_overrides(
             c.tcp_established_timeout,
@@ -112,6 +137,8 @@ fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
         cidrs,
         route_table: s.route_table,
         nacl: s.nacl,
+        az: s.cfg.availability_zone.clone(),
+        az_id: s.cfg.availability_zone_id.clone(),
     }
 }
 
@@ -122,6 +149,10 @@ fn nat(n: &resolve::Nat<'_>) -> NatGateway {
         subnet: n.subnet,
         private_ips: addrs.iter().map(|a| a.private_ip).collect(),
         public_ips: addrs.iter().filter_map(|a| a.public_ip).collect(),
+        eni_id: addrs
+            .iter()
+            .find_map(|a| a.network_interface_id.clone())
+            .unwrap_or_else(|| format!("eni-{}", n.cfg.nat_gateway_id)),
     }
 }
 
@@ -144,4 +175,32 @@ fn endpoint(e: &resolve::Endpoint<'_>) -> Endpoint {
         service: e.cfg.service_name.clone(),
         port: None,
     }
+}
+
+/// The resolver's addresses: base + 2 of the VPC's primary CIDR, and 169.254.169.253.
+fn resolver_addrs(r: &Resolved<'_>) -> Vec<Ipv4Addr> {
+    vec![
+        crate::config::aws::resolver(r.vpc.cidr_block),
+        crate::config::aws::RESOLVER_LINK_LOCAL,
+    ]
+}
+
+/// The AWS-managed prefix lists' entries, named for their service as flow logs write it.
+fn aws_services(r: &Resolved<'_>) -> Vec<(IpNet, String)> {
+    let mut v = Vec::new();
+    for p in r.cfg.managed_prefix_lists.iter() {
+        let Some(rest) = p.prefix_list_name.strip_prefix("com.amazonaws.") else {
+            continue;
+        };
+        let Some((_, service)) = rest.split_once('.') else {
+            continue;
+        };
+        if p.owner_id.as_deref() != Some("AWS") {
+            continue;
+        }
+        for e in &p.entries {
+            v.push((e.cidr, service.to_ascii_uppercase()));
+        }
+    }
+    v
 }

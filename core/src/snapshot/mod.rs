@@ -102,6 +102,9 @@ pub struct Subnet {
     pub cidrs: Vec<IpNet>,
     pub route_table: RtbIdx,
     pub nacl: NaclIdx,
+    /// Its Availability Zone (the resolver answers endpoint names in it first), and its ID.
+    pub az: Option<String>,
+    pub az_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,10 +113,15 @@ pub struct Eni {
     pub subnet: SubnetIdx,
     /// Private addresses (v4 and v6); the first is the primary.
     pub addrs: Vec<IpAddr>,
+    /// The public IPv4 of its first mapped private address (the primary's, normally).
     pub public_ip: Option<Ipv4Addr>,
+    /// (private, public): the internet gateway's 1:1 pairs, one per private address that has one.
+    pub public_ips: Vec<(Ipv4Addr, Ipv4Addr)>,
     pub sgs: Vec<SgIdx>,
     pub src_dst_check: bool,
     pub port: Option<PortIdx>,
+    /// The instance it is attached to (`Attachment.InstanceId`).
+    pub instance_id: Option<String>,
     /// Set for the requester-managed ENI of an interface endpoint.
     pub endpoint: Option<EndpointIdx>,
     /// Idle timeouts of its tracked flows (AWS defaults, or its ConnectionTrackingConfiguration).
@@ -123,12 +131,32 @@ pub struct Eni {
     pub zone: Zone,
 }
 
+impl Eni {
+    /// The public IPv4 the internet gateway maps private address `private` to.
+    #[inline]
+    pub fn public_of(&self, private: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.public_ips
+            .iter()
+            .find_map(|&(v, p)| (v == private).then_some(p))
+    }
+
+    /// The private IPv4 public address `public` maps to.
+    #[inline]
+    pub fn private_of(&self, public: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.public_ips
+            .iter()
+            .find_map(|&(v, p)| (p == public).then_some(v))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NatGateway {
     pub id: String,
     pub subnet: SubnetIdx,
     pub private_ips: Vec<Ipv4Addr>,
     pub public_ips: Vec<Ipv4Addr>,
+    /// Its own network interface (flow logs).
+    pub eni_id: String,
 }
 
 /// What an endpoint is, with what the pipeline needs of each kind.
@@ -199,6 +227,15 @@ pub struct Snapshot {
     /// Public IPv4 → ENI (the internet gateway's 1:1 map).
     pub eni_by_public: FxHashMap<Ipv4Addr, EniIdx>,
     pub router_mode: bool,
+    /// Where the Amazon-provided resolver answers: VPC base + 2, and 169.254.169.253.
+    pub resolver_addrs: Vec<Ipv4Addr>,
+    /// The names it answers.
+    pub dns: crate::dns::Names,
+    /// `Region` of the config (`us-east-1` when absent).
+    pub region: String,
+    /// The ranges of AWS-managed prefix lists (`com.amazonaws.<region>.<service>`) and the
+    /// service's name as flow logs write it (`S3`, `DYNAMODB`).
+    pub aws_services: Vec<(IpNet, String)>,
     /// `AccountId` of the config (`-` when absent): the flow logs' account-id field.
     pub account_id: String,
     /// The next flow-table zone a new ENI gets (zones are never reused while running).

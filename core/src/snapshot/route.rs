@@ -12,6 +12,8 @@ use std::fmt;
 pub enum RouteSource {
     /// The implied route of a VPC CIDR.
     Local,
+    /// The local route of a VPC CIDR, its target replaced by a written route (to an ENI).
+    LocalReplaced,
     /// A static route to a CIDR.
     Cidr,
     /// One entry of a prefix list (written route, or a gateway endpoint's managed route).
@@ -24,6 +26,7 @@ pub enum RouteSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteKind {
     Local,
+    LocalReplaced,
     StaticCidr,
     PrefixList,
     GatewayEndpointPrefixList,
@@ -34,6 +37,7 @@ impl RouteKind {
     pub fn name(self) -> &'static str {
         match self {
             RouteKind::Local => "local",
+            RouteKind::LocalReplaced => "local route, target replaced",
             RouteKind::StaticCidr => "static CIDR",
             RouteKind::GatewayEndpointPrefixList => "gateway-endpoint prefix-list",
             RouteKind::PrefixList => "prefix-list",
@@ -46,6 +50,7 @@ impl RouteSource {
     pub fn kind(&self) -> RouteKind {
         match self {
             RouteSource::Local => RouteKind::Local,
+            RouteSource::LocalReplaced => RouteKind::LocalReplaced,
             RouteSource::Cidr => RouteKind::StaticCidr,
             RouteSource::PrefixList { endpoint: true, .. } => RouteKind::GatewayEndpointPrefixList,
             RouteSource::PrefixList { .. } => RouteKind::PrefixList,
@@ -56,7 +61,7 @@ impl RouteSource {
     /// AWS's tie order on equal prefixes: static CIDR (and local) > prefix list > propagated.
     fn rank(&self) -> u8 {
         match self {
-            RouteSource::Local | RouteSource::Cidr => 0,
+            RouteSource::Local | RouteSource::LocalReplaced | RouteSource::Cidr => 0,
             RouteSource::PrefixList { .. } => 1,
             RouteSource::Propagated => 2,
         }
@@ -126,6 +131,13 @@ pub(super) fn table(r: &Resolved<'_>, rt: &resolve::RouteTable<'_>) -> RouteTabl
     for w in &rt.routes {
         written(r, w, &mut cands);
     }
+    // A written route to a VPC CIDR is that CIDR's local route, its target replaced.
+    let replaced: Vec<IpNet> = cands
+        .iter()
+        .filter(|c| c.source == RouteSource::LocalReplaced)
+        .map(|c| c.dest)
+        .collect();
+    cands.retain(|c| !(c.source == RouteSource::Local && replaced.contains(&c.dest)));
     // Gateway endpoints associated with this table add `pl-<service> → vpce-…`.
     for &ep in &rt.endpoints {
         let e = &r.endpoints[ep];
@@ -179,6 +191,8 @@ fn written(r: &Resolved<'_>, w: &resolve::Route<'_>, cands: &mut Vec<Route>) {
         Destination::Cidr(d) => {
             let source = if w.propagated {
                 RouteSource::Propagated
+            } else if r.vpc_cidrs.contains(&d) {
+                RouteSource::LocalReplaced
             } else {
                 RouteSource::Cidr
             };

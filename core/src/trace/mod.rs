@@ -62,11 +62,16 @@ impl Trace {
                 )
             }
             Verdict::Drop(r) => format!("verdict: DROP reason={r}"),
+            Verdict::Answer { .. } => format!(
+                "verdict: ANSWER by=resolver egress={}",
+                self.egress.as_deref().unwrap_or("-")
+            ),
             Verdict::Reply { reason, kind, .. } => format!(
                 "verdict: DROP reason={reason} ({} sent to {})",
                 match kind {
                     ReplyKind::IcmpError => "router mode: ICMP error",
                     ReplyKind::TcpRst => "TCP RST",
+                    ReplyKind::Dns => "DNS answer",
                 },
                 self.egress.as_deref().unwrap_or("-")
             ),
@@ -77,6 +82,7 @@ impl Trace {
     pub fn json(&self) -> Value {
         let (verdict, reason) = match self.verdict {
             Verdict::Forward { .. } => ("ACCEPT", Value::Null),
+            Verdict::Answer { .. } => ("ANSWER", Value::Null),
             Verdict::Drop(r) | Verdict::Reply { reason: r, .. } => ("DROP", json!(r.to_string())),
         };
         let egress = match self.verdict {
@@ -160,11 +166,12 @@ impl Trace {
     }
 }
 
-/// `TCP RST` or `ICMP error`.
+/// `TCP RST`, `ICMP error` or `DNS answer`.
 fn kind_name(k: ReplyKind) -> &'static str {
     match k {
         ReplyKind::TcpRst => "TCP RST",
         ReplyKind::IcmpError => "ICMP error",
+        ReplyKind::Dns => "DNS answer",
     }
 }
 
@@ -313,9 +320,9 @@ fn run_one(
     };
     let verdict = pipeline::process(snap, flows, buf, len, rx, &mut rec);
     let egress = match verdict {
-        Verdict::Forward { egress, .. } | Verdict::Reply { egress, .. } => {
-            snap.ports.get(egress).map(|p| p.id.clone())
-        }
+        Verdict::Forward { egress, .. }
+        | Verdict::Reply { egress, .. }
+        | Verdict::Answer { egress, .. } => snap.ports.get(egress).map(|p| p.id.clone()),
         Verdict::Drop(_) => None,
     };
     let (lines, stages) = rec.0.iter().map(|s| render::render(snap, s)).unzip();
@@ -324,7 +331,7 @@ fn run_one(
         _ => None,
     });
     let out = match verdict {
-        Verdict::Forward { len, .. } | Verdict::Reply { len, .. } => {
+        Verdict::Forward { len, .. } | Verdict::Reply { len, .. } | Verdict::Answer { len, .. } => {
             buf.get(..len).unwrap_or_default().to_vec()
         }
         Verdict::Drop(_) => Vec::new(),

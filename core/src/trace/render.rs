@@ -182,6 +182,24 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                 json!({"stage": "network_acl", "subnet": sub, "skipped": "same subnet"}),
             )
         }
+        Stage::Resolver { eni: x } => (
+            format!(
+                "resolver   {}: to the Amazon-provided DNS resolver (no SG, no NACL, not logged)",
+                eni(x)
+            ),
+            json!({"stage": "resolver", "eni": eni(x)}),
+        ),
+        Stage::Unsolicited { eni: x } => (
+            format!(
+                "service    answers no flow of {}: a service never initiates into the VPC",
+                eni(x)
+            ),
+            json!({"stage": "service", "eni": eni(x), "solicited": false}),
+        ),
+        Stage::Hairpin { eni: x } => (
+            format!("igw        hairpin: back in to {}'s public address", eni(x)),
+            json!({"stage": "internet_gateway", "hairpin": eni(x)}),
+        ),
         Stage::NatGateway { nat } => {
             let n = &snap.nat_gateways[nat];
             (

@@ -120,6 +120,28 @@ pub fn tcp_rst(src: IpAddr, dst: IpAddr, seg: &TcpSegment, out: &mut [u8]) -> Op
     Some(ip.total_len())
 }
 
+/// Writes into `out` the UDP datagram `src:sport → dst:dport` carrying `payload` (the VPC
+/// resolver's answers). Returns its length; `None` if `out` is too short, the datagram too long,
+/// or the families are mixed.
+pub fn udp(
+    (src, sport): (IpAddr, u16),
+    (dst, dport): (IpAddr, u16),
+    payload: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
+    let ulen = udp::HEADER_LEN + payload.len();
+    let wire_len = u16::try_from(ulen).ok()?;
+    let ip = IpRepr::new(src, dst, IpProtocol::Udp, ulen, ipv4::DEFAULT_TTL)?;
+    let out = out.get_mut(..ip.total_len())?;
+    let u = &mut out[ip.header_len()..];
+    u[udp::field::SRC_PORT].copy_from_slice(&sport.to_be_bytes());
+    u[udp::field::DST_PORT].copy_from_slice(&dport.to_be_bytes());
+    u[udp::field::LENGTH].copy_from_slice(&wire_len.to_be_bytes());
+    u[udp::HEADER_LEN..].copy_from_slice(payload);
+    ip.emit(out);
+    Some(ip.total_len())
+}
+
 /// Replaces the TCP segment in `buf` (parsed as `m`) by the RST that answers it. Returns the
 /// RST's length, or `None` (not TCP, a RST, or no room).
 pub fn tcp_rst_in_place(buf: &mut [u8], m: &PacketMeta) -> Option<usize> {

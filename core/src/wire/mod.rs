@@ -27,7 +27,7 @@ pub mod pcap;
 pub mod rewrite;
 pub mod synth;
 pub mod tcp;
-mod udp;
+pub mod udp;
 pub mod virtio;
 
 pub use emit::build;

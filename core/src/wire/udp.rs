@@ -13,7 +13,11 @@ pub(super) mod field {
     pub(crate) const CHECKSUM: Range<usize> = 6..8;
 }
 
-pub(super) const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = 8;
+/// DNS over UDP (RFC 1035 §4.2.1): where the VPC resolver listens.
+pub const DNS_PORT: u16 = 53;
+/// The largest DNS message over UDP without EDNS (RFC 1035 §4.2.1).
+pub const DNS_UDP_MAX: usize = 512;
 
 /// A UDP datagram in `buffer`; after [`UdpPacket::new_checked`] no accessor can panic.
 #[derive(Debug, Clone, Copy)]

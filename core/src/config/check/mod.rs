@@ -28,6 +28,7 @@ pub(super) fn objects(cfg: &Config) -> Vec<ConfigError> {
     eni::check(cfg, &mut e);
     endpoint::check(cfg, &mut e);
     gateway::check(cfg, &mut e);
+    gateway::detached_igws(cfg, &mut e);
     port::check(cfg, &mut e);
     e.0
 }

@@ -130,6 +130,14 @@ pub struct VpcEndpoint {
     /// targets see as the source of consumer traffic.
     #[serde(default)]
     pub load_balancer_addresses: Vec<IpAddr>,
+    /// Interface endpoints: the VPC resolver answers the service's private DNS name with the
+    /// endpoint's ENI addresses.
+    #[serde(default)]
+    pub private_dns_enabled: Option<bool>,
+    /// The private DNS name (describe-vpc-endpoint-services' `PrivateDnsName`); for an AWS
+    /// service (`com.amazonaws.<region>.<service>`) it defaults to `<service>.<region>.amazonaws.com`.
+    #[serde(default)]
+    pub private_dns_name: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
 }
@@ -198,6 +206,10 @@ pub struct NatGatewayAddress {
     pub private_ip: Ipv4Addr,
     #[serde(default)]
     pub public_ip: Option<Ipv4Addr>,
+    /// The NAT gateway's own (requester-managed) network interface: its flow-log records'
+    /// `interface-id` (`eni-<NatGatewayId>` when absent).
+    #[serde(default)]
+    pub network_interface_id: Option<String>,
     #[serde(default)]
     pub allocation_id: Option<String>,
 }

@@ -81,6 +81,10 @@ pub struct Options {
     /// address ranges, which must never carry live lab traffic.
     #[serde(default)]
     pub trace_only: bool,
+    /// Non-propagated routes per route table per address family (AWS's quota: 50 by default,
+    /// raisable to 1,000). A prefix-list route counts as its list's `MaxEntries`.
+    #[serde(default)]
+    pub route_table_quota: Option<u32>,
     /// Where ports with `Pcap: true` are captured (default `vpcfwd-pcap`).
     #[serde(default)]
     pub pcap_directory: Option<String>,

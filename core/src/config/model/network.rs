@@ -44,6 +44,9 @@ pub struct Subnet {
     pub ipv6_cidr_block_association_set: Vec<Ipv6CidrBlockAssociation>,
     #[serde(default)]
     pub availability_zone: Option<String>,
+    /// The AZ's ID (`use1-az1`): flow logs' `az-id`.
+    #[serde(default)]
+    pub availability_zone_id: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
 }

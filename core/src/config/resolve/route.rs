@@ -237,10 +237,30 @@ impl<'c> Table<'_, 'c> {
             );
         }
         self.more_specific_than_local(f, r, tf, e);
+        self.replaces_local(f, r, tf, t, e);
         Some(match resolved {
             Some(t) if !r.is_blackhole() => t,
             _ => Target::Blackhole,
         })
+    }
+
+    /// A route to exactly a VPC CIDR replaces the local route's target (AWS shows it as that
+    /// CIDR with a `NetworkInterfaceId`): only an ENI (or a Gateway Load Balancer endpoint,
+    /// which vpcfwd does not model) may be that target.
+    fn replaces_local(&self, f: &str, r: &m::Route, tf: RouteTargetField, t: &str, e: &mut Errors) {
+        let Some(n) = r.destination_cidr() else {
+            return;
+        };
+        if self.facts.vpc.contains(&n) && tf != RouteTargetField::NetworkInterfaceId {
+            e.push(
+                self.id,
+                format!("{f}.{}", tf.name()),
+                format!(
+                    "{n} is a VPC CIDR: its route is the local route, whose target only a \
+                     NetworkInterfaceId (or a Gateway Load Balancer endpoint) may replace, not {t}"
+                ),
+            );
+        }
     }
 
     /// More specific than `local`: only a whole subnet CIDR, to a NAT gateway or an ENI.

@@ -46,6 +46,11 @@ impl Seen {
                 reason: Some(r.to_string()),
                 egress: None,
             },
+            Verdict::Answer { egress, .. } => Seen {
+                verdict: "ANSWER",
+                reason: None,
+                egress: port(egress),
+            },
             Verdict::Reply { egress, reason, .. } => Seen {
                 verdict: "DROP",
                 reason: Some(reason.to_string()),
