@@ -1,6 +1,7 @@
 //! The whole pipeline on configs/lab.yaml: a packet of an established flow (the common case:
 //! conntrack hit, then route and NACLs) and the first packet of a new flow (rules, admission,
-//! NAT binding), on the main paths. `cargo bench --bench pipeline`.
+//! NAT binding), on the main paths; the IPv6 paths (internet gateway, egress-only internet
+//! gateway, NAT64) on configs/lab6.yaml. `cargo bench --bench pipeline`.
 
 #[path = "../tests/support/sans_io.rs"]
 mod sans_io;
@@ -21,6 +22,20 @@ const PATHS: &[(&str, &str, &str, &str, u16)] = &[
     ("local-cross-subnet", "web", "10.0.1.10", "10.0.2.10", 22),
     ("privatelink", "app", "10.0.2.10", "10.0.2.20", 443),
 ];
+
+/// (name, ingress port, src, dst, dport) on configs/lab6.yaml.
+const PATHS_V6: &[(&str, &str, &str, &str, u16)] = &[
+    ("igw-v6", "web", "2001:db8:10:1::10", "2001:db8:ff::100", 80),
+    ("eigw", "v6", "2001:db8:10:3::10", "2001:db8:ff::100", 80),
+    ("nat64", "v6", "2001:db8:10:3::10", "64:ff9b::cb00:7164", 80),
+];
+
+/// configs/lab6.yaml, compiled.
+fn lab6() -> Snapshot {
+    let cfg = vpcfwd::config::load::parse_str(include_str!("../configs/lab6.yaml"), "lab6.yaml")
+        .expect("lab6 parses");
+    sans_io::compile(&cfg)
+}
 
 /// A flow table holding the flow of a TCP packet `src:40000 → dst:dport` from port `from`
 /// (and its NAT/PrivateLink binding), the packet, a buffer with room, and its `Rx`.
@@ -44,16 +59,25 @@ fn established_flow(
 }
 
 fn established(c: &mut Criterion) {
-    let snap = lab();
-    let mut g = c.benchmark_group("pipeline/established");
+    established_group(c, "pipeline/established", &lab(), PATHS);
+    established_group(c, "pipeline/established-ipv6", &lab6(), PATHS_V6);
+}
+
+fn established_group(
+    c: &mut Criterion,
+    group: &str,
+    snap: &Snapshot,
+    paths: &[(&str, &str, &str, &str, u16)],
+) {
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
-    for &(name, from, src, dst, dport) in PATHS {
-        let (flows, pkt, mut buf, rx) = established_flow(&snap, name, from, src, dst, dport);
+    for &(name, from, src, dst, dport) in paths {
+        let (flows, pkt, mut buf, rx) = established_flow(snap, name, from, src, dst, dport);
         g.bench_function(name, |b| {
             b.iter(|| {
                 buf[..pkt.len()].copy_from_slice(&pkt);
                 black_box(process(
-                    &snap,
+                    snap,
                     &flows,
                     black_box(&mut buf),
                     pkt.len(),
@@ -67,10 +91,19 @@ fn established(c: &mut Criterion) {
 }
 
 fn new_flow(c: &mut Criterion) {
-    let snap = lab();
-    let mut g = c.benchmark_group("pipeline/new-flow");
+    new_flow_group(c, "pipeline/new-flow", &lab(), PATHS);
+    new_flow_group(c, "pipeline/new-flow-ipv6", &lab6(), PATHS_V6);
+}
+
+fn new_flow_group(
+    c: &mut Criterion,
+    group: &str,
+    snap: &Snapshot,
+    paths: &[(&str, &str, &str, &str, u16)],
+) {
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
-    for &(name, from, src, dst, dport) in PATHS {
+    for &(name, from, src, dst, dport) in paths {
         // Room for every flow the measurement makes: each iteration is a new source port.
         let flows = FlowTable::new(1 << 22);
         let pkt = pkt(src, dst, IpProtocol::Tcp, 1024, dport);
@@ -78,7 +111,7 @@ fn new_flow(c: &mut Criterion) {
         buf.resize(pkt.len() + 128, 0);
         let mut sport: u16 = 1024;
         let mut now = 1u64;
-        let rx0 = rx(&snap, from, 1);
+        let rx0 = rx(snap, from, 1);
         let m = wire::parse(&pkt).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -99,7 +132,7 @@ fn new_flow(c: &mut Criterion) {
                     ..rx0
                 };
                 black_box(process(
-                    &snap,
+                    snap,
                     &flows,
                     black_box(&mut buf),
                     pkt.len(),

@@ -3,9 +3,14 @@
 #   vpcfwd: app (10.0.2.10) -> NAT gateway -> IGW -> internet (203.0.113.100), i.e. egress SG,
 #           NACLs of two subnets, two route lookups, NAT translation and connection tracking;
 #   kernel: the same two addresses in two namespaces joined by a router namespace (veth pairs,
-#           ip_forward=1, no NAT).
+#           ip_forward=1, no NAT): the limit;
+#   nft:    the same again, the router doing the same job in nftables: stateless NACL checks
+#           (acl-private's rule 90 telnet deny, both directions), connection tracking, the SG's
+#           egress rules for new flows, SNAT to the NAT gateway's Elastic IP -- the namespace
+#           VPC lab people build today.
 # Measures 1 TCP flow (Gbit/s), 4 TCP flows, 64-byte UDP (packets/s) with iperf3, and vpcfwd's
-# CPU use; prints a table with ratios and writes target/bench-e2e.json.
+# CPU use (and CPU per Gbit/s, per Mpps); prints a table with vpcfwd's ratio to each baseline,
+# the load average, and writes target/bench-e2e.json.
 #   scripts/bench-e2e.sh [SECONDS_PER_RUN] [ROUNDS]
 # BENCH_VPCFWD_ARGS passes options to `vpcfwd run` (e.g. "--queues 1", "--no-offload"); the lab
 # runs as `scripts/lab.sh up` does: metrics and flow logs on.
@@ -20,12 +25,14 @@ fi
 OUT=target/bench-e2e
 mkdir -p "$OUT"
 K=vpcfwd-kb
+N=vpcfwd-kn
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cleanup() {
   set +e
   for f in "$OUT"/*.pid; do [[ -e $f ]] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
   scripts/lab.sh down >/dev/null 2>&1
-  for ns in $K-a $K-r $K-b; do ip netns delete $ns 2>/dev/null; done
+  for ns in $K-a $K-r $K-b $N-a $N-r $N-b; do ip netns delete $ns 2>/dev/null; done
 }
 trap cleanup EXIT INT TERM
 
@@ -41,11 +48,48 @@ ip -n $K-a route add default via 10.0.2.1
 ip -n $K-b route add default via 203.0.113.1
 ip netns exec $K-r sysctl -qw net.ipv4.ip_forward=1
 
+# Kernel with the VPC's job in nftables: a --veth-- r (nft) --veth-- b.
+if ! command -v nft >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null
+fi
+for ns in $N-a $N-r $N-b; do ip netns add $ns; ip -n $ns link set lo up; done
+ip link add vf-kn-a netns $N-a type veth peer name vf-kn-ra netns $N-r
+ip link add vf-kn-b netns $N-b type veth peer name vf-kn-rb netns $N-r
+ip -n $N-a addr add 10.0.2.10/24 dev vf-kn-a; ip -n $N-a link set vf-kn-a up
+ip -n $N-b addr add 203.0.113.100/24 dev vf-kn-b; ip -n $N-b link set vf-kn-b up
+ip -n $N-r addr add 10.0.2.1/24 dev vf-kn-ra; ip -n $N-r link set vf-kn-ra up
+ip -n $N-r addr add 203.0.113.1/24 dev vf-kn-rb; ip -n $N-r link set vf-kn-rb up
+ip -n $N-a route add default via 10.0.2.1
+ip -n $N-b route add default via 203.0.113.1
+ip netns exec $N-r sysctl -qw net.ipv4.ip_forward=1
+ip netns exec $N-r nft -f - <<'NFT'
+table ip vpc {
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    # NACLs are stateless: acl-private rule 90 (deny TCP 23) both ways, then rule 100 allows.
+    iifname "vf-kn-ra" tcp dport 23 drop
+    oifname "vf-kn-ra" tcp sport 23 drop
+    # Security groups are stateful: replies of tracked flows pass.
+    ct state invalid drop
+    ct state established,related accept
+    # sg-app egress: TCP and UDP, all ports, to 203.0.113.0/24; ICMP anywhere.
+    iifname "vf-kn-ra" ip saddr 10.0.2.10 ip daddr 203.0.113.0/24 meta l4proto { tcp, udp } ct state new accept
+    iifname "vf-kn-ra" ip saddr 10.0.2.10 meta l4proto icmp ct state new accept
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    # nat-lab: the private subnet leaves with the Elastic IP.
+    oifname "vf-kn-rb" ip saddr 10.0.2.0/24 snat to 198.51.100.5
+  }
+}
+NFT
+
 # vpcfwd layout: the lab.
 LAB_VPCFWD_ARGS=${BENCH_VPCFWD_ARGS:-} scripts/lab.sh up >/dev/null
 VPID=$(cat lab-run/vpcfwd.pid)
 
 ip netns exec $K-b iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/kserver.pid"
+ip netns exec $N-b iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/nserver.pid"
 ip netns exec vpcfwd-internet iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/vserver.pid"
 sleep 0.5
 
@@ -54,7 +98,11 @@ HZ=$(getconf CLK_TCK)
 
 run() {  # run SIDE KIND ROUND -> writes $OUT/SIDE-KIND-ROUND.json
   local side=$1 kind=$2 r=$3 ns args
-  ns=$([[ $side == kernel ]] && echo $K-a || echo vpcfwd-app)
+  case $side in
+    kernel) ns=$K-a ;;
+    nft) ns=$N-a ;;
+    *) ns=vpcfwd-app ;;
+  esac
   case $kind in
     tcp1) args=(-t "$SECS") ;;
     tcp4) args=(-t "$SECS" -P 4) ;;
@@ -70,14 +118,17 @@ run() {  # run SIDE KIND ROUND -> writes $OUT/SIDE-KIND-ROUND.json
 for r in $(seq "$ROUNDS"); do
   for kind in tcp1 tcp4 udp64; do
     run kernel $kind "$r"
+    run nft $kind "$r"
     run vpcfwd $kind "$r"
   done
 done
 
-python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" "${BENCH_VPCFWD_ARGS:-}" <<'PY'
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+IO_PATH=$(grep -o 'TUN I/O: [a-z_]*' lab-run/vpcfwd.log 2>/dev/null | head -1 || true)
+python3 - "$OUT" "$ROUNDS" "$SECS" "$HZ" "${BENCH_VPCFWD_ARGS:-}" "$LOAD_BEFORE" "$LOAD_AFTER" "${IO_PATH:-}" <<'PY'
 import json, statistics, sys, os
 out, rounds, secs, hz = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-args = sys.argv[5]
+args, load_before, load_after, io_path = sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8]
 def metric(side, kind, r):
     try:
         j = json.load(open(f"{out}/{side}-{kind}-{r}.json"))
@@ -88,29 +139,44 @@ def metric(side, kind, r):
         return e["sum_received"]["bits_per_second"] / 1e9
     except Exception:
         return None
+def med(side, kind):
+    v = [v for v in (metric(side, kind, r) for r in range(1, rounds + 1)) if v]
+    return v, (statistics.median(v) if v else None)
 rows, result = [], {}
 for kind, unit in [("tcp1", "Gbit/s"), ("tcp4", "Gbit/s"), ("udp64", "pkt/s received")]:
-    k = [v for v in (metric("kernel", kind, r) for r in range(1, rounds + 1)) if v]
-    v = [v for v in (metric("vpcfwd", kind, r) for r in range(1, rounds + 1)) if v]
+    k, km = med("kernel", kind)
+    n, nm = med("nft", kind)
+    v, vm = med("vpcfwd", kind)
     cpu = []
     for r in range(1, rounds + 1):
         try:
             cpu.append(int(open(f"{out}/vpcfwd-{kind}-{r}.cpu").read()) / hz / secs * 100)
         except Exception:
             pass
-    km = statistics.median(k) if k else None
-    vm = statistics.median(v) if v else None
     ratio = vm / km if km and vm else None
+    ratio_nft = vm / nm if nm and vm else None
     cm = statistics.median(cpu) if cpu else None
-    result[kind] = {"unit": unit, "kernel": k, "vpcfwd": v, "kernel_median": km, "vpcfwd_median": vm,
-                    "ratio": ratio, "vpcfwd_cpu_percent": cm}
+    # CPU cost: cores busy per Gbit/s (TCP) or per Mpps (UDP).
+    per = None
+    if cm is not None and vm:
+        per = (cm / 100) / (vm if kind != "udp64" else vm / 1e6)
+    result[kind] = {"unit": unit, "kernel": k, "nft": n, "vpcfwd": v, "kernel_median": km,
+                    "nft_median": nm, "vpcfwd_median": vm, "ratio": ratio, "ratio_nft": ratio_nft,
+                    "vpcfwd_cpu_percent": cm,
+                    ("vpcfwd_cores_per_mpps" if kind == "udp64" else "vpcfwd_cores_per_gbit"): per}
     f = lambda x: "-" if x is None else (f"{x:,.0f}" if x > 1000 else f"{x:.2f}")
-    rows.append((kind, unit, f(km), f(vm), "-" if ratio is None else f"{ratio:.2f}x", "-" if cm is None else f"{cm:.0f}%"))
-print(f"vpcfwd vs kernel forwarding, iperf3, {rounds} alternating rounds of {secs:.0f} s, medians"
-      + (f"; vpcfwd run {args}" if args else ""))
-print(f"{'test':8} {'unit':15} {'kernel':>12} {'vpcfwd':>12} {'ratio':>7} {'vpcfwd CPU':>11}")
+    x = lambda r: "-" if r is None else f"{r:.2f}x"
+    rows.append((kind, unit, f(km), f(nm), f(vm), x(ratio), x(ratio_nft),
+                 "-" if cm is None else f"{cm:.0f}%",
+                 "-" if per is None else f"{per:.3f}" + (" /Mpps" if kind == "udp64" else " /Gbit")))
+print(f"vpcfwd vs kernel forwarding and kernel+nftables, iperf3, {rounds} alternating rounds of {secs:.0f} s, medians"
+      + (f"; vpcfwd run {args}" if args else "") + (f"; {io_path}" if io_path else ""))
+print(f"load average before {load_before}, after {load_after} (2 cores shared)")
+print(f"{'test':6} {'unit':15} {'kernel':>10} {'nft':>10} {'vpcfwd':>10} {'/kernel':>8} {'/nft':>7} {'CPU':>5} {'cores per':>13}")
 for r in rows:
-    print(f"{r[0]:8} {r[1]:15} {r[2]:>12} {r[3]:>12} {r[4]:>7} {r[5]:>11}")
-json.dump({"seconds": secs, "rounds": rounds, "vpcfwd_args": args, "results": result}, open("target/bench-e2e.json", "w"), indent=2)
+    print(f"{r[0]:6} {r[1]:15} {r[2]:>10} {r[3]:>10} {r[4]:>10} {r[5]:>8} {r[6]:>7} {r[7]:>5} {r[8]:>13}")
+json.dump({"seconds": secs, "rounds": rounds, "vpcfwd_args": args, "io": io_path,
+           "load_before": load_before, "load_after": load_after, "results": result},
+          open("target/bench-e2e.json", "w"), indent=2)
 print("written: target/bench-e2e.json")
 PY

@@ -4,7 +4,8 @@
 # drives a real TCP connection down every path from the instance and internet namespaces, and
 # prints what was sent, what came back, what AWS would do, and `vpcfwd trace`'s verdict for the
 # same packet. Tears the lab down on exit (also on failure or Ctrl-C) and exits non-zero if any
-# path misbehaved. Without root it runs the same paths through `vpcfwd trace` only.
+# path misbehaved. Without root it runs the same paths through `vpcfwd trace` only. Then the
+# IPv6 lab, configs/lab6.yaml (scripts/demo6.sh).
 # While the lab is up it prints the web page's URL (the admin API's `/`); `--keep` leaves the lab
 # running after the paths (for clicking through the page, or `vpcfwd top`) until Ctrl-C, then
 # tears it down as usual.
@@ -142,6 +143,8 @@ if [[ $live -eq 1 ]]; then
   expect_record '^2 123456789012 eni-app 10\.0\.2\.10 203\.0\.113\.100 [0-9]+ 23 6 .* REJECT OK$' "app -> internet:23 REJECT at eni-app (NACL rule 90)"
   expect_record '^2 123456789012 eni-app 10\.0\.2\.10 192\.0\.2\.10 [0-9]+ 80 6 .* ACCEPT OK$' "app -> S3 ACCEPT at eni-app"
 fi
+# The IPv6 lab (configs/lab6.yaml), after the IPv4 one is down: its own script, same binary.
+BIN=$BIN scripts/demo6.sh || fail=1
 if [[ $live -eq 0 ]]; then
   echo "demo: the web page without root (trace-only): $BIN ui -c $CONFIG, then http://127.0.0.1:9180/"
 fi

@@ -71,7 +71,7 @@ fn eni_at(cfg: &Config, a: &str) -> String {
     let a: Ipv4Addr = a.parse().expect("addr");
     cfg.network_interfaces
         .iter()
-        .find(|n| n.private_ip_address == a)
+        .find(|n| n.private_ip_address == Some(a))
         .unwrap_or_else(|| panic!("no ENI at {a}"))
         .network_interface_id
         .clone()
@@ -152,7 +152,7 @@ fn moto_cases(cfg: &Config) -> Vec<Case> {
                         .unwrap()
                         .subnet_id
         })
-        .map(|n| IpAddr::V4(n.private_ip_address))
+        .and_then(|n| n.private_ip_address.map(IpAddr::V4))
         .expect("endpoint ENI in the private subnet");
     let a = |s: &str| s.parse::<IpAddr>().unwrap();
     let acc = |p: &str| format!("verdict: ACCEPT egress={p}");
@@ -745,7 +745,7 @@ fn lab_import_runs_live() {
     let web_ip = cfg
         .network_interfaces
         .iter()
-        .find(|n| n.private_ip_address.to_string() == "10.0.1.10")
+        .find(|n| n.private_ip_address == Some("10.0.1.10".parse().unwrap()))
         .unwrap()
         .association
         .as_ref()

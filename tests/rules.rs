@@ -106,8 +106,10 @@ fn every_table_has_a_local_route_per_vpc_cidr() {
     cfg.subnets.push(config::Subnet {
         subnet_id: "subnet-extra".into(),
         vpc_id: "vpc-lab".into(),
-        cidr_block: "10.1.0.0/24".parse().unwrap(),
+        cidr_block: Some("10.1.0.0/24".parse().unwrap()),
         ipv6_cidr_block_association_set: vec![],
+        ipv6_native: None,
+        enable_dns64: None,
         availability_zone: Some("us-east-1a".into()),
         availability_zone_id: None,
         tags: vec![],
@@ -115,7 +117,7 @@ fn every_table_has_a_local_route_per_vpc_cidr() {
     let mut db = eni(&mut cfg, "eni-app").clone();
     db.network_interface_id = "eni-db".into();
     db.subnet_id = "subnet-extra".into();
-    db.private_ip_address = "10.1.0.10".parse().unwrap();
+    db.private_ip_address = Some("10.1.0.10".parse().unwrap());
     db.groups = vec![config::GroupIdentifier {
         group_id: "sg-web".into(),
         group_name: None,

@@ -70,7 +70,7 @@ fn add_instance(cfg: &mut Config, id: &str, subnet: &str, addr: &str, port_id: &
     let mut n = eni(cfg, "eni-web").clone();
     n.network_interface_id = id.into();
     n.subnet_id = subnet.into();
-    n.private_ip_address = addr.parse().unwrap();
+    n.private_ip_address = Some(addr.parse().unwrap());
     n.association = None;
     n.attachment = None;
     cfg.network_interfaces.push(n);

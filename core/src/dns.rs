@@ -100,13 +100,15 @@ pub fn compile<'a>(cfg: &'a m::Config, az_of: impl Fn(&str) -> Option<&'a str>) 
             continue;
         };
         for n in ep.network_interface_ids.iter().filter_map(|id| eni(id)) {
-            t.add(&name, n.private_ip_address.into(), az_of(&n.subnet_id));
+            if let Some(a) = n.private_ip_address {
+                t.add(&name, a.into(), az_of(&n.subnet_id));
+            }
         }
     }
     for n in &cfg.network_interfaces {
         let az = az_of(&n.subnet_id);
         let secondary = n.private_ip_addresses.iter().map(|p| p.private_ip_address);
-        for a in std::iter::once(n.private_ip_address).chain(secondary) {
+        for a in n.private_ip_address.into_iter().chain(secondary) {
             for name in eni_names(a, region) {
                 t.add(&name, a.into(), az);
             }

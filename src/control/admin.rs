@@ -485,8 +485,13 @@ fn ends(k: &FlowKey, v: &FlowView) -> ((IpAddr, u16), (IpAddr, u16)) {
     }
 }
 
+/// The egress-only internet gateway's connections, named by its id.
+fn snap_eigw(s: &crate::snapshot::Snapshot) -> Option<(Zone, String)> {
+    s.eigw_id.clone().map(|id| (crate::pipeline::EIGW_ZONE, id))
+}
+
 impl Control {
-    /// ENI id per flow-table zone, from the running snapshot.
+    /// ENI id (or egress-only internet gateway id) per flow-table zone, from the running snapshot.
     fn zone_names(&self) -> BTreeMap<Zone, String> {
         self.shared
             .live
@@ -495,6 +500,7 @@ impl Control {
             .enis
             .iter()
             .map(|e| (e.zone, e.id.clone()))
+            .chain(snap_eigw(&self.shared.live.load().snap))
             .collect()
     }
 

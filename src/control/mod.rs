@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Queues (and workers) per TUN device (default: one per core).
     #[arg(long, value_name = "N")]
     pub queues: Option<usize>,
+    /// TUN I/O: `uring` (multishot reads, batched writes; Linux 6.7+) or `plain` (a read and a
+    /// write per packet). Default: uring where the start-up probe succeeds, else plain.
+    #[arg(long = "io", value_enum, value_name = "uring|plain")]
+    pub io_mode: Option<io::IoMode>,
     /// Admin API address (metrics, flows, reload). Anything but loopback is reachable by others:
     /// it needs --admin-token (or --admin-token-file), else vpcfwd refuses to start. Port 0
     /// picks a free port (printed at start).
@@ -233,6 +237,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let plans = io::plan(&cfg);
+    match io::uring::select(args.io_mode) {
+        (io::IoMode::Uring, _) => {
+            tracing::info!("TUN I/O: io_uring (multishot reads, one io_uring_enter per batch)")
+        }
+        (io::IoMode::Plain, None) => tracing::info!("TUN I/O: plain read/write (--io plain)"),
+        (io::IoMode::Plain, Some(why)) => {
+            tracing::warn!("TUN I/O: plain read/write; io_uring unavailable: {why}")
+        }
+    }
     let mut created = Namespaces(Vec::new());
     // Offloads on every port, or on none (a super-packet can only leave through a device that
     // takes one): try with them, fall back to plain devices when the kernel refuses.
@@ -701,6 +714,7 @@ fn bring_up(
     created: &mut Namespaces,
 ) -> std::io::Result<TunPort> {
     let ns = p.namespace.as_str();
+    let mut adopted = false;
     if !io::namespace_exists(ns) {
         if !create {
             return Err(std::io::Error::other(format!(
@@ -726,9 +740,26 @@ fn bring_up(
             );
             owned::record(ns);
             created.0.push(ns.to_string());
+            adopted = true;
         }
     }
-    if io::ip(&["-n", ns, "link", "show", "dev", &p.device]).is_ok() {
+    let exists = || io::ip(&["-n", ns, "link", "show", "dev", &p.device]).is_ok();
+    if adopted && exists() {
+        // The dead forwarder's own device: a TUN can outlive its process for a moment (io_uring
+        // tears its rings down asynchronously, holding the fd). Wait for it, then remove it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if exists() {
+            tracing::warn!(
+                "device {} left by the dead forwarder in {ns}: removing it",
+                p.device
+            );
+            let _ = io::ip(&["-n", ns, "link", "delete", &p.device]);
+        }
+    }
+    if exists() {
         return Err(std::io::Error::other(format!(
             "device {} already exists in namespace {ns} (another forwarder on this config?): stop what holds it, or remove it with `ip -n {ns} link delete {}`",
             p.device, p.device

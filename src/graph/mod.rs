@@ -145,7 +145,13 @@ pub fn build(cfg: &Config) -> Graph {
                 g.nodes.push(Node {
                     id: s.subnet_id.clone(),
                     kind: Kind::Subnet,
-                    label: vec!["subnet".into(), s.cidr_block.to_string()],
+                    label: vec![
+                        "subnet".into(),
+                        s.cidrs()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ],
                     cluster: Some(si),
                 });
             }
@@ -164,16 +170,13 @@ pub fn build(cfg: &Config) -> Graph {
             label.push(format!("{} → local", v.cidr_block));
         }
         for r in &rt.routes {
-            let dest = r
-                .destination_cidr_block
-                .map(|c| c.to_string())
-                .or_else(|| r.destination_prefix_list_id.clone())
-                .unwrap_or_else(|| "?".into());
+            let dest = r.destination_text().unwrap_or_else(|| "?".into());
             let target = r
                 .gateway_id
                 .clone()
                 .or_else(|| r.nat_gateway_id.clone())
-                .or_else(|| r.network_interface_id.clone());
+                .or_else(|| r.network_interface_id.clone())
+                .or_else(|| r.egress_only_internet_gateway_id.clone());
             let blackhole = r.state == Some(RouteState::Blackhole);
             label.push(match (&target, blackhole) {
                 (Some(t), false) => format!("{dest} → {t}"),
@@ -287,14 +290,15 @@ pub fn build(cfg: &Config) -> Graph {
     };
     for e in &cfg.network_interfaces {
         let mut label = vec![e.network_interface_id.clone()];
-        let first = e.private_ip_address.to_string();
-        let mut addrs = vec![first.clone()];
+        let first = e.private_ip_address.map(|a| a.to_string());
+        let mut addrs: Vec<String> = first.iter().cloned().collect();
         addrs.extend(
             e.private_ip_addresses
                 .iter()
                 .map(|a| a.private_ip_address.to_string())
-                .filter(|a| *a != first),
+                .filter(|a| Some(a) != first.as_ref()),
         );
+        addrs.extend(e.ipv6_addresses.iter().map(|a| a.ipv6_address.to_string()));
         let mut line = addrs.join(", ");
         if let Some(a) = &e.association {
             line.push_str(&format!(" / {}", a.public_ip));
@@ -392,6 +396,17 @@ pub fn build(cfg: &Config) -> Graph {
             id: igw.internet_gateway_id.clone(),
             kind: Kind::InternetGateway,
             label: vec![igw.internet_gateway_id.clone(), "internet gateway".into()],
+            cluster: None,
+        });
+    }
+    for g6 in &cfg.egress_only_internet_gateways {
+        g.nodes.push(Node {
+            id: g6.egress_only_internet_gateway_id.clone(),
+            kind: Kind::InternetGateway,
+            label: vec![
+                g6.egress_only_internet_gateway_id.clone(),
+                "egress-only internet gateway".into(),
+            ],
             cluster: None,
         });
     }

@@ -19,7 +19,7 @@ pub(super) fn fix(cfg: &mut Config, report: &mut Report) {
     let subnets: HashMap<String, Ipv4Net> = cfg
         .subnets
         .iter()
-        .map(|x| (x.subnet_id.clone(), x.cidr_block))
+        .filter_map(|x| Some((x.subnet_id.clone(), x.cidr_block?)))
         .collect();
     let mut used: HashSet<Ipv4Addr> = HashSet::new();
     let mut bad: Vec<(usize, Option<usize>, bool)> = Vec::new(); // (index, secondary, is_nat)
@@ -35,7 +35,9 @@ pub(super) fn fix(cfg: &mut Config, report: &mut Report) {
     }
     for (i, n) in cfg.network_interfaces.iter().enumerate() {
         let net = subnets.get(&n.subnet_id);
-        if !ok(net, n.private_ip_address, &mut used) {
+        if let Some(a) = n.private_ip_address
+            && !ok(net, a, &mut used)
+        {
             bad.push((i, None, false));
         }
         for (k, a) in n.private_ip_addresses.iter().enumerate() {
@@ -74,10 +76,10 @@ pub(super) fn fix(cfg: &mut Config, report: &mut Report) {
                 format!("NatGatewayAddresses[{k}].PrivateIp"),
                 &mut cfg.nat_gateways[i].nat_gateway_addresses[k].private_ip,
             ),
-            (false, None) => (
-                "PrivateIpAddress".into(),
-                &mut cfg.network_interfaces[i].private_ip_address,
-            ),
+            (false, None) => match &mut cfg.network_interfaces[i].private_ip_address {
+                Some(a) => ("PrivateIpAddress".into(), a),
+                None => continue,
+            },
             (_, Some(k)) => (
                 format!("PrivateIpAddresses[{k}]"),
                 &mut cfg.network_interfaces[i].private_ip_addresses[k].private_ip_address,

@@ -292,8 +292,9 @@ fn enis(inp: &Inputs, cfg: &mut Config, owner: &HashMap<String, Owner>, report: 
             subnet_id: sn,
             description: s(n, "Description").map(str::to_string),
             interface_type: None,
-            private_ip_address: primary,
+            private_ip_address: Some(primary),
             private_ip_addresses: vec![],
+            ipv6_native: None,
             ipv6_addresses: arr(n, "Ipv6Addresses")
                 .iter()
                 .filter_map(|a| parse(a, "Ipv6Address"))

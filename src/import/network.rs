@@ -57,8 +57,10 @@ pub(super) fn build(
         cfg.subnets.push(Subnet {
             subnet_id: id,
             vpc_id: vpc_id.clone(),
-            cidr_block: c,
+            cidr_block: Some(c),
             ipv6_cidr_block_association_set: v6_assocs(sn),
+            ipv6_native: None,
+            enable_dns64: None,
             availability_zone: s(sn, "AvailabilityZone").map(str::to_string),
             availability_zone_id: s(sn, "AvailabilityZoneId").map(str::to_string),
             tags: name_tag(sn),

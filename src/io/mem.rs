@@ -35,6 +35,8 @@ struct Queue {
 /// A port of in-memory queues.
 pub struct MemPort {
     headroom: usize,
+    /// Segmentation offloads it claims on writes (USO, TSO), so the worker coalesces for it.
+    segmenting: (bool, bool),
     queues: Box<[(Mutex<Queue>, Condvar)]>,
 }
 
@@ -45,10 +47,19 @@ impl MemPort {
         assert!(headroom == 0 || headroom == VNET_HDR_LEN);
         MemPort {
             headroom,
+            segmenting: (false, false),
             queues: (0..queues.max(1))
                 .map(|_| (Mutex::new(Queue::default()), Condvar::new()))
                 .collect(),
         }
+    }
+
+    /// The port claims UDP (USO) and TCP (TSO) segmentation on writes, as an offload TUN
+    /// device does: the worker then coalesces what it sends here. Needs the virtio-net headroom.
+    pub fn segmenting(mut self, udp: bool, tcp: bool) -> MemPort {
+        assert!(self.headroom == VNET_HDR_LEN || !(udp || tcp));
+        self.segmenting = (udp, tcp);
+        self
     }
 
     fn q(&self, q: usize) -> (MutexGuard<'_, Queue>, &Condvar) {
@@ -79,6 +90,21 @@ impl MemPort {
         h.write(&mut f);
         f.extend_from_slice(pkt);
         self.push(q, f);
+    }
+
+    /// Queues IP packets (each behind virtio-net header `h`, or bare) and the end of a batch,
+    /// all at once: the worker reads them as one batch (up to its batch size).
+    pub fn push_batch(&self, q: usize, h: VnetHdr, pkts: &[&[u8]]) {
+        let (mut g, cv) = self.q(q);
+        for p in pkts {
+            let mut f = vec![0u8; self.headroom];
+            h.write(&mut f);
+            f.extend_from_slice(p);
+            g.rx.push_back(Item::Frame(f));
+        }
+        g.rx.push_back(Item::EndBatch);
+        g.idle = false;
+        cv.notify_all();
     }
 
     /// Ends the worker's batch here.
@@ -169,6 +195,14 @@ impl Port for MemPort {
         VnetHdr::frame_tx(self.headroom > 0, frame, tx);
         self.q(q).0.sent.push(frame.to_vec());
         Ok(())
+    }
+
+    fn takes_uso(&self) -> bool {
+        self.segmenting.0
+    }
+
+    fn takes_tso(&self) -> bool {
+        self.segmenting.1
     }
 }
 

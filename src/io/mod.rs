@@ -7,6 +7,10 @@
 //! - [`tun`]: a port's TUN device (open in its namespace, queues, offloads, the virtio-net
 //!   header), and [`mem`]: in-memory queues, for tests without root; wrapped by
 //! - [`pcap`]: capture files, and [`pcap::Captured`], a port that records what passes.
+//! - [`uring`]: the io_uring path of a TUN device (multishot reads, batched writes), probed at
+//!   start-up, with the plain `read`/`write` loop as fallback.
+//! - [`coalesce`]: consecutive same-flow packets of a batch merged into one super-packet on
+//!   egress (USO for UDP, GRO-style for TCP).
 //! - [`live`]: what the workers share ([`Live`]: snapshot + ports, swapped whole on reload;
 //!   [`Shared`]).
 //! - [`worker`]: the batch loop.
@@ -16,18 +20,21 @@
 //! the lab. Workers: one thread per queue of each port (multi-queue TUN, `--queues`, default one
 //! per core).
 
+pub mod coalesce;
 pub mod live;
 pub mod mem;
 pub mod netns;
 pub mod pcap;
 pub mod port;
 pub mod tun;
+pub mod uring;
 pub mod worker;
 
 pub use live::{FlowLogTap, Live, LivePort, Shared};
 pub use netns::{
     PortPlan, configure_port, ip, namespace_exists, plan, quiet_ipv6, reconfigure_port,
 };
-pub use port::{Port, RxMeta, Tx};
-pub use tun::{TX_QUEUE_LEN, TunPort, VNET_HDR_LEN, VnetHdr, open_port};
+pub use port::{Frame, Out, Port, RxMeta, Tx};
+pub use tun::{TX_QUEUE_LEN, TunPort, TunQueue, VNET_HDR_LEN, VnetHdr, open_port};
+pub use uring::IoMode;
 pub use worker::BATCH;

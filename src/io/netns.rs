@@ -55,13 +55,15 @@ pub fn plan(cfg: &Config) -> Vec<PortPlan> {
                 && eni.interface_type != Some(InterfaceType::VpcEndpoint)
             {
                 let subnet = cfg.subnets.iter().find(|s| s.subnet_id == eni.subnet_id);
-                let len4 = subnet.map_or(32, |s| s.cidr_block.prefix_len());
-                let mut v4 = vec![eni.private_ip_address];
+                let len4 = subnet
+                    .and_then(|s| s.cidr_block)
+                    .map_or(32, |c| c.prefix_len());
+                let mut v4: Vec<_> = eni.private_ip_address.into_iter().collect();
                 v4.extend(
                     eni.private_ip_addresses
                         .iter()
                         .map(|a| a.private_ip_address)
-                        .filter(|a| *a != eni.private_ip_address),
+                        .filter(|a| Some(*a) != eni.private_ip_address),
                 );
                 addresses = v4
                     .into_iter()

@@ -7,7 +7,7 @@
 //! port inside and records the IP packet of each frame it reads or writes while a capture runs.
 //! The worker knows nothing of it.
 
-use super::port::{Port, RxMeta, Tx};
+use super::port::{Frame, Out, Port, RxMeta, Tx};
 use crate::wire::pcap as format;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -196,6 +196,49 @@ impl<P: Port> Port for Captured<P> {
             self.capture.record(pkt, unix_micros());
         }
         self.inner.send(q, frame, tx)
+    }
+
+    #[inline]
+    fn recv_batch(&self, q: usize, frames: &mut [Frame], metas: &mut [RxMeta]) -> usize {
+        let n = self.inner.recv_batch(q, frames, metas);
+        if self.capture.active() {
+            let h = self.inner.headroom();
+            let now = unix_micros();
+            for (f, m) in frames.iter().zip(metas.iter()).take(n) {
+                if let Some(pkt) = f.get(h..h + m.len) {
+                    self.capture.record(pkt, now);
+                }
+            }
+        }
+        n
+    }
+
+    #[inline]
+    fn send_batch(
+        &self,
+        q: usize,
+        frames: &mut [Frame],
+        outs: &[Out],
+        done: &mut dyn FnMut(&Out, bool),
+    ) {
+        if self.capture.active() {
+            let h = self.inner.headroom();
+            let now = unix_micros();
+            for o in outs {
+                if let Some(pkt) = frames.get(o.slot).and_then(|f| f.get(h..o.len)) {
+                    self.capture.record(pkt, now);
+                }
+            }
+        }
+        self.inner.send_batch(q, frames, outs, done)
+    }
+
+    fn takes_uso(&self) -> bool {
+        self.inner.takes_uso()
+    }
+
+    fn takes_tso(&self) -> bool {
+        self.inner.takes_tso()
     }
 }
 

@@ -17,7 +17,8 @@
 //! the worker never reads the header, the port tells it what it needs ([`RxMeta`]).
 
 use super::netns::{self, PortPlan};
-use super::port::{Port, RxMeta, Tx};
+use super::port::{Frame, Out, Port, RxMeta, Tx};
+use super::uring;
 use crate::wire::{ChecksumMode, VirtioNetHdr, virtio};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -136,12 +137,29 @@ impl VnetHdr {
     }
 }
 
+/// One queue of a TUN device: its fd, and its io_uring receive side on the io_uring path.
+pub struct TunQueue {
+    pub dev: tun_rs::SyncDevice,
+    /// `Some` on the io_uring path ([`uring::enabled`] when the device was opened).
+    pub rx: Option<uring::RxQueue>,
+}
+
+impl TunQueue {
+    /// The io_uring receive side, unless this queue runs the plain loop.
+    #[inline]
+    fn uring(&self) -> Option<&uring::RxQueue> {
+        self.rx
+            .as_ref()
+            .filter(|r| !r.failed.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// A TUN device of a port, open for reading and writing.
 pub struct TunPort {
     pub plan: PortPlan,
     /// The device's queues (one fd each; the kernel keeps each flow on one queue). Shared with
     /// the `TunPort` that replaces this one when a reload only changes addresses.
-    pub queues: Arc<[tun_rs::SyncDevice]>,
+    pub queues: Arc<[TunQueue]>,
     /// Reads and writes carry a virtio-net header (offloads on).
     pub vnet: bool,
 }
@@ -149,7 +167,7 @@ pub struct TunPort {
 impl TunPort {
     /// Queue `q`, or `q % queues` for a worker of a port with more queues than this one.
     #[inline]
-    fn queue(&self, q: usize) -> io::Result<&tun_rs::SyncDevice> {
+    fn queue(&self, q: usize) -> io::Result<&TunQueue> {
         let n = self.queues.len();
         let q = if q < n { q } else { q % n.max(1) };
         self.queues
@@ -168,8 +186,14 @@ impl Port for TunPort {
     }
 
     fn wait(&self, q: usize, timeout: Duration) -> io::Result<bool> {
+        let tq = self.queue(q)?;
+        if let Some(rx) = tq.uring()
+            && let Some(ready) = rx.wait(tq.dev.as_raw_fd(), self.headroom(), timeout)
+        {
+            return Ok(ready);
+        }
         let mut pfd = libc::pollfd {
-            fd: self.queue(q)?.as_raw_fd(),
+            fd: tq.dev.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -185,7 +209,7 @@ impl Port for TunPort {
     #[inline]
     fn recv(&self, q: usize, frame: &mut [u8]) -> io::Result<Option<RxMeta>> {
         let hdr = self.headroom();
-        let n = match self.queue(q)?.recv(frame) {
+        let n = match self.queue(q)?.dev.recv(frame) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) => return Err(e),
@@ -199,7 +223,51 @@ impl Port for TunPort {
     #[inline]
     fn send(&self, q: usize, frame: &mut [u8], tx: Tx) -> io::Result<()> {
         VnetHdr::frame_tx(self.vnet, frame, tx);
-        self.queue(q)?.send(frame).map(|_| ())
+        self.queue(q)?.dev.send(frame).map(|_| ())
+    }
+
+    fn recv_batch(&self, q: usize, frames: &mut [Frame], metas: &mut [RxMeta]) -> usize {
+        if let Ok(tq) = self.queue(q)
+            && let Some(rx) = tq.uring()
+            && let Some(n) = rx.recv_batch(
+                tq.dev.as_raw_fd(),
+                self.headroom(),
+                self.vnet,
+                frames,
+                metas,
+            )
+        {
+            return n;
+        }
+        super::port::recv_each(self, q, frames, metas)
+    }
+
+    fn send_batch(
+        &self,
+        q: usize,
+        frames: &mut [Frame],
+        outs: &[Out],
+        done: &mut dyn FnMut(&Out, bool),
+    ) {
+        if let Ok(tq) = self.queue(q)
+            && tq.rx.is_some()
+            && outs.len() > 1
+            && uring::send_batch(tq.dev.as_raw_fd(), self.vnet, frames, outs, done)
+        {
+            return;
+        }
+        for o in outs {
+            let ok = self.send(q, &mut frames[o.slot][..o.len], o.tx).is_ok();
+            done(o, ok);
+        }
+    }
+
+    fn takes_uso(&self) -> bool {
+        self.vnet && self.queues.first().is_some_and(|q| q.dev.udp_gso())
+    }
+
+    fn takes_tso(&self) -> bool {
+        self.vnet
     }
 }
 
@@ -263,9 +331,16 @@ pub fn open_port(plan: &PortPlan, offload: bool, queues: usize) -> io::Result<Tu
         d.set_nonblocking(true)?;
     }
     netns::configure_port(plan)?;
+    let queues: Vec<TunQueue> = devs
+        .into_iter()
+        .map(|dev| TunQueue {
+            dev,
+            rx: uring::enabled().then(uring::RxQueue::default),
+        })
+        .collect();
     Ok(TunPort {
         plan: plan.clone(),
-        queues: devs.into(),
+        queues: queues.into(),
         vnet: offload,
     })
 }

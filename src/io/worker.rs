@@ -9,25 +9,27 @@
 //! kernel's queue choice on the two devices is not coordinated, so no partition would keep both
 //! directions of a flow on one worker.
 //!
+//! A batch is read at once ([`Port::recv_batch`] into the worker's [`BATCH`] frames), each
+//! packet decided in its frame, then what leaves is grouped by egress port, coalesced where
+//! the egress device segments it again ([`super::coalesce`]) and written with one
+//! [`Port::send_batch`] per egress port (one `io_uring_enter` on the io_uring path).
+//!
 //! The loop is generic over the [`Port`] it runs on (a TUN device in `vpcfwd run`, an in-memory
 //! port in tests): one monomorphic loop per port type, no dynamic dispatch per packet.
 
+use super::coalesce::{self, Offloads};
 use super::live::Shared;
-use super::port::{Port, Tx};
+use super::port::{self, Out, Port, RxMeta, Tx};
 use crate::flow::Time;
 use crate::observe::flowlog::{self, Aggregator};
 use crate::observe::{Block, Observer};
 use crate::pipeline::{self, Rx, Verdict};
 use crate::snapshot::PortIdx;
-use std::io;
+use crate::wire;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Largest IP packet a read may hold (a 64 KiB super-packet).
-const MAX_PACKET: usize = 65536;
-/// Room after the largest read for a generated reply.
-const REPLY_ROOM: usize = 256;
 /// Packets handled per wake-up with one snapshot load and one clock read.
 pub const BATCH: usize = 64;
 /// How long a worker waits for packets before it looks for shutdown and reloads again.
@@ -43,7 +45,13 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
     // The port's headroom (a virtio-net header with offloads) precedes every packet, kept as
     // it came.
     let hdr = port.headroom();
-    let mut buf = vec![0u8; hdr + MAX_PACKET + REPLY_ROOM];
+    // `VPCFWD_COALESCE=0` turns coalescing off (to measure what it is worth).
+    let coalescing = std::env::var_os("VPCFWD_COALESCE").is_none_or(|v| v != "0");
+    let mut frames: Vec<port::Frame> = (0..BATCH).map(|_| port::frame()).collect();
+    let mut metas = [RxMeta::default(); BATCH];
+    // What leaves, in batch order, with its egress port; and one egress port's share of it.
+    let mut outs: Vec<(usize, Out)> = Vec::with_capacity(BATCH);
+    let mut group: Vec<Out> = Vec::with_capacity(BATCH);
     let mut generation = u64::MAX;
     let mut me = 0usize;
     let mut block: Option<Arc<Block>> = None;
@@ -90,20 +98,8 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
         }
         let snap = &*live.snap;
         let ingress_kind = snap.ports.get(PortIdx(me as u16)).map(|p| p.kind);
-        for _ in 0..BATCH {
-            let m = match port.recv(q, &mut buf[..hdr + MAX_PACKET]) {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::InvalidData
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => break,
-            };
+        let n = port.recv_batch(q, &mut frames, &mut metas);
+        for (slot, m) in metas.iter().enumerate().take(n) {
             let n = m.len;
             counters.rx(me, n);
             let rx = Rx {
@@ -112,6 +108,8 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                 csum: m.csum,
             };
             let mut obs = Observer::new(agg.is_some());
+            let buf = &mut frames[slot];
+            let version = wire::xlat46::version(&buf[hdr..]);
             let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
             counters.decision(&obs, &v);
             if let Some((a, _)) = &mut agg {
@@ -129,20 +127,46 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                 }
             }
             let (egress, len, tx) = match v {
+                // NAT64 changed the family: the packet left with complete checksums, and the
+                // header it came with (checksum start, segmentation type) no longer fits it.
+                Verdict::Forward { egress, len }
+                    if wire::xlat46::version(&buf[hdr..]) != version =>
+                {
+                    (egress, len, Tx::Generated)
+                }
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
                 Verdict::Reply { egress, len, .. } | Verdict::Answer { egress, len, .. } => {
                     (egress, len, Tx::Generated)
                 }
                 Verdict::Drop(_) => continue,
             };
-            let e = usize::from(egress.0);
+            let len = hdr + len;
+            outs.push((usize::from(egress.0), Out { slot, len, tx }));
+        }
+        // Each egress port's packets, in batch order, coalesced, in one send.
+        while let Some(&(e, _)) = outs.first() {
+            group.clear();
+            outs.retain(|&(x, o)| {
+                if x == e {
+                    group.push(o);
+                }
+                x != e
+            });
             let Some(out) = live.ports.get(e) else {
                 continue;
             };
-            match out.send(q, &mut buf[..hdr + len], tx) {
-                Ok(()) => counters.tx(e, len),
-                Err(_) => counters.tx_error(e),
-            }
+            let off = Offloads {
+                udp: coalescing && out.takes_uso(),
+                tcp: coalescing && out.takes_tso(),
+            };
+            coalesce::coalesce(&mut frames, &mut group, hdr, off);
+            out.send_batch(q, &mut frames, &group, &mut |o, ok| {
+                if ok {
+                    counters.tx(e, o.len - hdr);
+                } else {
+                    counters.tx_error(e);
+                }
+            });
         }
     }
     if let Some(b) = block.take() {

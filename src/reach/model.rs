@@ -132,7 +132,8 @@ pub fn sources(cfg: &Config) -> Vec<Source> {
             });
             let (kind, addresses) = match eni {
                 Some(n) => {
-                    let mut a: Vec<IpAddr> = vec![n.private_ip_address.into()];
+                    let mut a: Vec<IpAddr> =
+                        n.private_ip_address.map(IpAddr::from).into_iter().collect();
                     a.extend(
                         n.private_ip_addresses
                             .iter()
@@ -211,7 +212,7 @@ pub fn destinations(cfg: &Config) -> Vec<Dest> {
             None => ("eni", port_of_eni(id), Vec::new()),
         };
         aliases.push(id.clone());
-        let mut addrs: Vec<IpAddr> = vec![n.private_ip_address.into()];
+        let mut addrs: Vec<IpAddr> = n.private_ip_address.map(IpAddr::from).into_iter().collect();
         addrs.extend(
             n.private_ip_addresses
                 .iter()

@@ -178,7 +178,7 @@ fn drawing(cfg: &config::Config, path: Option<&graph::Path>) -> Value {
                         .find(|e| e.network_interface_id == n.id);
                     (
                         port_of(&n.id).map(|p| p.port_id.clone()),
-                        e.map(|e| e.private_ip_address.to_string()),
+                        e.and_then(eni_address),
                     )
                 }
                 graph::Kind::InternetGateway | graph::Kind::GatewayEndpoint => {
@@ -198,7 +198,7 @@ fn drawing(cfg: &config::Config, path: Option<&graph::Path>) -> Value {
                                 .iter()
                                 .find(|e| &e.network_interface_id == x)
                         })
-                        .map(|e| e.private_ip_address.to_string());
+                        .and_then(eni_address);
                     (None, addr)
                 }
                 _ => (None, None),
@@ -396,4 +396,11 @@ pub fn run(a: &UiArgs) -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// An ENI's first address as the page shows it: its private IPv4, else its first IPv6.
+fn eni_address(e: &crate::config::NetworkInterface) -> Option<String> {
+    e.private_ip_address
+        .map(|a| a.to_string())
+        .or_else(|| e.ipv6_addresses.first().map(|a| a.ipv6_address.to_string()))
 }

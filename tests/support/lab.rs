@@ -108,6 +108,25 @@ impl Lab {
     /// The lab's names, config and files, nothing started yet (Drop still cleans up whatever
     /// a test then starts under these names).
     pub fn unstarted(yaml_src: &str) -> Lab {
+        Lab::unstarted_with(yaml_src, &["web", "app", "internet", "s3", "ddb", "api"])
+    }
+
+    /// Any config (e.g. configs/lab6.yaml) whose ports are `ports`, with `services` — (port,
+    /// listening addresses) — started in their namespaces.
+    pub fn up_custom(
+        yaml_src: &str,
+        ports: &[&str],
+        services: &[(&str, &[&str])],
+        args: &[&str],
+    ) -> Lab {
+        let mut lab = Lab::unstarted_with(yaml_src, ports);
+        lab.start_vpcfwd(args);
+        lab.start_services_with(services);
+        lab
+    }
+
+    /// `unstarted` for a config whose ports are `ports`.
+    pub fn unstarted_with(yaml_src: &str, ports: &[&str]) -> Lab {
         // Unique per test in this process: tests run in parallel.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -115,7 +134,6 @@ impl Lab {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("lab.yaml");
         std::fs::write(&cfg, Lab::localize(&prefix, yaml_src)).unwrap();
-        let ports = ["web", "app", "internet", "s3", "ddb", "api"];
         let flow_log = dir.path().join("flow.log");
         let log = dir.path().join("vpcfwd.log");
         Lab {
@@ -134,8 +152,13 @@ impl Lab {
 
     /// Starts the lab services in their namespaces and waits until each accepts.
     pub fn start_services(&mut self) {
+        self.start_services_with(&SERVICES);
+    }
+
+    /// `start_services` for other services: (port, listening addresses).
+    pub fn start_services_with(&mut self, services: &[(&str, &[&str])]) {
         let lab = self;
-        for (port, addrs) in SERVICES {
+        for &(port, addrs) in services {
             let s = Command::new("ip")
                 .args(["netns", "exec", &lab.ns(port), "python3"])
                 .arg(format!("{ROOT}/scripts/lab_server.py"))
@@ -149,7 +172,7 @@ impl Lab {
         }
         // Ready when every service accepts on its own namespace's loopback view.
         let deadline = Instant::now() + Duration::from_secs(15);
-        for (port, addrs) in SERVICES {
+        for &(port, addrs) in services {
             for a in addrs {
                 let (addr, p) = a.rsplit_once(':').unwrap();
                 while lab.connect_in(port, addr, p, 0.5).starts_with("ERROR")
@@ -224,6 +247,18 @@ impl Lab {
             .args([addr, p, &timeout.to_string()])
             .output()
             .expect("runs the lab client");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// One ICMP (or ICMPv6) echo from `port`'s namespace to `addr` (scripts/lab_ping.py):
+    /// `REPLY from SOURCE` or TIMEOUT.
+    pub fn ping_in(&self, port: &str, addr: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(port), "python3"])
+            .arg(format!("{ROOT}/scripts/lab_ping.py"))
+            .args([addr, "2"])
+            .output()
+            .expect("runs the lab ping");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 

@@ -38,10 +38,28 @@ impl MemLab {
     /// `snap` on in-memory ports whose frames carry `headroom` bytes (0, or a virtio-net header
     /// with `VNET_HDR_LEN`), with flow logs of `flow_log_secs` intervals if given.
     pub fn with(snap: Snapshot, headroom: usize, flow_log_secs: Option<u64>) -> MemLab {
+        MemLab::with_ports(snap, headroom, flow_log_secs, (false, false))
+    }
+
+    /// `snap` on offload in-memory ports that claim UDP/TCP segmentation on writes (`seg`):
+    /// the worker coalesces what it sends to them.
+    pub fn segmenting(snap: Snapshot, seg: (bool, bool)) -> MemLab {
+        MemLab::with_ports(snap, vpcfwd::io::VNET_HDR_LEN, None, seg)
+    }
+
+    fn with_ports(
+        snap: Snapshot,
+        headroom: usize,
+        flow_log_secs: Option<u64>,
+        seg: (bool, bool),
+    ) -> MemLab {
         let ports: HashMap<String, Arc<MemPort>> = snap
             .ports
             .iter()
-            .map(|p| (p.id.clone(), Arc::new(MemPort::new(1, headroom))))
+            .map(|p| {
+                let port = MemPort::new(1, headroom).segmenting(seg.0, seg.1);
+                (p.id.clone(), Arc::new(port))
+            })
             .collect();
         let (tap, rx) = match flow_log_secs {
             Some(secs) => {
@@ -90,6 +108,13 @@ impl MemLab {
     /// Queues an IP packet behind virtio-net header `h` for port `from`.
     pub fn send_with(&self, from: &str, h: VnetHdr, pkt: &[u8]) {
         self.port(from).push_with(0, h, pkt);
+    }
+
+    /// Queues `pkts` into `from` behind header `h` as one batch, all at once (a worker
+    /// running meanwhile cannot split it).
+    pub fn send_batch(&self, from: &str, h: VnetHdr, pkts: &[Vec<u8>]) {
+        let refs: Vec<&[u8]> = pkts.iter().map(|p| p.as_slice()).collect();
+        self.port(from).push_batch(0, h, &refs);
     }
 
     /// Ends the batch of `from`'s worker here.

@@ -43,6 +43,11 @@ pub fn router(cidr: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(ROUTER_OFFSET))
 }
 
+/// The VPC router's address in the IPv6 CIDR `cidr`: base + 1 (reserved in every subnet).
+pub fn router_v6(cidr: Ipv6Net) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(cidr.network()).wrapping_add(u128::from(ROUTER_OFFSET)))
+}
+
 /// The Amazon-provided DNS resolver's address in `cidr`: base + 2.
 pub fn resolver(cidr: Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(cidr.network()).wrapping_add(RESOLVER_OFFSET))
@@ -52,6 +57,13 @@ pub fn resolver(cidr: Ipv4Net) -> Ipv4Addr {
 pub fn reserved_in_subnet(subnet: Ipv4Net, a: Ipv4Addr) -> bool {
     let off = u32::from(a).wrapping_sub(u32::from(subnet.network()));
     off <= RESERVED_LOW || a == subnet.broadcast()
+}
+
+/// Whether AWS reserves `a` in the IPv6 subnet `subnet`: the first four addresses and the
+/// last.
+pub fn reserved_in_subnet_v6(subnet: Ipv6Net, a: Ipv6Addr) -> bool {
+    let off = u128::from(a).wrapping_sub(u128::from(subnet.network()));
+    off <= u128::from(RESERVED_LOW) || a == subnet.broadcast()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! address, 350 s idle timeout, ICMP echo by identifier, and a RST for a TCP segment whose
 //! binding idled out.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Time;
@@ -70,13 +70,37 @@ impl NatTable {
     /// An inside packet leaving through the gateway whose addresses are `addrs` (at most
     /// [`MAX_NAT_ADDRESSES`] are used). `tcp_flags` is 0 for UDP/ICMP.
     pub fn outbound(&self, f: &NatFlow, addrs: &[Ipv4Addr], tcp_flags: u8, now: Time) -> NatOut {
+        self.outbound_from(addr_bits(f.src.into()), f, addrs, tcp_flags, now)
+    }
+
+    /// NAT64: an IPv6 inside host `src` (its translated flow `f`, whose `src` is ignored)
+    /// leaving through the gateway. Replies find it through [`NatTable::inbound_any`].
+    pub fn outbound64(
+        &self,
+        src: Ipv6Addr,
+        f: &NatFlow,
+        addrs: &[Ipv4Addr],
+        tcp_flags: u8,
+        now: Time,
+    ) -> NatOut {
+        self.outbound_from(addr_bits(src.into()), f, addrs, tcp_flags, now)
+    }
+
+    fn outbound_from(
+        &self,
+        src: u128,
+        f: &NatFlow,
+        addrs: &[Ipv4Addr],
+        tcp_flags: u8,
+        now: Time,
+    ) -> NatOut {
         let mut ext = [0u128; MAX_NAT_ADDRESSES];
         let n = addrs.len().min(MAX_NAT_ADDRESSES);
         for (e, a) in ext.iter_mut().zip(addrs) {
             *e = addr_bits((*a).into());
         }
         let k = Inside {
-            src: addr_bits(f.src.into()),
+            src,
             dst: addr_bits(f.dst.into()),
             sport: f.sport,
             dport: f.dport,
@@ -118,6 +142,31 @@ impl NatTable {
             now,
         )?;
         Some((v4(k.src), k.sport))
+    }
+
+    /// [`NatTable::inbound`], for IPv4 and NAT64 (IPv6) inside hosts alike.
+    pub fn inbound_any(
+        &self,
+        remote: Ipv4Addr,
+        rport: u16,
+        nat_addr: Ipv4Addr,
+        nat_port: u16,
+        proto: IpProtocol,
+        now: Time,
+    ) -> Option<(IpAddr, u16)> {
+        let (k, _) = self.t.inbound(
+            addr_bits(remote.into()),
+            rport,
+            addr_bits(nat_addr.into()),
+            nat_port,
+            proto,
+            now,
+        )?;
+        let a = Ipv6Addr::from(k.src);
+        Some((
+            a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+            k.sport,
+        ))
     }
 
     pub fn sweep(&self, now: Time, budget: usize) -> usize {

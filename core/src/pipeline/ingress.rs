@@ -65,7 +65,7 @@ impl<T: Tracer> Cx<'_, T> {
                     self.nat_inbound(n, d)
                 }
             },
-            IpAddr::V6(d) => self.deliver_to(IpAddr::V6(d), None),
+            IpAddr::V6(d) => self.ingress_internet_v6(IpAddr::V6(d)),
         }
     }
 

@@ -18,7 +18,7 @@
 //! - `sg`, `nacl` — security groups (with the flow table: stateful) and network ACLs;
 //! - `route` — the subnet's route table and the dispatch on its target;
 //! - `deliver` — to an ENI (the one "find the ENI by address, deliver or drop") and out a port;
-//! - `igw`, `nat`, `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
+//! - `igw`, `eigw`, `nat` (and `nat64`), `gateway_endpoint`, `privatelink` — the route targets and what they rewrite
 //!   (through `translate`);
 //! - `reply` — RST and ICMP errors, emitted by the wire layer;
 //! - `resolver` — the Amazon-provided DNS resolver (VPC base + 2, 169.254.169.253): no SG, no
@@ -31,11 +31,13 @@
 //! translation is stateless.
 
 mod deliver;
+mod eigw;
 mod gateway_endpoint;
 mod igw;
 mod ingress;
 mod nacl;
 mod nat;
+mod nat64;
 mod privatelink;
 mod reason;
 mod reply;
@@ -45,6 +47,7 @@ mod sg;
 mod stage;
 mod translate;
 
+pub use eigw::EIGW_ZONE;
 pub use reason::{DropReason, MalformedKind};
 pub use stage::{NoTrace, Recorder, Stage, Tracer, Xlat};
 

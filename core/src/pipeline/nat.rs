@@ -17,6 +17,9 @@ impl<T: Tracer> Cx<'_, T> {
     #[inline]
     pub(super) fn via_nat(&mut self, n: NatIdx, subnet: SubnetIdx) -> Step<Verdict> {
         let snap = self.snap;
+        if self.m.dst.is_ipv6() {
+            return self.via_nat64(n, subnet);
+        }
         let nat_subnet = snap.nat_gateways[n].subnet;
         self.tr.stage(Stage::NatGateway { nat: n });
         if !matches!(
@@ -100,12 +103,18 @@ impl<T: Tracer> Cx<'_, T> {
         if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
             let (qsrc, qdst) = (q.src, q.dst);
             let (qsport, qdport) = q.meta.nat_ports();
-            let (inside, iport) = self
+            let (inside, iport) = match self
                 .flows
                 .nat()
-                .inbound(qdst, qdport, qsrc, qsport, q.meta.proto, self.rx.now)
+                .inbound_any(qdst, qdport, qsrc, qsport, q.meta.proto, self.rx.now)
                 .filter(|_| qsrc == addr)
-                .ok_or(DropReason::Unsolicited)?;
+                .ok_or(DropReason::Unsolicited)?
+            {
+                (IpAddr::V4(a), p) => (a, p),
+                // About a NAT64 flow: ICMP errors are not translated to ICMPv6 (yet), and are
+                // refused before any byte changes.
+                (IpAddr::V6(_), _) => return Err(DropReason::UnsupportedProtocol),
+            };
             self.translate(Xlat::NatGateway(n), Field::Dst, inside, None);
             rewrite::set_quoted_src(self.buf, &self.m, &q, inside, iport);
             self.tr.stage(Stage::TranslateQuoted {
@@ -119,11 +128,15 @@ impl<T: Tracer> Cx<'_, T> {
             IpProtocol::Icmp => (0, self.m.icmp_id),
             _ => (self.m.sport, self.m.dport),
         };
-        let (inside, iport) = self
+        let (inside, iport) = match self
             .flows
             .nat()
-            .inbound(remote, rport, addr, nport, self.m.proto, self.rx.now)
-            .ok_or(DropReason::Unsolicited)?;
+            .inbound_any(remote, rport, addr, nport, self.m.proto, self.rx.now)
+            .ok_or(DropReason::Unsolicited)?
+        {
+            (IpAddr::V4(a), p) => (a, p),
+            (IpAddr::V6(a), p) => return self.nat64_inbound(n, remote, a, p),
+        };
         self.translate(Xlat::NatGateway(n), Field::Dst, inside, Some(iport));
         self.deliver_to(IpAddr::V4(inside), Some(nat_subnet))
     }

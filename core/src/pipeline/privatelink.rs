@@ -1,7 +1,8 @@
 //! Interface endpoints (PrivateLink): a consumer's TCP connection to the endpoint ENI goes to
 //! one service target (by flow hash), its source translated to a load-balancer address as the
 //! provider sees it; the provider's replies come back as if from the endpoint ENI. Bindings
-//! live in the flow table; the provider cannot open connections.
+//! live in the flow table; the provider cannot open connections. IPv4 only: an IPv6 packet to
+//! an endpoint ENI is dropped `NO_SERVICE_TARGET` (dual-stack endpoints are not modelled).
 
 use super::{Cx, DropReason, Step, Tracer, Verdict, Xlat};
 use crate::flow::privatelink::{PlError, PlFlow};
@@ -19,6 +20,12 @@ impl<T: Tracer> Cx<'_, T> {
             return Err(DropReason::UnsupportedProtocol);
         }
         let e = &self.snap.endpoints[ep];
+        // The translation rewrites IPv4 addresses only: an IPv6 packet to an endpoint ENI's IPv6
+        // address has no service target it could be sent to, and is refused before anything
+        // is bound or rewritten (never half-translated).
+        if !self.m.dst.is_ipv4() {
+            return Err(DropReason::NoServiceTarget);
+        }
         let f = PlFlow {
             src: self.m.src,
             sport: self.m.sport,

@@ -49,12 +49,14 @@ pub enum DropReason {
     UnsupportedProtocol,
     /// Interface endpoint: no service target (or no load-balancer address) to send to.
     NoServiceTarget,
+    /// Egress-only internet gateway: a connection from the internet (only replies come in).
+    EgressOnly,
 }
 
 impl DropReason {
     /// Every reason, each malformed kind on its own: `ALL[r.index()] == r`. Counters are
     /// indexed by it; their labels are the `Display` form (the trace vocabulary).
-    pub const ALL: [DropReason; 25] = {
+    pub const ALL: [DropReason; 26] = {
         use DropReason::*;
         use MalformedKind::*;
         [
@@ -83,6 +85,7 @@ impl DropReason {
             NatIdleTimeout,
             UnsupportedProtocol,
             NoServiceTarget,
+            EgressOnly,
         ]
     };
 
@@ -117,6 +120,7 @@ impl DropReason {
             NatIdleTimeout => 22,
             UnsupportedProtocol => 23,
             NoServiceTarget => 24,
+            EgressOnly => 25,
         }
     }
 
@@ -144,6 +148,7 @@ impl DropReason {
             NatIdleTimeout => "NAT_IDLE_TIMEOUT",
             UnsupportedProtocol => "UNSUPPORTED_PROTOCOL",
             NoServiceTarget => "NO_SERVICE_TARGET",
+            EgressOnly => "EGRESS_ONLY",
         }
     }
 }

@@ -1,9 +1,11 @@
 //! What is sent back instead of a silent drop, chosen in one place from the drop reason once
 //! the path has ended: the NAT gateway's TCP RST for a segment of a connection that idled out,
-//! and, in router mode only, ICMP errors for what a router reports (time exceeded, no route).
+//! and, in router mode only, ICMP / ICMPv6 errors for what a router reports (time exceeded, no
+//! route).
 //! The packets are emitted by the wire layer over the dropped packet's buffer.
 
 use super::{Cx, DropReason, ReplyKind, Tracer, Verdict};
+use crate::snapshot::PortKind;
 use crate::wire::{IpProtocol, emit, icmp};
 use std::net::IpAddr;
 
@@ -39,28 +41,66 @@ impl<T: Tracer> Cx<'_, T> {
         Some(self.sent(len, reason, ReplyKind::TcpRst))
     }
 
-    /// Router mode: an ICMPv4 error from the VPC router back to the sender. Never about an
-    /// ICMP message other than an echo request (no error about an error). IPv4 only, as
-    /// before: the wire layer emits ICMPv6 errors too, but which address a VPC router answers
-    /// IPv6 from is not decided yet.
+    /// Router mode: an ICMP (IPv4) or ICMPv6 error from the VPC router back to the sender.
+    /// Never about an ICMP message other than an echo request (no error about an error).
     #[cold]
     fn icmp_error(&mut self, reason: DropReason) -> Option<Verdict> {
-        let (ty, code) = match reason {
-            DropReason::TtlExceeded => (icmp::v4::TIME_EXCEEDED, icmp::v4::CODE_TTL_EXCEEDED),
-            _ => (icmp::v4::DEST_UNREACHABLE, icmp::v4::CODE_NET_UNREACHABLE),
-        };
         let m = self.m;
-        if !m.src.is_ipv4()
-            || (m.proto == IpProtocol::Icmp && m.icmp_type != icmp::v4::ECHO_REQUEST)
-        {
+        let v6 = m.src.is_ipv6();
+        let (ty, code, echo) = match (v6, reason) {
+            (false, DropReason::TtlExceeded) => (
+                icmp::v4::TIME_EXCEEDED,
+                icmp::v4::CODE_TTL_EXCEEDED,
+                icmp::v4::ECHO_REQUEST,
+            ),
+            (false, _) => (
+                icmp::v4::DEST_UNREACHABLE,
+                icmp::v4::CODE_NET_UNREACHABLE,
+                icmp::v4::ECHO_REQUEST,
+            ),
+            (true, DropReason::TtlExceeded) => (
+                icmp::v6::TIME_EXCEEDED,
+                icmp::v6::CODE_HOP_LIMIT_EXCEEDED,
+                icmp::v6::ECHO_REQUEST,
+            ),
+            (true, _) => (
+                icmp::v6::DEST_UNREACHABLE,
+                icmp::v6::CODE_NO_ROUTE,
+                icmp::v6::ECHO_REQUEST,
+            ),
+        };
+        if m.proto == IpProtocol::icmp_for(v6) && m.icmp_type != echo {
             return None;
         }
-        // The VPC router's address in the first VPC CIDR.
-        let router = match self.snap.vpc_cidrs.first() {
-            Some(ipnet::IpNet::V4(n)) => crate::config::aws::router(*n),
-            _ => return None,
-        };
-        let len = emit::icmp_error(self.buf, &m, IpAddr::V4(router), ty, code)?;
+        let router = self.router_address(v6)?;
+        let len = emit::icmp_error(self.buf, &m, router, ty, code)?;
         Some(self.sent(len, reason, ReplyKind::IcmpError))
+    }
+
+    /// The VPC router's address the errors come from: base + 1 of the first VPC CIDR (IPv4);
+    /// for IPv6, base + 1 of the sending ENI's subnet's first IPv6 CIDR — the address AWS
+    /// reserves in every subnet for the router — else of the VPC's first IPv6 CIDR.
+    fn router_address(&self, v6: bool) -> Option<IpAddr> {
+        let snap = self.snap;
+        if !v6 {
+            return match snap.vpc_cidrs.first() {
+                Some(ipnet::IpNet::V4(n)) => Some(IpAddr::V4(crate::config::aws::router(*n))),
+                _ => None,
+            };
+        }
+        let subnet = match snap.ports.get(self.rx.ingress).map(|p| p.kind) {
+            Some(PortKind::Eni(e)) => Some(&snap.subnets[snap.enis[e].subnet]),
+            _ => None,
+        };
+        let first_v6 = |c: &[ipnet::IpNet]| {
+            c.iter().find_map(|n| match n {
+                ipnet::IpNet::V6(n) => Some(*n),
+                ipnet::IpNet::V4(_) => None,
+            })
+        };
+        let net = subnet
+            .and_then(|s| first_v6(&s.cidrs))
+            .or_else(|| first_v6(&snap.vpc_cidrs))?;
+        Some(IpAddr::V6(crate::config::aws::router_v6(net)))
     }
 }

@@ -45,6 +45,7 @@ impl<T: Tracer> Cx<'_, T> {
             Target::Local => self.deliver_to(self.m.dst, Some(subnet)),
             Target::Eni(e) => self.deliver(e, Some(subnet)),
             Target::Igw => self.igw_outbound(subnet),
+            Target::Eigw => self.eigw_outbound(subnet),
             Target::GatewayEndpoint(ep) => self.gateway_endpoint(ep, subnet),
             Target::Nat(n) => self.via_nat(n, subnet),
             Target::Blackhole => Err(DropReason::BlackholeRoute),

@@ -77,6 +77,12 @@ pub enum Stage {
     FlowNew { eni: EniIdx, state: ConnState },
     /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
     FlowUntracked { eni: EniIdx },
+    /// Through the egress-only internet gateway: out (the connection is recorded), or in as a
+    /// reply of one it let out.
+    EgressOnly { reply: bool },
+    /// From the internet to an address whose subnet sends the internet through the egress-only
+    /// gateway, not a reply of a connection it let out.
+    EgressOnlyRefused,
     /// From a service network to ENI `eni`, answering no flow of its: services never initiate.
     Unsolicited { eni: EniIdx },
     /// A DNS query to the Amazon-provided resolver, answered by it (no SG, no NACL).

@@ -43,6 +43,7 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         nat_gateways: r.nat_gateways.iter().map(nat).collect(),
         endpoints,
         igw_id: r.igw.map(|g| g.internet_gateway_id.clone()),
+        eigw_id: r.eigw.map(str::to_string),
         internet_port,
         ports: r
             .ports
@@ -72,7 +73,7 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
 
 fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
     let n = e.cfg;
-    let mut addrs: Vec<IpAddr> = vec![n.private_ip_address.into()];
+    let mut addrs: Vec<IpAddr> = n.private_ip_address.map(IpAddr::from).into_iter().collect();
     for a in &n.private_ip_addresses {
         let a = IpAddr::from(a.private_ip_address);
         if !addrs.contains(&a) {
@@ -90,7 +91,7 @@ fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
     let primary = n
         .association
         .as_ref()
-        .map(|a| (n.private_ip_address, a.public_ip));
+        .and_then(|a| Some((n.private_ip_address?, a.public_ip)));
     let secondary = n.private_ip_addresses.iter().filter_map(|p| {
         p.association
             .as_ref()
@@ -125,13 +126,7 @@ fn eni(r: &Resolved<'_>, e: &resolve::Eni<'_>) -> Eni {
 }
 
 fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
-    let mut cidrs = vec![IpNet::from(s.cfg.cidr_block)];
-    cidrs.extend(
-        s.cfg
-            .ipv6_cidr_block_association_set
-            .iter()
-            .map(|a| IpNet::from(a.ipv6_cidr_block)),
-    );
+    let cidrs: Vec<IpNet> = s.cfg.cidrs().collect();
     Subnet {
         id: s.cfg.subnet_id.clone(),
         cidrs,

@@ -220,6 +220,9 @@ pub struct Snapshot {
     pub nat_gateways: IdxVec<NatIdx, NatGateway>,
     pub endpoints: IdxVec<EndpointIdx, Endpoint>,
     pub igw_id: Option<String>,
+    /// The egress-only internet gateway attached to the VPC (IPv6 out through the internet
+    /// port), if any.
+    pub eigw_id: Option<String>,
     pub internet_port: Option<PortIdx>,
     pub ports: IdxVec<PortIdx, PortSpec>,
     /// Private address (v4/v6) → ENI.

@@ -313,6 +313,24 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             ),
             json!({"stage": "flow_untracked", "eni": eni(e)}),
         ),
+        Stage::EgressOnly { reply } => {
+            let id = snap.eigw_id.as_deref().unwrap_or("-");
+            (
+                if reply {
+                    format!("eigw       {id}: reply of a connection opened from inside")
+                } else {
+                    format!("eigw       {id}: out, connection recorded (IPv6, untranslated)")
+                },
+                json!({"stage": "egress_only_internet_gateway", "gateway": id, "reply": reply}),
+            )
+        }
+        Stage::EgressOnlyRefused => {
+            let id = snap.eigw_id.as_deref().unwrap_or("-");
+            (
+                format!("eigw       {id}: a connection from the internet, not a reply: refused"),
+                json!({"stage": "egress_only_internet_gateway", "gateway": id, "refused": true}),
+            )
+        }
         Stage::TtlDecremented => (
             "ttl        decremented (router mode)".into(),
             json!({"stage": "ttl_decrement"}),

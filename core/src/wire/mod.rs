@@ -29,6 +29,7 @@ pub mod synth;
 pub mod tcp;
 pub mod udp;
 pub mod virtio;
+pub mod xlat46;
 
 pub use emit::build;
 pub use icmp::{IcmpPacket, IcmpRepr};

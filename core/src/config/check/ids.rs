@@ -47,4 +47,12 @@ pub(super) fn check(cfg: &Config, e: &mut Errors) {
     for g in &cfg.internet_gateways {
         check(&g.internet_gateway_id, "InternetGatewayId", "igw-", e);
     }
+    for g in &cfg.egress_only_internet_gateways {
+        check(
+            &g.egress_only_internet_gateway_id,
+            "EgressOnlyInternetGatewayId",
+            "eigw-",
+            e,
+        );
+    }
 }

@@ -62,6 +62,13 @@ fn entries(n: &NetworkAcl, e: &mut Errors) {
                 format!("unknown protocol {:?}", en.protocol),
             ),
             Some(p) => {
+                if p == Some(IpProtocol::Icmpv6) && en.icmp_type_code.is_none() {
+                    e.push(
+                        id,
+                        format!("{f}.IcmpTypeCode"),
+                        "an ICMPv6 entry (protocol 58) needs IcmpTypeCode (the EC2 API requires it; -1 for any)",
+                    );
+                }
                 let (from, to) = l4_range(en, p);
                 l4_fields(id, &f, p, from, to, e);
             }

@@ -17,13 +17,18 @@ pub struct NetworkInterface {
     /// `interface` (default) or `vpc_endpoint`.
     #[serde(default)]
     pub interface_type: Option<InterfaceType>,
-    /// Primary private IPv4 address.
-    pub private_ip_address: Ipv4Addr,
+    /// Primary private IPv4 address; absent only on an IPv6-only ENI (`Ipv6Native: true`, in
+    /// an IPv6-only subnet).
+    #[serde(default)]
+    pub private_ip_address: Option<Ipv4Addr>,
     /// Further private addresses (the primary may be repeated here, as AWS lists it).
     #[serde(default)]
     pub private_ip_addresses: Vec<PrivateIpAddress>,
     #[serde(default)]
     pub ipv6_addresses: Vec<Ipv6Address>,
+    /// IPv6-only: no IPv4 address (only in an IPv6-only subnet).
+    #[serde(default)]
+    pub ipv6_native: Option<bool>,
     /// Public IPv4 (auto-assigned or Elastic IP) mapped 1:1 by the internet gateway.
     #[serde(default)]
     pub association: Option<IpAssociation>,
@@ -255,6 +260,19 @@ impl InternetGatewayAttachment {
             None | Some(AttachmentState::Attached | AttachmentState::Available)
         )
     }
+}
+
+/// `describe-egress-only-internet-gateways`: IPv6 connections out, and their replies, pass;
+/// connections from the internet do not.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct EgressOnlyInternetGateway {
+    pub egress_only_internet_gateway_id: String,
+    /// Detached (no attachment): routes to it are blackholes.
+    #[serde(default)]
+    pub attachments: Vec<InternetGatewayAttachment>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 /// vpcfwd: an attachment point where packets enter and leave the VPC. Each port becomes one

@@ -50,6 +50,8 @@ pub struct Config {
     pub nat_gateways: Vec<NatGateway>,
     #[serde(default)]
     pub internet_gateways: Vec<InternetGateway>,
+    #[serde(default)]
+    pub egress_only_internet_gateways: Vec<EgressOnlyInternetGateway>,
     /// vpcfwd: where packets enter and leave the emulated VPC.
     #[serde(default)]
     pub ports: Vec<Port>,

@@ -39,9 +39,18 @@ pub struct Ipv6CidrBlockAssociation {
 pub struct Subnet {
     pub subnet_id: String,
     pub vpc_id: String,
-    pub cidr_block: Ipv4Net,
+    /// The subnet's IPv4 CIDR; absent only in an IPv6-only subnet (`Ipv6Native: true`).
+    #[serde(default)]
+    pub cidr_block: Option<Ipv4Net>,
     #[serde(default)]
     pub ipv6_cidr_block_association_set: Vec<Ipv6CidrBlockAssociation>,
+    /// IPv6-only: no IPv4 CIDR, its ENIs have IPv6 addresses only.
+    #[serde(default)]
+    pub ipv6_native: Option<bool>,
+    /// The VPC resolver answers AAAA records synthesized in 64:ff9b::/96 (DNS64) to this
+    /// subnet's queries.
+    #[serde(default)]
+    pub enable_dns64: Option<bool>,
     #[serde(default)]
     pub availability_zone: Option<String>,
     /// The AZ's ID (`use1-az1`): flow logs' `az-id`.
@@ -95,6 +104,9 @@ pub struct Route {
     pub nat_gateway_id: Option<String>,
     #[serde(default)]
     pub network_interface_id: Option<String>,
+    /// `eigw-…`: an egress-only internet gateway (IPv6 destinations only).
+    #[serde(default)]
+    pub egress_only_internet_gateway_id: Option<String>,
     /// `active` (default) or `blackhole`. A route whose target does not exist in the config is
     /// a blackhole whatever is written here, as AWS keeps it.
     #[serde(default)]
@@ -140,6 +152,10 @@ impl Route {
                 RouteTargetField::NetworkInterfaceId,
                 self.network_interface_id.as_deref(),
             ),
+            (
+                RouteTargetField::EgressOnlyInternetGatewayId,
+                self.egress_only_internet_gateway_id.as_deref(),
+            ),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -157,6 +173,7 @@ pub enum RouteTargetField {
     GatewayId,
     NatGatewayId,
     NetworkInterfaceId,
+    EgressOnlyInternetGatewayId,
 }
 
 impl RouteTargetField {
@@ -165,6 +182,7 @@ impl RouteTargetField {
             RouteTargetField::GatewayId => "GatewayId",
             RouteTargetField::NatGatewayId => "NatGatewayId",
             RouteTargetField::NetworkInterfaceId => "NetworkInterfaceId",
+            RouteTargetField::EgressOnlyInternetGatewayId => "EgressOnlyInternetGatewayId",
         }
     }
 }
@@ -220,4 +238,26 @@ pub struct PrefixListEntry {
     pub cidr: ipnet::IpNet,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+impl Subnet {
+    /// `Ipv6Native: true`: an IPv6-only subnet.
+    pub fn is_ipv6_native(&self) -> bool {
+        self.ipv6_native == Some(true)
+    }
+
+    /// Its IPv6 CIDRs.
+    pub fn ipv6_cidrs(&self) -> impl Iterator<Item = Ipv6Net> + '_ {
+        self.ipv6_cidr_block_association_set
+            .iter()
+            .map(|a| a.ipv6_cidr_block)
+    }
+
+    /// Its CIDRs, IPv4 first.
+    pub fn cidrs(&self) -> impl Iterator<Item = ipnet::IpNet> + '_ {
+        self.cidr_block
+            .map(ipnet::IpNet::from)
+            .into_iter()
+            .chain(self.ipv6_cidrs().map(ipnet::IpNet::from))
+    }
 }

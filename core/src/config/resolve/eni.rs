@@ -2,7 +2,7 @@
 //! VPC default group), endpoint; and the address plan of the VPC — every ENI and NAT gateway
 //! address inside its subnet, not one AWS reserves, and used once.
 
-use super::super::aws::reserved_in_subnet;
+use super::super::aws::{reserved_in_subnet, reserved_in_subnet_v6};
 use super::super::{Errors, model as m};
 use super::{EndpointIdx, Eni, EniIdx, Idx, IdxVec, Scope, SgIdx};
 use std::collections::HashMap;
@@ -90,19 +90,28 @@ fn nat_addresses<'c>(s: &Scope<'c>, n: &'c m::NatGateway, plan: &mut Plan<'c>, e
             );
         }
         if let Some(sub) = s.subnets.get(&n.subnet_id).map(|x| s.subnet(x))
-            && (!sub.cidr_block.contains(&a.private_ip)
-                || reserved_in_subnet(sub.cidr_block, a.private_ip))
+            && sub
+                .cidr_block
+                .is_none_or(|c| !c.contains(&a.private_ip) || reserved_in_subnet(c, a.private_ip))
         {
             e.push(
                 id,
                 "NatGatewayAddresses.PrivateIp",
                 format!(
                     "{} is not a usable address of {} ({})",
-                    a.private_ip, sub.subnet_id, sub.cidr_block
+                    a.private_ip,
+                    sub.subnet_id,
+                    cidr_text(sub)
                 ),
             );
         }
     }
+}
+
+/// A subnet's IPv4 CIDR as messages show it.
+fn cidr_text(sub: &m::Subnet) -> String {
+    sub.cidr_block
+        .map_or_else(|| "no IPv4 CIDR: IPv6-only".into(), |c| c.to_string())
 }
 
 fn eni_addresses<'c>(
@@ -112,9 +121,50 @@ fn eni_addresses<'c>(
     e: &mut Errors,
 ) {
     let id = n.network_interface_id.as_str();
-    let mut addrs = vec![("PrivateIpAddress".to_string(), n.private_ip_address)];
+    let native = n.ipv6_native == Some(true);
+    match (n.private_ip_address, native, sub.is_ipv6_native()) {
+        (None, false, _) => e.push(
+            id,
+            "PrivateIpAddress",
+            "an ENI needs a PrivateIpAddress unless it is IPv6-only (Ipv6Native: true)",
+        ),
+        (Some(a), true, _) => e.push(
+            id,
+            "PrivateIpAddress",
+            format!("{a}: an IPv6-only ENI (Ipv6Native) has no IPv4 address"),
+        ),
+        (_, true, false) => e.push(
+            id,
+            "Ipv6Native",
+            format!(
+                "an IPv6-only ENI lives in an IPv6-only subnet, not {}",
+                sub.subnet_id
+            ),
+        ),
+        (_, false, true) => e.push(
+            id,
+            "Ipv6Native",
+            format!(
+                "{} is IPv6-only: its ENIs are too (Ipv6Native: true)",
+                sub.subnet_id
+            ),
+        ),
+        _ => {}
+    }
+    if native && n.ipv6_addresses.is_empty() {
+        e.push(
+            id,
+            "Ipv6Addresses",
+            "an IPv6-only ENI needs an IPv6 address",
+        );
+    }
+    let mut addrs: Vec<(String, Ipv4Addr)> = n
+        .private_ip_address
+        .map(|a| ("PrivateIpAddress".to_string(), a))
+        .into_iter()
+        .collect();
     for (k, p) in n.private_ip_addresses.iter().enumerate() {
-        if p.private_ip_address != n.private_ip_address {
+        if Some(p.private_ip_address) != n.private_ip_address {
             addrs.push((
                 format!("PrivateIpAddresses[{k}].PrivateIpAddress"),
                 p.private_ip_address,
@@ -122,19 +172,20 @@ fn eni_addresses<'c>(
         }
     }
     for (f, a) in addrs {
-        if !sub.cidr_block.contains(&a) {
+        let Some(c) = sub.cidr_block.filter(|c| c.contains(&a)) else {
             e.push(
                 id,
                 f,
-                format!("{a} is outside {} ({})", sub.subnet_id, sub.cidr_block),
+                format!("{a} is outside {} ({})", sub.subnet_id, cidr_text(sub)),
             );
-        } else if reserved_in_subnet(sub.cidr_block, a) {
+            continue;
+        };
+        if reserved_in_subnet(c, a) {
             e.push(
                 id,
                 f,
                 format!(
-                    "{a} is reserved by AWS in {} (network, +1 router, +2 DNS, +3, broadcast)",
-                    sub.cidr_block
+                    "{a} is reserved by AWS in {c} (network, +1 router, +2 DNS, +3, broadcast)"
                 ),
             );
         } else if let Some(o) = plan.private.insert(a.into(), id) {
@@ -142,14 +193,21 @@ fn eni_addresses<'c>(
         }
     }
     ipv6_addresses(sub, n, plan, e);
-    if let Some(a) = &n.association
-        && let Some(o) = plan.public.insert(a.public_ip, id)
-    {
-        e.push(
-            id,
-            "Association.PublicIp",
-            format!("{} is also {o}'s", a.public_ip),
-        );
+    if let Some(a) = &n.association {
+        if n.private_ip_address.is_none() {
+            e.push(
+                id,
+                "Association.PublicIp",
+                "a public IPv4 needs a private IPv4 address to map to",
+            );
+        }
+        if let Some(o) = plan.public.insert(a.public_ip, id) {
+            e.push(
+                id,
+                "Association.PublicIp",
+                format!("{} is also {o}'s", a.public_ip),
+            );
+        }
     }
 }
 
@@ -162,17 +220,25 @@ fn ipv6_addresses<'c>(
     let id = n.network_interface_id.as_str();
     for (k, a) in n.ipv6_addresses.iter().enumerate() {
         let f = format!("Ipv6Addresses[{k}]");
-        if !sub
-            .ipv6_cidr_block_association_set
-            .iter()
-            .any(|c| c.ipv6_cidr_block.contains(&a.ipv6_address))
-        {
+        let cidr = sub.ipv6_cidrs().find(|c| c.contains(&a.ipv6_address));
+        let Some(cidr) = cidr else {
             e.push(
                 id,
                 f,
                 format!(
                     "{} is outside {}'s IPv6 CIDRs",
                     a.ipv6_address, sub.subnet_id
+                ),
+            );
+            continue;
+        };
+        if reserved_in_subnet_v6(cidr, a.ipv6_address) {
+            e.push(
+                id,
+                f,
+                format!(
+                    "{} is reserved by AWS in {cidr} (the first four addresses and the last)",
+                    a.ipv6_address
                 ),
             );
         } else if let Some(o) = plan.private.insert(a.ipv6_address.into(), id) {

@@ -48,3 +48,31 @@ pub(super) fn attached_igw<'c>(cfg: &'c m::Config, vpc: &m::Vpc) -> Option<&'c m
             .any(|a| a.vpc_id == vpc.vpc_id && a.is_attached())
     })
 }
+
+/// Checks every egress-only gateway's attachments (a known VPC).
+pub(super) fn eigws(s: &Scope<'_>, e: &mut Errors) {
+    for g in &s.cfg.egress_only_internet_gateways {
+        for (k, a) in g.attachments.iter().enumerate() {
+            if !s.cfg.vpcs.iter().any(|v| v.vpc_id == a.vpc_id) {
+                e.push(
+                    &g.egress_only_internet_gateway_id,
+                    format!("Attachments[{k}].VpcId"),
+                    format!("unknown VPC {}", a.vpc_id),
+                );
+            }
+        }
+    }
+}
+
+/// The egress-only internet gateways attached to `vpc`.
+pub(super) fn attached_eigws<'c>(cfg: &'c m::Config, vpc: &m::Vpc) -> Vec<&'c str> {
+    cfg.egress_only_internet_gateways
+        .iter()
+        .filter(|g| {
+            g.attachments
+                .iter()
+                .any(|a| a.vpc_id == vpc.vpc_id && a.is_attached())
+        })
+        .map(|g| g.egress_only_internet_gateway_id.as_str())
+        .collect()
+}

@@ -51,6 +51,8 @@ pub struct Resolved<'c> {
     pub endpoints: IdxVec<EndpointIdx, Endpoint<'c>>,
     /// The internet gateway attached to the VPC, if any.
     pub igw: Option<&'c m::InternetGateway>,
+    /// The (first) egress-only internet gateway attached to the VPC.
+    pub eigw: Option<&'c str>,
     pub ports: IdxVec<PortIdx, Port<'c>>,
 }
 
@@ -179,6 +181,7 @@ struct Scope<'c> {
     nats: Ids<'c, NatIdx>,
     endpoints: Ids<'c, EndpointIdx>,
     igws: Ids<'c, usize>,
+    eigws: Ids<'c, usize>,
     /// Each gateway endpoint's prefix list (the one named for its service), found once.
     endpoint_pl: FxHashMap<EndpointIdx, PlIdx>,
 }
@@ -215,6 +218,7 @@ pub fn resolve(cfg: &Config) -> Result<Resolved<'_>, Vec<ConfigError>> {
     eni::addresses(&s, &mut e);
     let nat_gateways = gateway::nats(&s, &mut e);
     let igw = gateway::igw(&s, &mut e);
+    gateway::eigws(&s, &mut e);
     let ports = port::ports(&s, &mut e);
     if !e.0.is_empty() {
         return Err(e.0);
@@ -233,6 +237,7 @@ pub fn resolve(cfg: &Config) -> Result<Resolved<'_>, Vec<ConfigError>> {
         nat_gateways,
         endpoints,
         igw,
+        eigw: gateway::attached_eigws(cfg, vpc).first().copied(),
         ports,
     })
 }
@@ -263,6 +268,11 @@ fn scope<'c>(cfg: &'c Config, vpc: &'c m::Vpc) -> Scope<'c> {
             cfg.internet_gateways
                 .iter()
                 .map(|g| g.internet_gateway_id.as_str()),
+        ),
+        eigws: Ids::of(
+            cfg.egress_only_internet_gateways
+                .iter()
+                .map(|g| g.egress_only_internet_gateway_id.as_str()),
         ),
         endpoint_pl,
     }

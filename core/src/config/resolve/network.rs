@@ -32,15 +32,10 @@ pub(super) fn subnets<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<SubnetIdx, Su
     for (i, sub) in s.cfg.subnets.iter().enumerate() {
         let id = sub.subnet_id.as_str();
         s.vpc_ref(id, &sub.vpc_id, e);
-        if !cidrs
-            .iter()
-            .any(|c| c.contains(&IpNet::from(sub.cidr_block)))
+        if let Some(c4) = sub.cidr_block
+            && !cidrs.iter().any(|c| c.contains(&IpNet::from(c4)))
         {
-            e.push(
-                id,
-                "CidrBlock",
-                format!("{} is outside the VPC's CIDRs", sub.cidr_block),
-            );
+            e.push(id, "CidrBlock", format!("{c4} is outside the VPC's CIDRs"));
         }
         for a in &sub.ipv6_cidr_block_association_set {
             let n = IpNet::from(a.ipv6_cidr_block);

@@ -35,6 +35,8 @@ pub enum Target {
     Local,
     /// The VPC's (attached) internet gateway.
     Igw,
+    /// An egress-only internet gateway attached to the VPC (IPv6 only, stateful).
+    Eigw,
     Nat(NatIdx),
     GatewayEndpoint(EndpointIdx),
     Eni(EniIdx),
@@ -46,12 +48,8 @@ pub(super) fn tables<'c>(s: &Scope<'c>, e: &mut Errors) -> IdxVec<RtbIdx, RouteT
     let facts = Facts {
         igw: gateway::attached_igw(s.cfg, s.vpc).map(|g| g.internet_gateway_id.as_str()),
         vpc: s.cfg.vpcs.iter().flat_map(vpc_cidrs).collect(),
-        subnets: s
-            .cfg
-            .subnets
-            .iter()
-            .map(|x| IpNet::from(x.cidr_block))
-            .collect(),
+        subnets: s.cfg.subnets.iter().flat_map(|x| x.cidrs()).collect(),
+        eigws: gateway::attached_eigws(s.cfg, s.vpc),
     };
     s.cfg
         .route_tables
@@ -86,8 +84,10 @@ struct Facts<'c> {
     igw: Option<&'c str>,
     /// The CIDRs of the declared VPCs.
     vpc: Vec<IpNet>,
-    /// The subnets' IPv4 CIDRs.
+    /// The subnets' CIDRs (IPv4 and IPv6).
     subnets: HashSet<IpNet>,
+    /// The egress-only internet gateways attached to the VPC.
+    eigws: Vec<&'c str>,
 }
 
 /// One table's routes being resolved.
@@ -228,6 +228,19 @@ impl<'c> Table<'_, 'c> {
             }),
             RouteTargetField::NatGatewayId => s.nats.get(t).map(Target::Nat),
             RouteTargetField::NetworkInterfaceId => s.enis.get(t).map(Target::Eni),
+            RouteTargetField::EgressOnlyInternetGatewayId => {
+                if r.destination_cidr_block.is_some() {
+                    e.push(
+                        self.id,
+                        &tfield,
+                        "an egress-only internet gateway carries IPv6 only (DestinationIpv6CidrBlock)",
+                    );
+                }
+                s.eigws.get(t).map(|_| match self.facts.eigws.contains(&t) {
+                    true => Target::Eigw,
+                    false => Target::Blackhole, // a detached gateway
+                })
+            }
         };
         if resolved.is_none() && !r.is_blackhole() {
             e.push(
@@ -278,8 +291,18 @@ impl<'c> Table<'_, 'c> {
         if !self.facts.vpc.iter().any(inside) {
             return;
         }
-        if !self.facts.subnets.contains(&n) || tf == RouteTargetField::GatewayId {
-            e.push(self.id, format!("{f}.DestinationCidrBlock"), format!("{n} is more specific than the local route: AWS allows that only for a whole subnet CIDR to a NAT gateway or an ENI"));
+        let field = if n.addr().is_ipv6() {
+            "DestinationIpv6CidrBlock"
+        } else {
+            "DestinationCidrBlock"
+        };
+        if !self.facts.subnets.contains(&n)
+            || matches!(
+                tf,
+                RouteTargetField::GatewayId | RouteTargetField::EgressOnlyInternetGatewayId
+            )
+        {
+            e.push(self.id, format!("{f}.{field}"), format!("{n} is more specific than the local route: AWS allows that only for a whole subnet CIDR to a NAT gateway or an ENI"));
         }
     }
 }

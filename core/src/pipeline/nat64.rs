@@ -1,0 +1,133 @@
+//! NAT64 on the NAT gateway: a route `64:ff9b::/96 → nat-…` sends an IPv6-only instance's TCP,
+//! UDP and ICMPv6 echo to the IPv4 address embedded in the destination; the gateway binds it
+//! (the same bindings as its IPv4 NAT: ports 1024–65535, 55,000 per destination, 350 s idle),
+//! translates the packet to IPv4 per RFC 7915 with its Elastic IP (a private NAT gateway: its
+//! private address) as source, and replies back to IPv6 from `64:ff9b::<IPv4>`. What cannot be
+//! translated is refused before anything is bound or rewritten.
+
+use super::{Cx, DropReason, Stage, Step, Tracer, Verdict, Xlat};
+use crate::flow::NatOut;
+use crate::flow::nat::NatFlow;
+use crate::snapshot::{NatIdx, SubnetIdx, Target};
+use crate::wire::{self, Field, IpProtocol, icmp, xlat46};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+impl<T: Tracer> Cx<'_, T> {
+    /// An IPv6 packet routed to NAT gateway `n` from `subnet`: NAT64 to the embedded IPv4
+    /// address, then the NAT subnet's route table.
+    #[inline]
+    pub(super) fn via_nat64(&mut self, n: NatIdx, subnet: SubnetIdx) -> Step<Verdict> {
+        let snap = self.snap;
+        self.tracking_component = true;
+        let nat_subnet = snap.nat_gateways[n].subnet;
+        self.tr.stage(Stage::NatGateway { nat: n });
+        let (IpAddr::V6(src6), IpAddr::V6(dst6)) = (self.m.src, self.m.dst) else {
+            return Err(DropReason::UnsupportedProtocol);
+        };
+        let Some(dst) = xlat46::embedded_v4(dst6) else {
+            return Err(DropReason::UnsupportedProtocol);
+        };
+        if self.m.fragment {
+            return Err(DropReason::NatFragment);
+        }
+        if !xlat46::translatable_6to4(&self.m) || self.m.icmp_type == icmp::v6::ECHO_REPLY {
+            return Err(DropReason::UnsupportedProtocol);
+        }
+        if nat_subnet != subnet {
+            self.nacl(subnet, true)?;
+            self.nacl(nat_subnet, false)?;
+        }
+        let proto = match self.m.proto {
+            IpProtocol::Icmpv6 => IpProtocol::Icmp,
+            p => p,
+        };
+        let (sport, dport) = match proto {
+            IpProtocol::Icmp => (self.m.icmp_id, 0),
+            _ => (self.m.sport, self.m.dport),
+        };
+        let flow = NatFlow {
+            src: Ipv4Addr::UNSPECIFIED,
+            sport,
+            dst,
+            dport,
+            proto,
+        };
+        let nat = &snap.nat_gateways[n];
+        let addrs = if nat.public_ips.is_empty() {
+            &nat.private_ips
+        } else {
+            &nat.public_ips
+        };
+        let (addr, port) =
+            match self
+                .flows
+                .nat()
+                .outbound64(src6, &flow, addrs, self.m.tcp_flags, self.rx.now)
+            {
+                NatOut::Translate { addr, port, .. } => (addr, port),
+                NatOut::IdleTimedOut => return Err(DropReason::NatIdleTimeout),
+                NatOut::PortAllocation => return Err(DropReason::NatPortAllocation),
+                NatOut::TableFull => return Err(DropReason::FlowTableFull),
+            };
+        let before = self.m;
+        let len = wire::xlat46::v6_to_v4(self.buf, &self.m, addr, port, dst)
+            .ok_or(DropReason::UnsupportedProtocol)?;
+        self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
+        self.tr.stage(Stage::Translate {
+            by: Xlat::NatGateway(n),
+            field: Field::Src,
+            from: (before.src, sport),
+            to: (IpAddr::V4(addr), port),
+        });
+        self.tr.stage(Stage::Translate {
+            by: Xlat::NatGateway(n),
+            field: Field::Dst,
+            from: (before.dst, dport),
+            to: (IpAddr::V4(dst), dport),
+        });
+        match self.route(nat_subnet)? {
+            Target::Igw => {
+                self.nacl(nat_subnet, true)?;
+                self.out(snap.internet_port)
+            }
+            Target::Local => self.deliver_to(self.m.dst, Some(nat_subnet)),
+            _ => Err(DropReason::NoRoute),
+        }
+    }
+
+    /// A reply from `remote:rport` to NAT gateway `n` whose binding's inside host is the IPv6
+    /// `inside:iport`: translated back to IPv6 from `64:ff9b::<remote>`.
+    #[inline]
+    pub(super) fn nat64_inbound(
+        &mut self,
+        n: NatIdx,
+        remote: Ipv4Addr,
+        inside: Ipv6Addr,
+        iport: u16,
+    ) -> Step<Verdict> {
+        let nat_subnet = self.snap.nat_gateways[n].subnet;
+        let before = self.m;
+        let from = xlat46::synthesize(remote);
+        let len = wire::xlat46::v4_to_v6(self.buf, &self.m, from, inside, iport)
+            .ok_or(DropReason::UnsupportedProtocol)?;
+        self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
+        let port = |m: &wire::PacketMeta, src: bool| match (m.proto.is_icmp(), src) {
+            (true, _) => m.icmp_id,
+            (false, true) => m.sport,
+            (false, false) => m.dport,
+        };
+        self.tr.stage(Stage::Translate {
+            by: Xlat::NatGateway(n),
+            field: Field::Src,
+            from: (before.src, port(&before, true)),
+            to: (IpAddr::V6(from), port(&self.m, true)),
+        });
+        self.tr.stage(Stage::Translate {
+            by: Xlat::NatGateway(n),
+            field: Field::Dst,
+            from: (before.dst, port(&before, false)),
+            to: (IpAddr::V6(inside), iport),
+        });
+        self.deliver_to(IpAddr::V6(inside), Some(nat_subnet))
+    }
+}
