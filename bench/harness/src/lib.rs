@@ -120,9 +120,10 @@ impl Contender<u128> for PoptrieV6 {
 }
 
 /// The FIB rows besides the headline: each batch path, and the headline on 4 KiB pages.
-const FIB_VARIANTS: [(BatchPath, bool, &str); 3] = [
+const FIB_VARIANTS: [(BatchPath, bool, &str); 4] = [
     (BatchPath::Lockstep, true, " lockstep"),
     (BatchPath::Pipelined, true, " pipelined scalar"),
+    (BatchPath::PipelinedAvx512, true, " pipelined AVX-512"),
     (BatchPath::Auto, false, " 4 KiB pages"),
 ];
 
@@ -445,11 +446,6 @@ pub fn contenders_v6(routes: &[(Ipv6Net, NextHop)]) -> Result<Contenders<u128>, 
     Ok(v)
 }
 
-/// The batch path `Auto` takes on this CPU.
-fn batch_path() -> BatchPath {
-    Fib4::build(&[]).batch_path()
-}
-
 /// Runs the benchmark.
 pub fn run(args: &BenchLpmArgs) -> ExitCode {
     match run_inner(args) {
@@ -477,18 +473,25 @@ fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
     };
     let t = table::read(&args.table).map_err(|e| e.to_string())?;
     let keys = args.keys.max(1);
-    let (count, rows) = match args.family.as_str() {
+    // The path `Auto` takes depends on the family and the table's size (one more build).
+    let (count, rows, path) = match args.family.as_str() {
         "v4" => {
             let routes = routes_v4(&t);
             let cs = contenders_v4(&routes)?;
             let k = keys_v4(&routes, keys, inside, 42);
-            (routes.len(), measure(&cs, &k, args.reps)?)
+            let path = Fib4::try_build(&routes)
+                .map_err(|e| e.to_string())?
+                .batch_path();
+            (routes.len(), measure(&cs, &k, args.reps)?, path)
         }
         "v6" => {
             let routes = routes_v6(&t);
             let cs = contenders_v6(&routes)?;
             let k = keys_v6(&routes, keys, inside, 42);
-            (routes.len(), measure(&cs, &k, args.reps)?)
+            let path = Fib6::try_build(&routes)
+                .map_err(|e| e.to_string())?
+                .batch_path();
+            (routes.len(), measure(&cs, &k, args.reps)?, path)
         }
         f => return Err(format!("--family {f}: expected v4 or v6")),
     };
@@ -496,7 +499,7 @@ fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
     if args.json {
         let v = serde_json::json!({
             "table": args.table, "family": args.family, "routes": count, "keys": keys,
-            "thp": thp, "batch_path": format!("{:?}", batch_path()),
+            "thp": thp, "batch_path": format!("{path:?}"),
             "dist": dist, "reps": args.reps, "contenders": rows,
         });
         println!("{v}");
@@ -506,7 +509,7 @@ fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
         "{} {} routes, {} {} keys, median of {} reps; speedup = this FIB's rate / contender's",
         args.family, count, keys, dist, args.reps
     );
-    println!("{thp}; FIB batch path {:?}", batch_path());
+    println!("{thp}; FIB batch path (Auto) {path:?}");
     println!(
         "{:<30} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>20}",
         "contender",

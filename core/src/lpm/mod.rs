@@ -17,7 +17,9 @@
 //! - built by controlled prefix expansion, shortest prefixes first (each one overwrites its
 //!   expanded slots and never meets a child), then one breadth-first layout pass;
 //! - `lookup_batch` walks 16 keys in lockstep one level at a time so their loads overlap; for
-//!   IPv4 each key's first record is prefetched as soon as its direct entry is read.
+//!   IPv4 each key's first record is prefetched as soon as its direct entry is read. Two
+//!   software-pipelined paths (one with AVX-512 gathers) are there to opt into
+//!   ([`BatchPath`]): each wins on some key distributions and loses on others.
 //!
 //! `unsafe` is used only to call the POPCNT-compiled lookups after the CPU feature was detected
 //! (the portable popcount is a dozen instructions per level) and for the prefetch hint.
