@@ -1,5 +1,6 @@
 //! Route-lookup benchmarks: this crate's Poptrie FIB against prefix-trie's `get_lpm` and, with
-//! `--features dpdk`, DPDK's `rte_lpm` / `rte_lpm6`, all on the same keys.
+//! `--features dpdk`, DPDK's `rte_lpm` / `rte_lpm6` and `rte_fib` / `rte_fib6` (every lookup
+//! type, AVX-512 included), all on the same keys.
 //!
 //! Tables: a VPC-sized one (subnets, a default route and an expanded prefix list) and the real
 //! Tier-1 table from the shared data directory. Keys: uniform random, and drawn from inside the

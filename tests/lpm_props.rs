@@ -4,7 +4,42 @@
 use ipnet::{Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use vpcfwd::lpm::{Fib4, Fib6, NextHop};
+use vpcfwd::lpm::{BatchPath, Fib4, Fib6, NextHop};
+
+/// Every batch path (a path this CPU lacks falls back, and is then tested as its fallback).
+const PATHS: [BatchPath; 4] = [
+    BatchPath::Auto,
+    BatchPath::Lockstep,
+    BatchPath::Pipelined,
+    BatchPath::PipelinedAvx512,
+];
+
+/// Each batch path of `fib` on `keys` against `want`, at batch sizes that end mid-chunk.
+fn check_paths4(fib: &Fib4, keys: &[u32], want: &[Option<NextHop>]) -> Result<(), TestCaseError> {
+    for path in PATHS {
+        for size in [1, 15, 16, 17, 64, 100] {
+            for (ks, ws) in keys.chunks(size).zip(want.chunks(size)) {
+                let mut out = vec![Some(u32::MAX); ks.len()];
+                fib.lookup_batch_u32_path(path, ks, &mut out);
+                prop_assert_eq!(&out[..], ws, "{:?} size {}", path, size);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_paths6(fib: &Fib6, keys: &[u128], want: &[Option<NextHop>]) -> Result<(), TestCaseError> {
+    for path in PATHS {
+        for size in [1, 15, 16, 17, 64, 100] {
+            for (ks, ws) in keys.chunks(size).zip(want.chunks(size)) {
+                let mut out = vec![Some(u32::MAX); ks.len()];
+                fib.lookup_batch_u128_path(path, ks, &mut out);
+                prop_assert_eq!(&out[..], ws, "{:?} size {}", path, size);
+            }
+        }
+    }
+    Ok(())
+}
 
 fn naive4(routes: &[(Ipv4Net, NextHop)], a: Ipv4Addr) -> Option<NextHop> {
     let mut best: Option<(u8, NextHop)> = None;
@@ -123,6 +158,9 @@ proptest! {
             prop_assert_eq!(fib.lookup(*a), want, "single {}", a);
             prop_assert_eq!(*b, want, "batch {}", a);
         }
+        let want: Vec<_> = keys.iter().map(|a| naive4(&routes, *a)).collect();
+        let ks: Vec<u32> = keys.iter().map(|a| u32::from(*a)).collect();
+        check_paths4(&fib, &ks, &want)?;
     }
 
     #[test]
@@ -138,6 +176,9 @@ proptest! {
             prop_assert_eq!(fib.lookup(*a), want, "single {}", a);
             prop_assert_eq!(*b, want, "batch {}", a);
         }
+        let want: Vec<_> = keys.iter().map(|a| naive6(&routes, *a)).collect();
+        let ks: Vec<u128> = keys.iter().map(|a| u128::from(*a)).collect();
+        check_paths6(&fib, &ks, &want)?;
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
-use vpcfwd::lpm::{Fib4, Fib6};
+use vpcfwd::lpm::{BatchPath, Fib4, Fib6};
 use vpcfwd_bench::table::{self, nh_of};
 
 fn load() -> Option<table::PrefixTable> {
@@ -63,6 +63,19 @@ fn tier1_v4_matches_prefix_trie() {
         .collect();
     let mut out = vec![None; keys.len()];
     fib.lookup_batch_u32(&keys, &mut out);
+    // Every batch path (each one's walk: this table is far above the cache-resident size)
+    // agrees with the default one, which is checked against the RIB below.
+    for path in [
+        BatchPath::Lockstep,
+        BatchPath::Pipelined,
+        BatchPath::PipelinedAvx512,
+    ] {
+        let mut o2 = vec![Some(u32::MAX); keys.len()];
+        for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {
+            fib.lookup_batch_u32_path(path, ks, os);
+        }
+        assert!(o2 == out, "{path:?} differs from the default batch path");
+    }
     for (k, o) in keys.iter().zip(&out) {
         let want = rib
             .get_lpm(&Ipv4Net::from(std::net::Ipv4Addr::from(*k)))
@@ -108,6 +121,19 @@ fn tier1_v6_matches_prefix_trie() {
         .collect();
     let mut out = vec![None; keys.len()];
     fib.lookup_batch_u128(&keys, &mut out);
+    // Every batch path (each one's walk: this table is far above the cache-resident size)
+    // agrees with the default one, which is checked against the RIB below.
+    for path in [
+        BatchPath::Lockstep,
+        BatchPath::Pipelined,
+        BatchPath::PipelinedAvx512,
+    ] {
+        let mut o2 = vec![Some(u32::MAX); keys.len()];
+        for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {
+            fib.lookup_batch_u128_path(path, ks, os);
+        }
+        assert!(o2 == out, "{path:?} differs from the default batch path");
+    }
     for (k, o) in keys.iter().zip(&out) {
         let want = rib
             .get_lpm(&Ipv6Net::from(std::net::Ipv6Addr::from(*k)))

@@ -1,6 +1,8 @@
-//! DPDK 22.11 `rte_lpm` / `rte_lpm6` as benchmark baselines (cargo feature `dpdk`), through
+//! DPDK 22.11 `rte_lpm` / `rte_lpm6` and `rte_fib` / `rte_fib6` (every lookup type each offers,
+//! AVX-512 included) as benchmark baselines (cargo feature `dpdk`), through
 //! the C shim in `csrc/dpdk_lpm_shim.c`. The EAL starts once per process without hugepages or
-//! devices (`--no-huge --no-pci --no-shconf --no-telemetry -l 0 -m 1024`).
+//! devices, with 512-bit vectors allowed (`--no-huge --no-pci --no-shconf --no-telemetry -l 0
+//! -m 6144 --force-max-simd-bitwidth=512`).
 
 use crate::Contender;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -15,6 +17,28 @@ struct RteLpm {
 #[repr(C)]
 struct RteLpm6 {
     _p: [u8; 0],
+}
+
+#[repr(C)]
+struct RteFib {
+    _p: [u8; 0],
+}
+#[repr(C)]
+struct RteFib6 {
+    _p: [u8; 0],
+}
+
+unsafe extern "C" {
+    fn vf_fib4_create(name: *const c_char, max_routes: u32, tbl8s: u32, miss: u32) -> *mut RteFib;
+    fn vf_fib4_add(f: *mut RteFib, ip: u32, depth: u8, nh: u32) -> c_int;
+    fn vf_fib4_select(f: *mut RteFib, ty: c_int) -> c_int;
+    fn vf_fib4_free(f: *mut RteFib);
+    fn vf_fib4_sum(f: *mut RteFib, keys: *const u32, n: usize, bulk: u32, miss: u32) -> u64;
+    fn vf_fib6_create(name: *const c_char, max_routes: u32, tbl8s: u32, miss: u32) -> *mut RteFib6;
+    fn vf_fib6_add(f: *mut RteFib6, ip: *const [u8; 16], depth: u8, nh: u32) -> c_int;
+    fn vf_fib6_select(f: *mut RteFib6, ty: c_int) -> c_int;
+    fn vf_fib6_free(f: *mut RteFib6);
+    fn vf_fib6_sum(f: *mut RteFib6, keys: *const [u8; 16], n: usize, bulk: u32, miss: u32) -> u64;
 }
 
 unsafe extern "C" {
@@ -205,5 +229,179 @@ impl Contender<u128> for Dpdk6 {
     fn memory_bytes(&self) -> usize {
         // tbl24 (2^24 entries) + the tbl8 pool, 4 bytes an entry.
         (1 << 24) * 4 + TBL8S_V6 as usize * 256 * 4
+    }
+}
+
+/// The next hop `rte_fib` / `rte_fib6` return for "no route" (`default_nh`): above every next
+/// hop the harness assigns (below 2^20), below the 4-byte entries' limit.
+const FIB_MISS: u32 = (1 << 24) - 1;
+const TBL8S_FIB4: u32 = 1 << 15;
+const TBL8S_FIB6: u32 = 1 << 18;
+
+/// `rte_fib`'s lookup types (`enum rte_fib_lookup_type`, DPDK 22.11), the default excluded.
+pub const FIB4_TYPES: [(c_int, &str); 4] = [
+    (1, "scalar macro"),
+    (2, "scalar inline"),
+    (3, "scalar uni"),
+    (4, "AVX-512"),
+];
+/// `rte_fib6`'s (`enum rte_fib6_lookup_type`).
+pub const FIB6_TYPES: [(c_int, &str); 2] = [(1, "scalar"), (2, "AVX-512")];
+
+/// `rte_fib` (DIR-24-8, 4-byte next hops) with one lookup type selected. It has only a bulk
+/// lookup: "single" is a bulk of one key, "batched" bulks of [`crate::BATCH`].
+pub struct DpdkFib4 {
+    fib: *mut RteFib,
+    ty: &'static str,
+}
+
+impl DpdkFib4 {
+    /// Builds the table and selects lookup type `ty`; an error if this DPDK build or CPU lacks it.
+    pub fn build(routes: &[(Ipv4Net, NextHop)], ty: (c_int, &'static str)) -> Result<Self, String> {
+        init()?;
+        let name = unique_name("vff4_");
+        // SAFETY: `name` is a valid C string; a NULL result is checked.
+        let fib = unsafe { vf_fib4_create(name.as_ptr(), MAX_RULES, TBL8S_FIB4, FIB_MISS) };
+        if fib.is_null() {
+            return Err("rte_fib_create failed".into());
+        }
+        let d = DpdkFib4 { fib, ty: ty.1 };
+        for (ip, len, nh) in depth_ge1(
+            routes
+                .iter()
+                .map(|(p, nh)| (u32::from(p.trunc().addr()) as u128, p.prefix_len(), *nh)),
+            32,
+        ) {
+            // SAFETY: `d.fib` is a live table created above.
+            let r = unsafe { vf_fib4_add(d.fib, ip as u32, len, nh) };
+            if r < 0 {
+                let p = std::net::Ipv4Addr::from(ip as u32);
+                return Err(format!("rte_fib_add {p}/{len} -> {nh}: error {r}"));
+            }
+        }
+        // SAFETY: `d.fib` is live.
+        let r = unsafe { vf_fib4_select(d.fib, ty.0) };
+        if r < 0 {
+            return Err(format!("rte_fib_select_lookup({}): error {r}", ty.1));
+        }
+        Ok(d)
+    }
+}
+
+impl Drop for DpdkFib4 {
+    fn drop(&mut self) {
+        // SAFETY: created by `vf_fib4_create`, freed once.
+        unsafe { vf_fib4_free(self.fib) }
+    }
+}
+
+impl Contender<u32> for DpdkFib4 {
+    fn name(&self) -> String {
+        format!("DPDK rte_fib {}", self.ty)
+    }
+    fn single(&self, keys: &[u32]) -> u64 {
+        // SAFETY: `keys` is a valid slice of `keys.len()` elements; the table is live (the
+        // lookup only reads it, and reads `keys`).
+        unsafe { vf_fib4_sum(self.fib, keys.as_ptr(), keys.len(), 1, FIB_MISS) }
+    }
+    fn batch(&self, keys: &[u32]) -> Option<u64> {
+        // SAFETY: as in `single`; bulks of at most 64 keys (the shim's buffer).
+        Some(unsafe {
+            vf_fib4_sum(
+                self.fib,
+                keys.as_ptr(),
+                keys.len(),
+                crate::BATCH as u32,
+                FIB_MISS,
+            )
+        })
+    }
+    fn memory_bytes(&self) -> usize {
+        // tbl24 (2^24 entries) + the tbl8 pool, 4 bytes an entry; the RIB is not counted.
+        (1 << 24) * 4 + TBL8S_FIB4 as usize * 256 * 4
+    }
+}
+
+/// `rte_fib6` (trie, 4-byte next hops) with one lookup type selected; keys converted to bytes
+/// once, as for [`Dpdk6`].
+pub struct DpdkFib6 {
+    fib: *mut RteFib6,
+    ty: &'static str,
+    keys: std::cell::RefCell<(usize, usize, Vec<[u8; 16]>)>,
+}
+
+impl DpdkFib6 {
+    /// Builds the table and selects lookup type `ty`.
+    pub fn build(routes: &[(Ipv6Net, NextHop)], ty: (c_int, &'static str)) -> Result<Self, String> {
+        init()?;
+        let name = unique_name("vff6_");
+        // SAFETY: `name` is a valid C string; a NULL result is checked.
+        let fib = unsafe { vf_fib6_create(name.as_ptr(), MAX_RULES, TBL8S_FIB6, FIB_MISS) };
+        if fib.is_null() {
+            return Err("rte_fib6_create failed".into());
+        }
+        let d = DpdkFib6 {
+            fib,
+            ty: ty.1,
+            keys: Default::default(),
+        };
+        for (ip, len, nh) in depth_ge1(
+            routes
+                .iter()
+                .map(|(p, nh)| (u128::from(p.trunc().addr()), p.prefix_len(), *nh)),
+            128,
+        ) {
+            // SAFETY: `d.fib` is live; the key is 16 bytes.
+            let r = unsafe { vf_fib6_add(d.fib, &ip.to_be_bytes(), len, nh) };
+            if r < 0 {
+                let p = std::net::Ipv6Addr::from(ip);
+                return Err(format!("rte_fib6_add {p}/{len} -> {nh}: error {r}"));
+            }
+        }
+        // SAFETY: `d.fib` is live.
+        let r = unsafe { vf_fib6_select(d.fib, ty.0) };
+        if r < 0 {
+            return Err(format!("rte_fib6_select_lookup({}): error {r}", ty.1));
+        }
+        Ok(d)
+    }
+
+    fn with_bytes<R>(&self, keys: &[u128], f: impl FnOnce(&[[u8; 16]]) -> R) -> R {
+        let mut c = self.keys.borrow_mut();
+        if (c.0, c.1) != (keys.as_ptr() as usize, keys.len()) {
+            c.2 = keys.iter().map(|k| k.to_be_bytes()).collect();
+            c.0 = keys.as_ptr() as usize;
+            c.1 = keys.len();
+        }
+        f(&c.2)
+    }
+}
+
+impl Drop for DpdkFib6 {
+    fn drop(&mut self) {
+        // SAFETY: created by `vf_fib6_create`, freed once.
+        unsafe { vf_fib6_free(self.fib) }
+    }
+}
+
+impl Contender<u128> for DpdkFib6 {
+    fn name(&self) -> String {
+        format!("DPDK rte_fib6 {}", self.ty)
+    }
+    fn single(&self, keys: &[u128]) -> u64 {
+        self.with_bytes(keys, |b| {
+            // SAFETY: `b` is a valid slice of 16-byte keys; the table is live.
+            unsafe { vf_fib6_sum(self.fib, b.as_ptr(), b.len(), 1, FIB_MISS) }
+        })
+    }
+    fn batch(&self, keys: &[u128]) -> Option<u64> {
+        Some(self.with_bytes(keys, |b| {
+            // SAFETY: as in `single`; bulks of at most 64 keys.
+            unsafe { vf_fib6_sum(self.fib, b.as_ptr(), b.len(), crate::BATCH as u32, FIB_MISS) }
+        }))
+    }
+    fn memory_bytes(&self) -> usize {
+        // tbl24 (2^24 entries) + the tbl8 pool, 4 bytes an entry.
+        (1 << 24) * 4 + TBL8S_FIB6 as usize * 256 * 4
     }
 }

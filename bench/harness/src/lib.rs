@@ -3,7 +3,8 @@
 //! arguments and links DPDK, none of which the forwarder needs.
 //!
 //! Contenders: this crate's Poptrie FIB, prefix-trie's `PrefixMap::get_lpm` (the RIB), and with
-//! the `dpdk` cargo feature DPDK's `rte_lpm` / `rte_lpm6`. Each repetition runs every contender
+//! the `dpdk` cargo feature DPDK's `rte_lpm` / `rte_lpm6` and `rte_fib` / `rte_fib6` (one
+//! contender per lookup type: scalar ones and AVX-512). Each repetition runs every contender
 //! once, starting with a different one each time (the machine is shared and noisy), and the
 //! medians are reported. Every contender must produce the same next-hop checksum on the same
 //! keys, or the run fails.
@@ -17,7 +18,7 @@ use prefix_trie::PrefixMap;
 use std::process::ExitCode;
 use std::time::Instant;
 use table::nh_of;
-use vpcfwd_core::lpm::{Fib4, Fib6, NextHop};
+use vpcfwd_core::lpm::{BatchPath, Fib4, Fib6, NextHop};
 
 /// `vpcfwd bench lpm` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,8 +36,10 @@ pub struct BenchLpmArgs {
     #[arg(long)]
     pub json: bool,
     /// Key distribution: `uniform` over the address space, or `inside` the table's prefixes.
-    #[arg(long, default_value = "uniform")]
-    pub dist: String,
+    /// Default: `uniform` for v4, `inside` for v6 (7/8 of uniform IPv6 keys fall outside
+    /// 2000::/3 and end at the root: they say little).
+    #[arg(long)]
+    pub dist: Option<String>,
     /// Repetitions; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
@@ -61,48 +64,111 @@ pub trait Contender<K> {
     fn memory_bytes(&self) -> usize;
 }
 
-struct PoptrieV4(Fib4);
+/// This FIB along one batch path (`Auto` for the headline row).
+struct PoptrieV4 {
+    fib: Fib4,
+    path: BatchPath,
+    label: &'static str,
+}
 impl Contender<u32> for PoptrieV4 {
     fn name(&self) -> String {
-        "vpcfwd Fib4 (poptrie)".into()
+        format!("vpcfwd Fib4{}", self.label)
     }
     fn single(&self, keys: &[u32]) -> u64 {
-        keys.iter().fold(0, |a, k| fold(a, self.0.lookup_u32(*k)))
+        keys.iter().fold(0, |a, k| fold(a, self.fib.lookup_u32(*k)))
     }
     fn batch(&self, keys: &[u32]) -> Option<u64> {
         let mut out = [None; BATCH];
         let mut acc = 0;
         for c in keys.chunks(BATCH) {
-            self.0.lookup_batch_u32(c, &mut out);
+            self.fib.lookup_batch_u32_path(self.path, c, &mut out);
             acc = out[..c.len()].iter().fold(acc, |a, o| fold(a, *o));
         }
         Some(acc)
     }
     fn memory_bytes(&self) -> usize {
-        self.0.memory_bytes()
+        self.fib.memory_bytes()
     }
 }
 
-struct PoptrieV6(Fib6);
+/// IPv6 counterpart of [`PoptrieV4`].
+struct PoptrieV6 {
+    fib: Fib6,
+    path: BatchPath,
+    label: &'static str,
+}
 impl Contender<u128> for PoptrieV6 {
     fn name(&self) -> String {
-        "vpcfwd Fib6 (poptrie)".into()
+        format!("vpcfwd Fib6{}", self.label)
     }
     fn single(&self, keys: &[u128]) -> u64 {
-        keys.iter().fold(0, |a, k| fold(a, self.0.lookup_u128(*k)))
+        keys.iter()
+            .fold(0, |a, k| fold(a, self.fib.lookup_u128(*k)))
     }
     fn batch(&self, keys: &[u128]) -> Option<u64> {
         let mut out = [None; BATCH];
         let mut acc = 0;
         for c in keys.chunks(BATCH) {
-            self.0.lookup_batch_u128(c, &mut out);
+            self.fib.lookup_batch_u128_path(self.path, c, &mut out);
             acc = out[..c.len()].iter().fold(acc, |a, o| fold(a, *o));
         }
         Some(acc)
     }
     fn memory_bytes(&self) -> usize {
-        self.0.memory_bytes()
+        self.fib.memory_bytes()
     }
+}
+
+/// The FIB rows besides the headline: each batch path, and the headline on 4 KiB pages.
+const FIB_VARIANTS: [(BatchPath, bool, &str); 4] = [
+    (BatchPath::Lockstep, true, " lockstep"),
+    (BatchPath::Pipelined, true, " pipelined scalar"),
+    (BatchPath::PipelinedAvx512, true, " pipelined AVX-512"),
+    (BatchPath::Auto, false, " 4 KiB pages"),
+];
+
+/// Asks the kernel for transparent huge pages under the FIB's lookup array, before it is
+/// written (`madvise(MADV_HUGEPAGE)` on the 2 MiB-aligned part of the allocation). Done here,
+/// not in the core, which links no libc: [`Fib4::try_build_in`] hands the allocation over.
+pub fn advise_huge(buf: &mut [std::mem::MaybeUninit<u32>]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: std::ffi::c_int = 14;
+        unsafe extern "C" {
+            fn madvise(
+                addr: *mut std::ffi::c_void,
+                len: usize,
+                advice: std::ffi::c_int,
+            ) -> std::ffi::c_int;
+        }
+        let start = buf.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(buf);
+        let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if b > a {
+            // SAFETY: `[a, b)` lies inside `buf`, memory this process owns and that no one
+            // reads yet; MADV_HUGEPAGE only changes how the kernel backs it, not its contents.
+            // A failure (no THP in this kernel) leaves 4 KiB pages, which is fine.
+            let _ = unsafe { madvise(a as *mut std::ffi::c_void, b - a, MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
+/// The THP mode and how much of this process is on huge pages (for the report's header).
+pub fn thp_state() -> String {
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .unwrap_or_else(|_| "n/a".into());
+    let huge = std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("AnonHugePages:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    format!("THP {}, AnonHugePages {huge} kB", mode.trim())
 }
 
 struct TrieV4(PrefixMap<Ipv4Net, NextHop>);
@@ -292,9 +358,29 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 
 /// Builds the IPv4 contenders (this FIB first).
 pub fn contenders_v4(routes: &[(Ipv4Net, NextHop)]) -> Result<Contenders<u32>, String> {
-    let (fib, t) = timed(|| Fib4::try_build(routes));
+    let k = vpcfwd_core::lpm::default_direct_bits(routes.len());
+    let build = |huge: bool| {
+        timed(|| {
+            Fib4::try_build_in(routes, k, |b| {
+                if huge {
+                    advise_huge(b)
+                }
+            })
+        })
+    };
+    let (fib, t) = build(true);
     let fib = fib.map_err(|e| e.to_string())?;
-    let mut v: Vec<(Box<dyn Contender<u32>>, f64)> = vec![(Box::new(PoptrieV4(fib)), t)];
+    let head = PoptrieV4 {
+        fib,
+        path: BatchPath::Auto,
+        label: "",
+    };
+    let mut v: Vec<(Box<dyn Contender<u32>>, f64)> = vec![(Box::new(head), t)];
+    for (path, huge, label) in FIB_VARIANTS {
+        let (fib, t) = build(huge);
+        let fib = fib.map_err(|e| e.to_string())?;
+        v.push((Box::new(PoptrieV4 { fib, path, label }), t));
+    }
     let (rib, t) = timed(|| {
         let mut m = PrefixMap::new();
         for (p, nh) in routes {
@@ -307,15 +393,39 @@ pub fn contenders_v4(routes: &[(Ipv4Net, NextHop)]) -> Result<Contenders<u32>, S
     {
         let (d, t) = timed(|| crate::dpdk::Dpdk4::build(routes));
         v.push((Box::new(d?), t));
+        for ty in crate::dpdk::FIB4_TYPES {
+            let (d, t) = timed(|| crate::dpdk::DpdkFib4::build(routes, ty));
+            v.push((Box::new(d?), t));
+        }
     }
     Ok(v)
 }
 
 /// Builds the IPv6 contenders (this FIB first).
 pub fn contenders_v6(routes: &[(Ipv6Net, NextHop)]) -> Result<Contenders<u128>, String> {
-    let (fib, t) = timed(|| Fib6::try_build(routes));
+    let k = vpcfwd_core::lpm::default_direct_bits(routes.len());
+    let build = |huge: bool| {
+        timed(|| {
+            Fib6::try_build_in(routes, k, |b| {
+                if huge {
+                    advise_huge(b)
+                }
+            })
+        })
+    };
+    let (fib, t) = build(true);
     let fib = fib.map_err(|e| e.to_string())?;
-    let mut v: Vec<(Box<dyn Contender<u128>>, f64)> = vec![(Box::new(PoptrieV6(fib)), t)];
+    let head = PoptrieV6 {
+        fib,
+        path: BatchPath::Auto,
+        label: "",
+    };
+    let mut v: Vec<(Box<dyn Contender<u128>>, f64)> = vec![(Box::new(head), t)];
+    for (path, huge, label) in FIB_VARIANTS {
+        let (fib, t) = build(huge);
+        let fib = fib.map_err(|e| e.to_string())?;
+        v.push((Box::new(PoptrieV6 { fib, path, label }), t));
+    }
     let (rib, t) = timed(|| {
         let mut m = PrefixMap::new();
         for (p, nh) in routes {
@@ -328,6 +438,10 @@ pub fn contenders_v6(routes: &[(Ipv6Net, NextHop)]) -> Result<Contenders<u128>, 
     {
         let (d, t) = timed(|| crate::dpdk::Dpdk6::build(routes));
         v.push((Box::new(d?), t));
+        for ty in crate::dpdk::FIB6_TYPES {
+            let (d, t) = timed(|| crate::dpdk::DpdkFib6::build(routes, ty));
+            v.push((Box::new(d?), t));
+        }
     }
     Ok(v)
 }
@@ -344,42 +458,60 @@ pub fn run(args: &BenchLpmArgs) -> ExitCode {
 }
 
 fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
-    let inside = match args.dist.as_str() {
+    let dist = args.dist.clone().unwrap_or_else(|| {
+        if args.family == "v6" {
+            "inside"
+        } else {
+            "uniform"
+        }
+        .into()
+    });
+    let inside = match dist.as_str() {
         "uniform" => false,
         "inside" => true,
         d => return Err(format!("--dist {d}: expected uniform or inside")),
     };
     let t = table::read(&args.table).map_err(|e| e.to_string())?;
     let keys = args.keys.max(1);
-    let (count, rows) = match args.family.as_str() {
+    // The path `Auto` takes depends on the family and the table's size (one more build).
+    let (count, rows, path) = match args.family.as_str() {
         "v4" => {
             let routes = routes_v4(&t);
             let cs = contenders_v4(&routes)?;
             let k = keys_v4(&routes, keys, inside, 42);
-            (routes.len(), measure(&cs, &k, args.reps)?)
+            let path = Fib4::try_build(&routes)
+                .map_err(|e| e.to_string())?
+                .batch_path();
+            (routes.len(), measure(&cs, &k, args.reps)?, path)
         }
         "v6" => {
             let routes = routes_v6(&t);
             let cs = contenders_v6(&routes)?;
             let k = keys_v6(&routes, keys, inside, 42);
-            (routes.len(), measure(&cs, &k, args.reps)?)
+            let path = Fib6::try_build(&routes)
+                .map_err(|e| e.to_string())?
+                .batch_path();
+            (routes.len(), measure(&cs, &k, args.reps)?, path)
         }
         f => return Err(format!("--family {f}: expected v4 or v6")),
     };
+    let thp = thp_state();
     if args.json {
         let v = serde_json::json!({
             "table": args.table, "family": args.family, "routes": count, "keys": keys,
-            "dist": args.dist, "reps": args.reps, "contenders": rows,
+            "thp": thp, "batch_path": format!("{path:?}"),
+            "dist": dist, "reps": args.reps, "contenders": rows,
         });
         println!("{v}");
         return Ok(());
     }
     println!(
         "{} {} routes, {} {} keys, median of {} reps; speedup = this FIB's rate / contender's",
-        args.family, count, keys, args.dist, args.reps
+        args.family, count, keys, dist, args.reps
     );
+    println!("{thp}; FIB batch path (Auto) {path:?}");
     println!(
-        "{:<24} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>20}",
+        "{:<30} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9} {:>20}",
         "contender",
         "single M/s",
         "batch M/s",
@@ -391,7 +523,7 @@ fn run_inner(args: &BenchLpmArgs) -> Result<(), String> {
     );
     for r in &rows {
         println!(
-            "{:<24} {:>12.1} {:>12} {:>12} {:>9.3} {:>8.2}x {:>8.2}x {:>20}",
+            "{:<30} {:>12.1} {:>12} {:>12} {:>9.3} {:>8.2}x {:>8.2}x {:>20}",
             r.name,
             r.single_lookups_per_s / 1e6,
             r.batch_lookups_per_s

@@ -17,7 +17,9 @@
 //! - built by controlled prefix expansion, shortest prefixes first (each one overwrites its
 //!   expanded slots and never meets a child), then one breadth-first layout pass;
 //! - `lookup_batch` walks 16 keys in lockstep one level at a time so their loads overlap; for
-//!   IPv4 each key's first record is prefetched as soon as its direct entry is read.
+//!   IPv4 each key's first record is prefetched as soon as its direct entry is read. Two
+//!   software-pipelined paths (one with AVX-512 gathers) are there to opt into
+//!   ([`BatchPath`]): each wins on some key distributions and loses on others.
 //!
 //! `unsafe` is used only to call the POPCNT-compiled lookups after the CPU feature was detected
 //! (the portable popcount is a dozen instructions per level) and for the prefetch hint.
@@ -38,8 +40,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 mod poptrie;
 
-pub use poptrie::MAX_NEXT_HOP;
-use poptrie::{Poptrie, decode, default_direct_bits};
+pub use poptrie::default_direct_bits;
+pub use poptrie::{BatchPath, MAX_NEXT_HOP};
+use poptrie::{Poptrie, decode};
 
 /// Index of a next hop in the caller's table. 32 bits; a FIB holds `0..=MAX_NEXT_HOP` (2^31 - 2).
 pub type NextHop = u32;
@@ -82,13 +85,24 @@ impl Fib4 {
         routes: &[(Ipv4Net, NextHop)],
         k: u32,
     ) -> Result<Self, NextHopTooLarge> {
+        Self::try_build_in(routes, k, |_| {})
+    }
+
+    /// [`Fib4::try_build_with_direct_bits`] that hands the lookup array's allocation, whole
+    /// and not yet written, to `prepare` first: a caller with libc can `madvise` it
+    /// (`MADV_HUGEPAGE`) so that transparent huge pages back the FIB. (The core links no libc.)
+    pub fn try_build_in(
+        routes: &[(Ipv4Net, NextHop)],
+        k: u32,
+        prepare: impl FnOnce(&mut [std::mem::MaybeUninit<u32>]),
+    ) -> Result<Self, NextHopTooLarge> {
         check_nh(routes)?;
         let r: Vec<(u32, u8, u32)> = routes
             .iter()
             .map(|(p, nh)| (u32::from(p.trunc().addr()), p.prefix_len(), *nh))
             .collect();
         Ok(Fib4 {
-            trie: Poptrie::build(&r, k),
+            trie: Poptrie::build_in(&r, k, prepare),
         })
     }
 
@@ -118,6 +132,22 @@ impl Fib4 {
     /// [`Fib4::lookup_batch`] on host-order integers.
     pub fn lookup_batch_u32(&self, addrs: &[u32], out: &mut [Option<NextHop>]) {
         self.trie.lookup_batch(addrs, out);
+    }
+
+    /// [`Fib4::lookup_batch_u32`] along a chosen [`BatchPath`] (tests, benchmarks); a path this CPU
+    /// lacks falls back to the scalar pipelined one. Returns the path taken.
+    pub fn lookup_batch_u32_path(
+        &self,
+        path: BatchPath,
+        addrs: &[u32],
+        out: &mut [Option<NextHop>],
+    ) -> BatchPath {
+        self.trie.lookup_batch_path(path, addrs, out)
+    }
+
+    /// The path [`Fib4::lookup_batch_u32`] takes on this CPU.
+    pub fn batch_path(&self) -> BatchPath {
+        self.trie.auto_path()
     }
 
     /// Bytes the lookup structure occupies.
@@ -157,13 +187,24 @@ impl Fib6 {
         routes: &[(Ipv6Net, NextHop)],
         k: u32,
     ) -> Result<Self, NextHopTooLarge> {
+        Self::try_build_in(routes, k, |_| {})
+    }
+
+    /// [`Fib6::try_build_with_direct_bits`] that hands the lookup array's allocation, whole
+    /// and not yet written, to `prepare` first: a caller with libc can `madvise` it
+    /// (`MADV_HUGEPAGE`) so that transparent huge pages back the FIB. (The core links no libc.)
+    pub fn try_build_in(
+        routes: &[(Ipv6Net, NextHop)],
+        k: u32,
+        prepare: impl FnOnce(&mut [std::mem::MaybeUninit<u32>]),
+    ) -> Result<Self, NextHopTooLarge> {
         check_nh(routes)?;
         let r: Vec<(u128, u8, u32)> = routes
             .iter()
             .map(|(p, nh)| (u128::from(p.trunc().addr()), p.prefix_len(), *nh))
             .collect();
         Ok(Fib6 {
-            trie: Poptrie::build(&r, k),
+            trie: Poptrie::build_in(&r, k, prepare),
         })
     }
 
@@ -193,6 +234,22 @@ impl Fib6 {
     /// [`Fib6::lookup_batch`] on integers.
     pub fn lookup_batch_u128(&self, addrs: &[u128], out: &mut [Option<NextHop>]) {
         self.trie.lookup_batch(addrs, out);
+    }
+
+    /// [`Fib6::lookup_batch_u128`] along a chosen [`BatchPath`] (tests, benchmarks); a path this CPU
+    /// lacks falls back to the scalar pipelined one. Returns the path taken.
+    pub fn lookup_batch_u128_path(
+        &self,
+        path: BatchPath,
+        addrs: &[u128],
+        out: &mut [Option<NextHop>],
+    ) -> BatchPath {
+        self.trie.lookup_batch_path(path, addrs, out)
+    }
+
+    /// The path [`Fib6::lookup_batch_u128`] takes on this CPU.
+    pub fn batch_path(&self) -> BatchPath {
+        self.trie.auto_path()
     }
 
     /// Bytes the lookup structure occupies.
