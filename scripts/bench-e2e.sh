@@ -8,6 +8,10 @@
 #           (acl-private's rule 90 telnet deny, both directions), connection tracking, the SG's
 #           egress rules for new flows, SNAT to the NAT gateway's Elastic IP -- the namespace
 #           VPC lab people build today.
+# and, over IPv6 (tcp6: one TCP flow), configs/lab6.yaml's IPv6-only instance (2001:db8:10:3::10)
+# through the egress-only internet gateway (SG, NACL, route lookup, the gateway's state) to
+# 2001:db8:ff::100, against the same two kernel layouts carrying IPv6 (nft: the same checks and
+# conntrack, no translation: the egress-only gateway has none).
 # Measures 1 TCP flow (Gbit/s), 4 TCP flows, 64-byte UDP (packets/s) with iperf3, and vpcfwd's
 # CPU use (and CPU per Gbit/s, per Mpps); prints a table with vpcfwd's ratio to each baseline,
 # the load average, and writes target/bench-e2e.json.
@@ -32,6 +36,7 @@ cleanup() {
   set +e
   for f in "$OUT"/*.pid; do [[ -e $f ]] && kill "$(cat "$f")" 2>/dev/null; rm -f "$f"; done
   scripts/lab.sh down >/dev/null 2>&1
+  scripts/lab.sh down -c configs/lab6.yaml >/dev/null 2>&1
   for ns in $K-a $K-r $K-b $N-a $N-r $N-b; do ip netns delete $ns 2>/dev/null; done
 }
 trap cleanup EXIT INT TERM
@@ -47,6 +52,17 @@ ip -n $K-r addr add 203.0.113.1/24 dev vf-kb-rb; ip -n $K-r link set vf-kb-rb up
 ip -n $K-a route add default via 10.0.2.1
 ip -n $K-b route add default via 203.0.113.1
 ip netns exec $K-r sysctl -qw net.ipv4.ip_forward=1
+v6_layout() {  # NS-PREFIX DEV-PREFIX: lab6's addresses on the a --- r --- b layout
+  local p=$1 d=$2
+  ip -n $p-a addr add 2001:db8:10:3::10/64 dev $d-a nodad
+  ip -n $p-b addr add 2001:db8:ff::100/64 dev $d-b nodad
+  ip -n $p-r addr add 2001:db8:10:3::1/64 dev $d-ra nodad
+  ip -n $p-r addr add 2001:db8:ff::1/64 dev $d-rb nodad
+  ip -n $p-a -6 route add default via 2001:db8:10:3::1
+  ip -n $p-b -6 route add default via 2001:db8:ff::1
+  ip netns exec $p-r sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+v6_layout $K vf-kb
 
 # Kernel with the VPC's job in nftables: a --veth-- r (nft) --veth-- b.
 if ! command -v nft >/dev/null; then
@@ -62,7 +78,19 @@ ip -n $N-r addr add 203.0.113.1/24 dev vf-kn-rb; ip -n $N-r link set vf-kn-rb up
 ip -n $N-a route add default via 10.0.2.1
 ip -n $N-b route add default via 203.0.113.1
 ip netns exec $N-r sysctl -qw net.ipv4.ip_forward=1
+v6_layout $N vf-kn
 ip netns exec $N-r nft -f - <<'NFT'
+table ip6 vpc6 {
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    # The egress-only gateway and sg-v6 are stateful: replies of tracked flows pass; new flows
+    # only outbound from the instance (sg-v6 egress: all to ::/0). No translation.
+    ct state invalid drop
+    ct state established,related accept
+    iifname "vf-kn-ra" ip6 saddr 2001:db8:10:3::10 ct state new accept
+    # Neighbour discovery is not forwarded; nothing else from outside starts a flow.
+  }
+}
 table ip vpc {
   chain forward {
     type filter hook forward priority filter; policy drop;
@@ -87,17 +115,25 @@ NFT
 # vpcfwd layout: the lab.
 LAB_VPCFWD_ARGS=${BENCH_VPCFWD_ARGS:-} scripts/lab.sh up >/dev/null
 VPID=$(cat lab-run/vpcfwd.pid)
+# The IPv6 lab beside it (namespaces vpcfwd-<tag>-<port>; see lab.sh).
+TAG6=$(echo "$PWD:$(realpath -m configs/lab6.yaml)" | sha1sum | cut -c1-6)
+LAB_VPCFWD_ARGS=${BENCH_VPCFWD_ARGS:-} scripts/lab.sh up -c configs/lab6.yaml >/dev/null
+VPID6=$(cat "lab-run-$TAG6/vpcfwd.pid")
 
 ip netns exec $K-b iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/kserver.pid"
 ip netns exec $N-b iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/nserver.pid"
 ip netns exec vpcfwd-internet iperf3 -s -B 203.0.113.100 -D --pidfile "$PWD/$OUT/vserver.pid"
+ip netns exec $K-b iperf3 -s -p 5202 -B 2001:db8:ff::100 -D --pidfile "$PWD/$OUT/kserver6.pid"
+ip netns exec $N-b iperf3 -s -p 5202 -B 2001:db8:ff::100 -D --pidfile "$PWD/$OUT/nserver6.pid"
+ip netns exec "vpcfwd-$TAG6-internet" iperf3 -s -p 5202 -B 2001:db8:ff::100 -D \
+  --pidfile "$PWD/$OUT/vserver6.pid"
 sleep 0.5
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$VPID/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$VPID}/stat"; }
 HZ=$(getconf CLK_TCK)
 
 run() {  # run SIDE KIND ROUND -> writes $OUT/SIDE-KIND-ROUND.json
-  local side=$1 kind=$2 r=$3 ns args
+  local side=$1 kind=$2 r=$3 ns args dst=203.0.113.100 pid=$VPID
   case $side in
     kernel) ns=$K-a ;;
     nft) ns=$N-a ;;
@@ -107,16 +143,18 @@ run() {  # run SIDE KIND ROUND -> writes $OUT/SIDE-KIND-ROUND.json
     tcp1) args=(-t "$SECS") ;;
     tcp4) args=(-t "$SECS" -P 4) ;;
     udp64) args=(-t "$SECS" -u -b 0 -l 36) ;;  # 36 B payload = 64 B IP packets
+    tcp6) args=(-t "$SECS" -p 5202); dst=2001:db8:ff::100
+          [[ $side == vpcfwd ]] && { ns=vpcfwd-$TAG6-v6; pid=$VPID6; } ;;
   esac
-  local t0; t0=$(cpu_ticks)
-  ip netns exec "$ns" iperf3 -c 203.0.113.100 -J "${args[@]}" > "$OUT/$side-$kind-$r.json" 2>/dev/null || true
+  local t0; t0=$(cpu_ticks $pid)
+  ip netns exec "$ns" iperf3 -c $dst -J "${args[@]}" > "$OUT/$side-$kind-$r.json" 2>/dev/null || true
   if [[ $side == vpcfwd ]]; then
-    echo $(( $(cpu_ticks) - t0 )) > "$OUT/$side-$kind-$r.cpu"
+    echo $(( $(cpu_ticks $pid) - t0 )) > "$OUT/$side-$kind-$r.cpu"
   fi
 }
 
 for r in $(seq "$ROUNDS"); do
-  for kind in tcp1 tcp4 udp64; do
+  for kind in tcp1 tcp4 udp64 tcp6; do
     run kernel $kind "$r"
     run nft $kind "$r"
     run vpcfwd $kind "$r"
@@ -143,7 +181,8 @@ def med(side, kind):
     v = [v for v in (metric(side, kind, r) for r in range(1, rounds + 1)) if v]
     return v, (statistics.median(v) if v else None)
 rows, result = [], {}
-for kind, unit in [("tcp1", "Gbit/s"), ("tcp4", "Gbit/s"), ("udp64", "pkt/s received")]:
+for kind, unit in [("tcp1", "Gbit/s"), ("tcp4", "Gbit/s"), ("udp64", "pkt/s received"),
+                   ("tcp6", "Gbit/s")]:
     k, km = med("kernel", kind)
     n, nm = med("nft", kind)
     v, vm = med("vpcfwd", kind)

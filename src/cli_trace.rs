@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vpcfwd::trace::{Probe, parse_proto, port_of, replay, run_packet, scenario, trace_with};
-use vpcfwd::wire::{BuildOptions, Fragment, IpProtocol, icmp, pcap, synth, tcp};
+use vpcfwd::graph::cli::PacketArgs;
+use vpcfwd::trace::{port_of, replay, run_packet, scenario, trace_with};
+use vpcfwd::wire::{BuildOptions, Fragment, pcap, synth, tcp};
 use vpcfwd::{config, flow, snapshot};
 
 /// `vpcfwd trace` arguments.
@@ -19,24 +20,8 @@ pub struct TraceArgs {
     /// Destination address.
     #[arg(long, required_unless_present_any = ["scenario", "packet_hex", "pcap"])]
     pub dst: Option<std::net::IpAddr>,
-    /// Source address (default: the ENI's primary address, or the port's first address).
-    #[arg(long)]
-    pub src: Option<std::net::IpAddr>,
-    /// `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
-    #[arg(long, default_value = "tcp")]
-    pub proto: String,
-    /// Source port (default 49152).
-    #[arg(long)]
-    pub sport: Option<u16>,
-    /// Destination port (default 80).
-    #[arg(long)]
-    pub dport: Option<u16>,
-    /// ICMP type (default: echo request).
-    #[arg(long = "icmp-type")]
-    pub icmp_type: Option<u8>,
-    /// ICMP code (default 0).
-    #[arg(long = "icmp-code")]
-    pub icmp_code: Option<u8>,
+    #[command(flatten)]
+    pub packet: PacketArgs,
     /// TTL / hop limit (default 64).
     #[arg(long)]
     pub ttl: Option<u8>,
@@ -119,33 +104,13 @@ pub fn run(args: &TraceArgs) -> ExitCode {
     let Some(dst) = args.dst else {
         return fail(&["--dst is required"]);
     };
-    let Some(proto) = parse_proto(&args.proto, dst.is_ipv6()) else {
-        return fail(&[format!(
-            "--proto {:?}: expected tcp, udp, icmp, icmpv6 or a number",
-            args.proto
-        )]);
-    };
-    let default_type = if proto == IpProtocol::Icmpv6 {
-        icmp::v6::ECHO_REQUEST
-    } else {
-        icmp::v4::ECHO_REQUEST
-    };
     let opts = match options(args) {
         Ok(o) => o,
         Err(e) => return fail(&[e]),
     };
-    let probe = Probe {
-        from: from.clone(),
-        src: args.src,
-        dst,
-        proto,
-        sport: args.sport.unwrap_or(49152),
-        dport: args.dport.unwrap_or(80),
-        icmp: (
-            args.icmp_type.unwrap_or(default_type),
-            args.icmp_code.unwrap_or(0),
-        ),
-        reply: args.reply,
+    let probe = match args.packet.probe(from, dst, args.reply) {
+        Ok(p) => p,
+        Err(e) => return fail(&[e]),
     };
     match trace_with(&snap, &cfg, &probe, &opts) {
         Ok(t) => {

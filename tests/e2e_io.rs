@@ -150,3 +150,64 @@ fn bulk_udp_and_tcp_through_the_plain_fallback_arrive_whole_and_in_order() {
     }
     bulk_through("plain", "TUN I/O: plain");
 }
+
+/// `--pin-workers`: every worker thread (`vf-PORT-Q`) may run on exactly one CPU, queue q's on
+/// the q-th allowed CPU (mod their count), and the pinned forwarder still carries a TCP stream
+/// whole.
+#[test]
+fn pinned_workers_each_run_on_their_queues_cpu_and_carry_traffic() {
+    if !can_run("pinned_workers_each_run_on_their_queues_cpu_and_carry_traffic") {
+        return;
+    }
+    let lab = Lab::up_with_args(LAB, &["--pin-workers", "--queues", "2"]);
+    let pid = lab.vpcfwd.as_ref().expect("vpcfwd runs").id();
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let allowed = cpu_list(
+        own.lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim(),
+    );
+    let mut workers = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        // Thread names are cut to 15 bytes: the queue is the last `-N` of the full name.
+        let Some(q) = comm
+            .strip_prefix("vf-")
+            .and_then(|r| r.rsplit_once('-'))
+            .and_then(|(_, q)| q.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let Some(list) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        else {
+            continue;
+        };
+        assert_eq!(
+            cpu_list(list.trim()),
+            vec![allowed[q % allowed.len()]],
+            "{comm}: pinned to queue {q}'s CPU"
+        );
+        workers += 1;
+    }
+    assert!(workers >= 2, "found {workers} worker threads");
+    let (sent, got) = transfer(&lab, "tcp", "5302", 500, 4000);
+    let digest = sent.split_once(' ').map(|(_, d)| d).unwrap_or("?");
+    assert_eq!(got, format!("n=2000000 {digest} ordered=1"), "TCP stream");
+}
+
+/// `0-1,3` → [0, 1, 3].
+fn cpu_list(s: &str) -> Vec<usize> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .flat_map(|p| match p.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
+            None => vec![p.parse().unwrap()],
+        })
+        .collect()
+}

@@ -529,3 +529,27 @@ fn privatelink_over_ipv6() {
         None
     );
 }
+
+/// A NAT64 binding's inside host is an IPv6 address: the IPv4-only lookup must not invent an
+/// IPv4 one for it (it answers `None`), and the lookup over both families returns it as is.
+#[test]
+fn nat64_binding_is_found_only_as_ipv6() {
+    let t = NatTable::new(1000, 1, 1);
+    let inside: std::net::Ipv6Addr = "2001:db8:1::10".parse().unwrap();
+    let f = NatFlow {
+        src: Ipv4Addr::UNSPECIFIED,
+        sport: 40000,
+        dst: Ipv4Addr::new(198, 51, 100, 7),
+        dport: 443,
+        proto: TCP,
+    };
+    let NatOut::Translate { addr, port, .. } = t.outbound64(inside, &f, &[NAT1], SYN, Time(0))
+    else {
+        panic!("NAT64 flow not translated")
+    };
+    assert_eq!(t.inbound(f.dst, 443, addr, port, TCP, Time(1)), None);
+    assert_eq!(
+        t.inbound_any(f.dst, 443, addr, port, TCP, Time(1)),
+        Some((IpAddr::V6(inside), 40000))
+    );
+}

@@ -411,6 +411,68 @@ fn router_mode_decrements_ttl_and_answers_with_icmp() {
     assert_eq!(wire::parse(&out[..len]).unwrap().icmp_type, 3);
 }
 
+/// Router mode through the NAT gateway: a packet that expires at the second hop (the public
+/// route table, after the gateway rewrote its source to the Elastic IP) is answered as the
+/// gateway would translate that router's error back: to the instance, out of its port, quoting
+/// the packet the instance sent (private source and port), checksums valid.
+#[test]
+fn router_mode_error_behind_the_nat_gateway_goes_back_to_the_instance() {
+    let mut cfg = lab();
+    cfg.options.router_mode = true;
+    let snap = compile(&cfg);
+    let (v, out) = run(
+        &snap,
+        "app",
+        pkt("10.0.2.10", "203.0.113.100", IpProtocol::Udp, 33434, 2),
+    );
+    let Verdict::Reply {
+        egress,
+        len,
+        reason,
+        kind,
+    } = v
+    else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        (reason, kind),
+        (DropReason::TtlExceeded, ReplyKind::IcmpError)
+    );
+    assert_eq!(snap.ports[egress].id, "app");
+    let m = wire::parse(&out[..len]).unwrap();
+    assert_eq!(
+        (m.icmp_type, m.src, m.dst),
+        (
+            11,
+            "10.0.0.1".parse::<IpAddr>().unwrap(),
+            "10.0.2.10".parse::<IpAddr>().unwrap()
+        ),
+        "from the VPC router to the instance, not to the Elastic IP"
+    );
+    assert_eq!(wire::checksum::checksum(&out[20..len]), 0, "ICMP checksum");
+    let q = &out[28..len];
+    assert_eq!(&q[12..16], &[10, 0, 2, 10], "quoted source: the instance");
+    assert_eq!(&q[16..20], &[203, 0, 113, 100], "quoted destination");
+    assert_eq!(
+        u16::from_be_bytes([q[20], q[21]]),
+        49152,
+        "quoted source port"
+    );
+    assert_eq!(q[8], 1, "quoted TTL: as it expired");
+    assert_eq!(
+        wire::checksum::checksum(&q[..20]),
+        0,
+        "quoted IP header checksum"
+    );
+    // TTL 3 crosses both hops.
+    let (v, _) = run(
+        &snap,
+        "app",
+        pkt("10.0.2.10", "203.0.113.100", IpProtocol::Udp, 33434, 3),
+    );
+    assert!(matches!(v, Verdict::Forward { .. }), "{v:?}");
+}
+
 #[test]
 fn an_eni_target_is_subject_to_its_source_destination_check() {
     let mut cfg = lab();

@@ -134,6 +134,63 @@ fn flows_allowed_by_any_peer_rules_both_ways_are_untracked_but_icmp_always_is() 
     );
 }
 
+/// §5: an untracked flow stays untracked both ways. sg-web lets TCP 80 in from 0.0.0.0/0 and
+/// everything out to 0.0.0.0/0, so a connection from the internet to web:80 is untracked; web's
+/// answer (web:80 → the client's port) is that flow's reply, judged by the rules and recorded as
+/// nothing, so removing the inbound rule stops the connection at once (rule removal), as AWS
+/// says of untracked flows. A connection web opens itself is tracked as before.
+#[test]
+fn the_reply_of_an_untracked_flow_does_not_make_it_tracked() {
+    let cfg = lab();
+    let snap = compile(&cfg);
+    let flows = FlowTable::new(1024);
+    let mut p = Pkt::new("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 40000, 80);
+    let st = stages(&snap, &flows, "internet", &mut p, 1);
+    assert!(
+        has(&st, |s| matches!(s, Stage::FlowUntracked { .. })),
+        "{st:?}"
+    );
+    let mut p = Pkt::new("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 40000, 80);
+    assert_eq!(
+        egress(&snap, send(&snap, &flows, "internet", &mut p, 1)),
+        "web"
+    );
+    p.reply();
+    let st = stages(&snap, &flows, "web", &mut p, 1);
+    assert!(
+        has(&st, |s| matches!(s, Stage::FlowUntracked { .. })),
+        "the SYN-ACK is the untracked flow's reply: {st:?}"
+    );
+    assert!(!has(&st, |s| matches!(s, Stage::FlowNew { .. })), "{st:?}");
+    assert_eq!(flows.conns().len(), 0, "nothing recorded either way");
+
+    // The inbound rule removed (a reload: same flow table): the client's next segment is refused.
+    let mut cfg2 = cfg.clone();
+    let g = cfg2
+        .security_groups
+        .iter_mut()
+        .find(|g| g.group_id == "sg-web")
+        .unwrap();
+    g.security_group_rules
+        .as_mut()
+        .unwrap()
+        .retain(|r| r.is_egress || r.from_port != Some(80));
+    let snap2 = compile(&cfg2);
+    let mut ack = Pkt::new("203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 40000, 80);
+    ack.reply();
+    ack.reply(); // SYN → SYN-ACK → ACK, back in the client's direction
+    assert_eq!(
+        send(&snap2, &flows, "internet", &mut ack, 2),
+        Verdict::Drop(DropReason::SgNoAllow),
+        "untracked flows stop at once when their rule goes"
+    );
+
+    // A connection web opens (to any port) is still tracked: its reply passes on state.
+    let mut out = Pkt::new("10.0.1.10", "203.0.113.100", IpProtocol::Tcp, 45000, 443);
+    let st = stages(&snap, &flows, "web", &mut out, 3);
+    assert!(has(&st, |s| matches!(s, Stage::FlowNew { .. })), "{st:?}");
+}
+
 #[test]
 fn flows_through_a_nat_gateway_are_always_tracked() {
     let mut cfg = lab();

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Queues (and workers) per TUN device (default: one per core).
     #[arg(long, value_name = "N")]
     pub queues: Option<usize>,
+    /// Pin each queue's worker to one CPU (queue q of every port on CPU q mod the CPUs this
+    /// process may use), so that a flow's packets stay on the core its queue is read on.
+    #[arg(long)]
+    pub pin_workers: bool,
     /// TUN I/O: `uring` (multishot reads, batched writes; Linux 6.7+) or `plain` (a read and a
     /// write per packet). Default: uring where the start-up probe succeeds, else plain.
     #[arg(long = "io", value_enum, value_name = "uring|plain")]
@@ -436,10 +440,15 @@ impl Control {
             for q in 0..p.queues.len() {
                 let s = Arc::clone(&self.shared);
                 let port = Arc::clone(p);
+                let pin = self.args.pin_workers;
                 match std::thread::Builder::new()
                     .name(format!("vf-{}-{q}", p.plan.port_id))
-                    .spawn(move || io::worker::run(s, port, q))
-                {
+                    .spawn(move || {
+                        if pin {
+                            pin_to_cpu(q);
+                        }
+                        io::worker::run(s, port, q)
+                    }) {
                     Ok(h) => ws.push(h),
                     Err(e) => tracing::error!(port = %p.plan.port_id, "worker thread: {e}"),
                 }
@@ -927,4 +936,33 @@ fn invalid(errors: &[config::ConfigError]) -> ExitCode {
         eprintln!("error: {e}");
     }
     ExitCode::from(2)
+}
+
+/// Pins the calling thread to the `n`-th CPU (modulo those in its affinity mask); a failure is
+/// logged and the thread runs unpinned.
+fn pin_to_cpu(n: usize) {
+    // SAFETY: cpu_set_t is plain data; the calls only read and write the set we pass.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            tracing::warn!(
+                "pin: sched_getaffinity: {}",
+                std::io::Error::last_os_error()
+            );
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &allowed))
+            .collect();
+        let Some(&cpu) = cpus.get(n % cpus.len().max(1)) else {
+            return;
+        };
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) != 0 {
+            tracing::warn!("pin: CPU {cpu}: {}", std::io::Error::last_os_error());
+        } else {
+            tracing::debug!("worker pinned to CPU {cpu}");
+        }
+    }
 }

@@ -28,34 +28,35 @@ pub struct GraphArgs {
     pub trace: Option<Vec<String>>,
 }
 
-/// The packet of a trace, as `vpcfwd trace` takes it (without `-c`).
-#[derive(Debug, Clone, Parser)]
-#[command(name = "--trace", no_binary_name = true)]
-pub struct ProbeArgs {
-    #[arg(long)]
-    pub from: String,
-    #[arg(long)]
-    pub dst: std::net::IpAddr,
+/// A packet's fields as flags, beside `--from` and `--dst`: `vpcfwd trace`, `graph --trace` and
+/// the web page take the same ones, with the same defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PacketArgs {
+    /// Source address (default: the ENI's primary address, or the port's first address).
     #[arg(long)]
     pub src: Option<std::net::IpAddr>,
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
     #[arg(long, default_value = "tcp")]
     pub proto: String,
+    /// Source port (default 49152).
     #[arg(long)]
     pub sport: Option<u16>,
+    /// Destination port (default 80).
     #[arg(long)]
     pub dport: Option<u16>,
+    /// ICMP type (default: echo request).
     #[arg(long = "icmp-type")]
     pub icmp_type: Option<u8>,
+    /// ICMP code (default 0).
     #[arg(long = "icmp-code")]
     pub icmp_code: Option<u8>,
-    #[arg(long)]
-    pub reply: bool,
 }
 
-impl ProbeArgs {
-    /// The probe, with `vpcfwd trace`'s defaults (sport 49152, dport 80, echo request).
-    pub fn probe(&self) -> Result<Probe, String> {
-        let proto = parse_proto(&self.proto, self.dst.is_ipv6()).ok_or_else(|| {
+impl PacketArgs {
+    /// The probe entering at `from` for `dst`, with the defaults (sport 49152, dport 80, echo
+    /// request of `dst`'s family).
+    pub fn probe(&self, from: &str, dst: std::net::IpAddr, reply: bool) -> Result<Probe, String> {
+        let proto = parse_proto(&self.proto, dst.is_ipv6()).ok_or_else(|| {
             format!(
                 "--proto {:?}: expected tcp, udp, icmp, icmpv6 or a number",
                 self.proto
@@ -67,9 +68,9 @@ impl ProbeArgs {
             icmp::v4::ECHO_REQUEST
         };
         Ok(Probe {
-            from: self.from.clone(),
+            from: from.to_string(),
             src: self.src,
-            dst: self.dst,
+            dst,
             proto,
             sport: self.sport.unwrap_or(49152),
             dport: self.dport.unwrap_or(80),
@@ -77,8 +78,31 @@ impl ProbeArgs {
                 self.icmp_type.unwrap_or(default_type),
                 self.icmp_code.unwrap_or(0),
             ),
-            reply: self.reply,
+            reply,
         })
+    }
+}
+
+/// The packet of a trace, as `vpcfwd trace` takes it (without `-c`).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "--trace", no_binary_name = true)]
+pub struct ProbeArgs {
+    /// Where the packet enters: an ENI id (`eni-…`) or a port id.
+    #[arg(long)]
+    pub from: String,
+    /// Destination address.
+    #[arg(long)]
+    pub dst: std::net::IpAddr,
+    #[command(flatten)]
+    pub packet: PacketArgs,
+    /// Then trace the answer from the far end.
+    #[arg(long)]
+    pub reply: bool,
+}
+
+impl ProbeArgs {
+    pub fn probe(&self) -> Result<Probe, String> {
+        self.packet.probe(&self.from, self.dst, self.reply)
     }
 }
 

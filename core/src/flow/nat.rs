@@ -133,18 +133,14 @@ impl NatTable {
         proto: IpProtocol,
         now: Time,
     ) -> Option<(Ipv4Addr, u16)> {
-        let (k, _) = self.t.inbound(
-            addr_bits(remote.into()),
-            rport,
-            addr_bits(nat_addr.into()),
-            nat_port,
-            proto,
-            now,
-        )?;
-        Some((v4(k.src), k.sport))
+        match self.inbound_any(remote, rport, nat_addr, nat_port, proto, now)? {
+            (IpAddr::V4(a), port) => Some((a, port)),
+            (IpAddr::V6(_), _) => None,
+        }
     }
 
-    /// [`NatTable::inbound`], for IPv4 and NAT64 (IPv6) inside hosts alike.
+    /// The reply's inside host for IPv4 and NAT64 (IPv6) bindings alike; [`NatTable::inbound`]
+    /// is its IPv4-only view (a NAT64 binding is not an IPv4 host).
     pub fn inbound_any(
         &self,
         remote: Ipv4Addr,

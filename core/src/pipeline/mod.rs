@@ -133,6 +133,7 @@ pub fn process<T: Tracer>(
         pending: [None; 2],
         tracking_component: false,
         from_service: false,
+        translated_by: None,
     };
     match cx.ingress() {
         Ok(v) => v,
@@ -157,6 +158,8 @@ struct Cx<'a, T: Tracer> {
     tracking_component: bool,
     /// From a service network (not a PrivateLink reply): only replies to the VPC's flows enter.
     from_service: bool,
+    /// The gateway that last rewrote the packet on this pass, for an error raised behind it.
+    translated_by: Option<Xlat>,
 }
 
 /// A flow to record once the packet is forwarded.
@@ -167,6 +170,8 @@ struct Pending {
     eni: EniIdx,
     egress: bool,
     hit: SgHit,
+    /// Possibly the reply of an untracked flow the other way: not to be tracked (§5).
+    reply_of_untracked: bool,
 }
 
 impl<T: Tracer> Cx<'_, T> {

@@ -6,7 +6,7 @@
 
 use super::{Cx, DropReason, ReplyKind, Tracer, Verdict};
 use crate::snapshot::PortKind;
-use crate::wire::{IpProtocol, emit, icmp};
+use crate::wire::{Field, IpProtocol, emit, icmp};
 use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
@@ -72,9 +72,38 @@ impl<T: Tracer> Cx<'_, T> {
         if m.proto == IpProtocol::icmp_for(v6) && m.icmp_type != echo {
             return None;
         }
+        if self.orig.src.is_ipv6() != v6 {
+            // NAT64 translated it: the router behind the gateway would answer in IPv4 and the
+            // gateway translate that back (RFC 7915); not modelled, so no half-made error.
+            return None;
+        }
+        self.untranslate();
+        let m = self.m;
         let router = self.router_address(v6)?;
         let len = emit::icmp_error(self.buf, &m, router, ty, code)?;
         Some(self.sent(len, reason, ReplyKind::IcmpError))
+    }
+
+    /// A packet that expires behind a gateway that rewrote it (the NAT gateway's Elastic IP as
+    /// source, say): that router answers the rewritten packet, and the gateway translates its
+    /// answer back, destination and quoted packet, as it does for errors from the internet. The
+    /// sender gets the same thing if the rewrite is undone before the error is made.
+    fn untranslate(&mut self) {
+        let Some(by) = self.translated_by else {
+            return;
+        };
+        let (o, m) = (self.orig, self.m);
+        if let IpAddr::V4(src) = o.src
+            && (m.src != o.src || m.nat_ports().0 != o.nat_ports().0)
+        {
+            self.translate(by, Field::Src, src, Some(o.nat_ports().0));
+        }
+        if let IpAddr::V4(dst) = o.dst
+            && (m.dst != o.dst || m.dport != o.dport)
+        {
+            let port = (o.proto != IpProtocol::Icmp).then_some(o.dport);
+            self.translate(by, Field::Dst, dst, port);
+        }
     }
 
     /// The VPC router's address the errors come from: base + 1 of the first VPC CIDR (IPv4);

@@ -5,10 +5,11 @@
 //! at all is §5's untracked rule.
 
 use super::{Cx, DropReason, Pending, Stage, Step, Tracer};
+use crate::flow::conntrack::tcp_flags::{ACK, SYN};
 use crate::flow::{Admit, FlowKey, SgFacts, Tuple, is_untracked};
 use crate::policy::{L4Match, SgHit, sg_eval};
 use crate::snapshot::EniIdx;
-use crate::wire;
+use crate::wire::{self, IpProtocol};
 
 impl<T: Tracer> Cx<'_, T> {
     /// The security groups of ENI `e`: a packet of a flow they already allowed passes; otherwise
@@ -57,6 +58,7 @@ impl<T: Tracer> Cx<'_, T> {
             eni: e,
             egress,
             hit,
+            reply_of_untracked: self.reply_of_untracked(e, egress),
         };
         if let Some(slot) = self.pending.iter_mut().find(|s| s.is_none()) {
             *slot = Some(p);
@@ -77,7 +79,7 @@ impl<T: Tracer> Cx<'_, T> {
                 opposite_allows_all_from_any: self.opposite_open(p.eni, !p.egress, v6),
                 through_tracking_component: self.tracking_component,
             };
-            if is_untracked(&facts) {
+            if is_untracked(&facts) || (p.reply_of_untracked && !self.tracking_component) {
                 self.tr.stage(Stage::FlowUntracked { eni: p.eni });
                 continue;
             }
@@ -99,6 +101,29 @@ impl<T: Tracer> Cx<'_, T> {
             });
         }
         Ok(())
+    }
+
+    /// Whether this packet, which no flow of ENI `e` knows, can be the reply of an untracked
+    /// flow the other way: the packet it answers would have been allowed by a rule with peer
+    /// 0.0.0.0/0 (::/0), and this direction allows all ports to/from anywhere (§5). Such a
+    /// reply is judged by the rules and recorded as nothing, or the untracked flow would become
+    /// tracked through its own reply and outlive the removal of its rule. A bare TCP SYN opens
+    /// a connection and is never such a reply; ICMP is always tracked.
+    fn reply_of_untracked(&self, e: EniIdx, egress: bool) -> bool {
+        let m = &self.m;
+        let bare_syn = m.tcp_flags & (SYN | ACK) == SYN;
+        if !matches!(m.proto, IpProtocol::Tcp | IpProtocol::Udp)
+            || (m.proto == IpProtocol::Tcp && bare_syn)
+            || !self.opposite_open(e, egress, m.src.is_ipv6())
+        {
+            return false;
+        }
+        let mut answered = *m;
+        std::mem::swap(&mut answered.src, &mut answered.dst);
+        std::mem::swap(&mut answered.sport, &mut answered.dport);
+        let eni = &self.snap.enis[e];
+        sg_eval(&self.snap.sgs, &eni.sgs, !egress, &answered)
+            .is_some_and(|hit| self.rule_has_any_peer(hit, !egress))
     }
 
     #[inline]

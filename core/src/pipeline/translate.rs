@@ -35,6 +35,7 @@ impl<T: Tracer> Cx<'_, T> {
                 }
             }
         }
+        self.translated_by = Some(by);
         self.tr.stage(Stage::Translate {
             by,
             field,

@@ -45,28 +45,44 @@ pub use virtio::VirtioNetHdr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 
-/// What is wrong with a malformed packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MalformedKind {
-    Truncated,
-    BadVersion,
-    BadIhl,
-    BadTotalLength,
-    BadChecksum,
-    BadL4Header,
+/// A fieldless enum whose variants each carry a stable code, written once: the enum, `ALL`
+/// (every variant in order, so counters can be indexed by `index`), and `code`.
+macro_rules! coded_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident {
+        $( $(#[$vm:meta])* $var:ident => $code:literal, )*
+    }) => {
+        $(#[$m])* $vis enum $name { $( $(#[$vm])* $var, )* }
+
+        impl $name {
+            /// Every variant, in declaration order: `ALL[v.index()] == v`.
+            pub const ALL: [$name; [$($code),*].len()] = [$($name::$var),*];
+
+            /// Position in `ALL`.
+            #[inline]
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The stable code (trace output, metrics labels, the README).
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $($name::$var => $code,)*
+                }
+            }
+        }
+    };
 }
 
-impl MalformedKind {
-    pub fn code(self) -> &'static str {
-        use MalformedKind::*;
-        match self {
-            Truncated => "TRUNCATED",
-            BadVersion => "BAD_VERSION",
-            BadIhl => "BAD_IHL",
-            BadTotalLength => "BAD_TOTAL_LENGTH",
-            BadChecksum => "BAD_CHECKSUM",
-            BadL4Header => "BAD_L4_HEADER",
-        }
+coded_enum! {
+    /// What is wrong with a malformed packet.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum MalformedKind {
+        Truncated => "TRUNCATED",
+        BadVersion => "BAD_VERSION",
+        BadIhl => "BAD_IHL",
+        BadTotalLength => "BAD_TOTAL_LENGTH",
+        BadChecksum => "BAD_CHECKSUM",
+        BadL4Header => "BAD_L4_HEADER",
     }
 }
 

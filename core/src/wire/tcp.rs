@@ -137,9 +137,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// pseudo-header: a partial (offloaded) checksum needs no update, a full one does.
     #[inline]
     pub fn set_port(&mut self, dst: bool, port: u16, mode: ChecksumMode) {
-        let r = port_field(dst);
-        let old = be16(self.buffer.as_ref(), r.clone());
-        self.buffer.as_mut()[r].copy_from_slice(&port.to_be_bytes());
+        let old = replace_port(self.buffer.as_mut(), dst, port);
         if mode == ChecksumMode::Full {
             self.set_checksum(update16(self.checksum(), old, port));
         }
@@ -171,12 +169,22 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
 
 /// The range of the source or destination port (TCP and UDP alike).
 #[inline]
-pub(crate) const fn port_field(dst: bool) -> Range<usize> {
+const fn port_field(dst: bool) -> Range<usize> {
     if dst {
         field::DST_PORT
     } else {
         field::SRC_PORT
     }
+}
+
+/// Writes the source (`dst` false) or destination port of a TCP or UDP header, returning the
+/// old one for the caller's checksum rule (they differ: UDP's 0 means "none").
+#[inline]
+pub(crate) fn replace_port(b: &mut [u8], dst: bool, port: u16) -> u16 {
+    let r = port_field(dst);
+    let old = be16(b, r.clone());
+    b[r].copy_from_slice(&port.to_be_bytes());
+    old
 }
 
 /// Swaps the 16-bit source and destination ports at the start of a TCP or UDP header.

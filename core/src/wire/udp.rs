@@ -78,9 +78,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// stays none.
     #[inline]
     pub fn set_port(&mut self, dst: bool, port: u16, mode: ChecksumMode) {
-        let r = super::tcp::port_field(dst);
-        let old = be16(self.buffer.as_ref(), r.clone());
-        self.buffer.as_mut()[r].copy_from_slice(&port.to_be_bytes());
+        let old = super::tcp::replace_port(self.buffer.as_mut(), dst, port);
         let c = self.checksum();
         if mode == ChecksumMode::Full && c != 0 {
             self.set_checksum(nonzero(update16(c, old, port)));
