@@ -239,6 +239,9 @@ pub struct XlatTable {
     idle: Dur,
     tombstones: bool,
     max_entries: usize,
+    /// When expired bindings were last reclaimed for an exhausted destination (nanoseconds
+    /// + 1; 0: never).
+    last_reclaim: AtomicU64,
     pub counters: XlatCounters,
 }
 
@@ -316,6 +319,7 @@ impl XlatTable {
             idle: Dur::from_secs(idle_secs),
             tombstones,
             max_entries: share * n,
+            last_reclaim: AtomicU64::new(0),
             counters: XlatCounters::default(),
         }
     }
@@ -352,7 +356,43 @@ impl XlatTable {
     /// address from `exts` (the first tried picked by flow hash, then the next ones) and a
     /// port free towards that destination. `tcp_flags` decides, with the tombstones, whether
     /// a miss allocates.
+    ///
+    /// Bindings that idled out still count towards a destination's 55,000 until a sweep
+    /// releases them; so before answering `PortAllocation` the table sweeps every shard once
+    /// and tries again — at most once a second (of `now`), so a flood towards an exhausted
+    /// destination cannot make every packet pay a full sweep.
     pub fn outbound(
+        &self,
+        k: &Inside,
+        remote: u128,
+        rport: u16,
+        exts: &[u128],
+        tcp_flags: u8,
+        now: Time,
+    ) -> Outbound {
+        let mut r = self.outbound_once(k, remote, rport, exts, tcp_flags, now);
+        if r == Outbound::PortAllocation && !exts.is_empty() && self.reclaim_due(now) {
+            self.sweep(now, usize::MAX);
+            r = self.outbound_once(k, remote, rport, exts, tcp_flags, now);
+        }
+        if r == Outbound::PortAllocation {
+            self.counters.port_allocation_errors.fetch_add(1, Relaxed);
+        }
+        r
+    }
+
+    /// Whether an exhausted destination may sweep every shard now (claims the turn).
+    fn reclaim_due(&self, now: Time) -> bool {
+        let last = self.last_reclaim.load(Relaxed);
+        let due = last == 0 || now.0.saturating_add(1) >= last.saturating_add(Dur::from_secs(1).0);
+        due && self
+            .last_reclaim
+            .compare_exchange(last, now.0.saturating_add(1), Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// [`XlatTable::outbound`] without the reclaim; does not count `PortAllocation`.
+    fn outbound_once(
         &self,
         k: &Inside,
         remote: u128,
@@ -420,7 +460,6 @@ impl XlatTable {
             return Outbound::TableFull;
         }
         if exts.is_empty() {
-            self.counters.port_allocation_errors.fetch_add(1, Relaxed);
             return Outbound::PortAllocation;
         }
         let n_shards = self.shards.len();
@@ -443,7 +482,8 @@ impl XlatTable {
             if used.total >= MAX_PER_DESTINATION || used.per_shard[si] >= class {
                 continue;
             }
-            let Some(port) = free_port(rel.rev, seed, fh, si, n_shards, ext, remote, rport, k.proto)
+            let Some(port) =
+                free_port(rel.rev, seed, fh, si, n_shards, ext, remote, rport, k.proto)
             else {
                 continue;
             };
@@ -489,7 +529,6 @@ impl XlatTable {
             self.counters.inserts.fetch_add(1, Relaxed);
             return Outbound::Mapped { binding, new: true };
         }
-        self.counters.port_allocation_errors.fetch_add(1, Relaxed);
         Outbound::PortAllocation
     }
 
@@ -506,7 +545,9 @@ impl XlatTable {
     ) -> Option<(Inside, Binding)> {
         let si = self.shard_of_port(eport)?;
         let mut guard = self.lock(si);
-        let Shard { fwd, rev, tombs, .. } = &mut *guard;
+        let Shard {
+            fwd, rev, tombs, ..
+        } = &mut *guard;
         let o = Outside {
             remote,
             ext,
@@ -717,6 +758,54 @@ mod tests {
         nat.for_each_destination(|_, _, rport, _, n| per_dest.push((rport, n)));
         per_dest.sort();
         assert_eq!(per_dest, vec![(53, MAX_PER_DESTINATION), (54, 1)]);
+    }
+
+    /// After the idle timeout a destination has room again at once, without the housekeeping
+    /// sweep: the exhausted destination reclaims the expired bindings itself (at most once a
+    /// second).
+    #[test]
+    fn an_exhausted_destination_recovers_after_the_idle_timeout_without_a_sweep() {
+        let t = XlatTable::new(65_536, 4, 7, 350, false);
+        let ext = [v4(EXT)];
+        for i in 0..MAX_PER_DESTINATION {
+            let k = inside(i, DST, 53);
+            assert!(matches!(
+                t.outbound(&k, k.dst, 53, &ext, 0, Time(0)),
+                Outbound::Mapped { .. }
+            ));
+        }
+        let k = inside(MAX_PER_DESTINATION, DST, 53);
+        // Still live at 349 s: refused (a reclaim found nothing), and again within the second.
+        let t349 = Time::from_secs(349);
+        assert_eq!(
+            t.outbound(&k, k.dst, 53, &ext, 0, t349),
+            Outbound::PortAllocation
+        );
+        assert_eq!(
+            t.outbound(&k, k.dst, 53, &ext, 0, t349),
+            Outbound::PortAllocation
+        );
+        assert_eq!(t.counters.port_allocation_errors.load(Relaxed), 2);
+        let later = Time::from_secs(351);
+        assert!(matches!(
+            t.outbound(&k, k.dst, 53, &ext, 0, later),
+            Outbound::Mapped { new: true, .. }
+        ));
+        // The destination takes 55,000 new flows again, with no housekeeping sweep between.
+        for i in 1..MAX_PER_DESTINATION {
+            let k = inside(MAX_PER_DESTINATION + i, DST, 53);
+            let r = t.outbound(&k, k.dst, 53, &ext, 0, later);
+            assert!(
+                matches!(r, Outbound::Mapped { new: true, .. }),
+                "flow {i}: {r:?}"
+            );
+        }
+        assert_eq!(t.counters.port_allocation_errors.load(Relaxed), 2);
+        assert_eq!(
+            t.len(),
+            MAX_PER_DESTINATION as usize,
+            "every idle binding was released"
+        );
     }
 
     /// A full table is `TableFull` (counted as a refusal), never `PortAllocation`.
