@@ -228,7 +228,11 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                     n.id
                 )
             };
-            let why = if no_port { "no_free_port" } else { "table_full" };
+            let why = if no_port {
+                "no_free_port"
+            } else {
+                "table_full"
+            };
             (
                 text,
                 json!({"stage": "nat_refused", "nat_gateway": n.id, "destination": to.0.to_string(), "destination_port": to.1,
