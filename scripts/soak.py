@@ -133,7 +133,9 @@ def main():
             digest = (rx, tx)
         elif digest is not None and digest[0].poll() is not None:
             rx, tx = digest
-            got, sent = rx.communicate()[0].strip(), tx.communicate()[0].strip()
+            # The receiver says READY first; its verdict is the last line.
+            got = rx.communicate()[0].strip().splitlines()[-1:] or [""]
+            got, sent = got[0], tx.communicate()[0].strip()
             udp["runs"] += 1
             if got.split(" ordered=")[0] == sent:
                 udp["ok"] += 1

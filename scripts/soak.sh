@@ -4,7 +4,8 @@
 # transfers with digests, pings, 200 new UDP flows a second — with a reload every second
 # (SIGHUP and the admin API in turn, the config alternating between two versions); RSS and
 # open fds sampled every 10 s; at the end packets read = written + write errors + drops by
-# reason, no ERROR in vpcfwd's log, RSS and fds flat. Prints a table and one JSON line
+# reason (plain devices, so that no coalescing merges packets), no ERROR in vpcfwd's log, RSS
+# and fds flat. Prints a table and one JSON line
 # (scripts/soak.py); exit 0 when every check held.
 #
 #   scripts/soak.sh [SECONDS] [--json FILE]
@@ -48,7 +49,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-up=$(scripts/lab.sh up -c "$cfg")
+# Plain devices (--no-offload): coalescing on egress would merge a batch's same-flow packets
+# into one written super-packet, and the accounting below counts packets one to one.
+up=$(LAB_VPCFWD_ARGS="--no-offload ${LAB_VPCFWD_ARGS:-}" scripts/lab.sh up -c "$cfg")
 echo "$up"
 run=$(sed -n 's/^lab: run directory \([^ ,]*\).*/\1/p' <<< "$up")
 prefix=$(sed -n 's/.*namespaces \(vpcfwd-[0-9a-f]*\)-<port>.*/\1/p' <<< "$up")
