@@ -16,7 +16,7 @@ live=1
 TAG=$(echo "$PWD:$(realpath -m "$CONFIG")" | sha1sum | cut -c1-6)
 if [[ $live -eq 1 ]]; then
   trap 'LAB_BIN=$BIN scripts/lab.sh down -c "$CONFIG" >/dev/null 2>&1 || true' EXIT INT TERM
-  LAB_BIN=$BIN LAB_SERVICE_PORTS="22 80" scripts/lab.sh up -c "$CONFIG" | sed 's/^/  /'
+  LAB_BIN=$BIN LAB_SERVICE_PORTS="22 80 443" scripts/lab.sh up -c "$CONFIG" | sed 's/^/  /'
 fi
 fail=0
 # path6 FROM-PORT DST PORT|icmp EXPECTED-ANSWER EXPECTED-VERDICT DESCRIPTION
@@ -46,6 +46,9 @@ path6 v6       2001:db8:ff::100   icmp "REPLY from 2001:db8:ff::100"     "verdic
 path6 internet 2001:db8:10:3::10  80   "TIMEOUT"                         "verdict: DROP reason=EGRESS_ONLY" "egress-only IGW: never in"
 path6 v6       64:ff9b::cb00:7164 80   "internet sees 198.51.100.5"      "verdict: ACCEPT egress=internet" "NAT64 to 203.0.113.100"
 path6 v6       64:ff9b::cb00:7164 icmp "REPLY from 64:ff9b::cb00:7164"   "verdict: ACCEPT egress=internet" "NAT64: ICMPv6 echo as ICMP"
+path6 web      2001:db8:10:1::20  443  "api sees 2001:db8:ff:1::129"     "verdict: ACCEPT egress=api"      "dual-stack interface endpoint"
+path6 v6       2001:db8:10:1::20  443  "api sees 2001:db8:ff:1::129"     "verdict: ACCEPT egress=api"      "the same, from the IPv6-only subnet"
+path6 v6       2001:db8:53::10    443  "s3 sees 2001:db8:10:3::10"       "verdict: ACCEPT egress=s3"       "dual-stack gateway endpoint (S3)"
 if [[ $fail -ne 0 ]]; then
   echo "demo6: some IPv6 paths misbehaved" >&2
   exit 1

@@ -142,7 +142,8 @@ fn ports(path: &std::path::Path) -> ExitCode {
         Ok(c) => c,
         Err(errors) => return report(path, &errors),
     };
-    // Instances resolve through the Amazon-provided resolver (VPC base + 2); other ports: `-`.
+    // Instances resolve through the Amazon-provided resolver (VPC base + 2; an IPv6-only
+    // instance, which has no IPv4 address to reach it from, at fd00:ec2::253); other ports: `-`.
     let resolver = cfg
         .vpcs
         .first()
@@ -152,8 +153,20 @@ fn ports(path: &std::path::Path) -> ExitCode {
         let dns = cfg
             .ports
             .iter()
-            .find(|x| x.port_id == p.port_id && x.network_interface_id.is_some())
-            .and(resolver)
+            .find(|x| x.port_id == p.port_id)
+            .and_then(|x| x.network_interface_id.as_deref())
+            .and_then(|id| {
+                let eni = cfg
+                    .network_interfaces
+                    .iter()
+                    .find(|n| n.network_interface_id == id)?;
+                match eni.private_ip_address {
+                    None if !eni.ipv6_addresses.is_empty() => {
+                        Some(std::net::IpAddr::V6(config::aws::RESOLVER_V6))
+                    }
+                    _ => resolver.map(std::net::IpAddr::V4),
+                }
+            })
             .map_or_else(|| "-".to_string(), |r| r.to_string());
         println!(
             "{} {} {} {} {dns}",

@@ -264,3 +264,73 @@ fn the_interface_endpoint_eni_has_records_both_ways() {
     .collect();
     assert_eq!(got, want);
 }
+
+/// Issue 14: IPv6 records on configs/lab6.yaml, pinned by a golden file
+/// (`tests/golden/flowlog-ipv6.txt`; `UPDATE_GOLDEN=1` rewrites it): `type` IPv6 and the
+/// addresses as IPv6 — the IPv6-only instance to S3's IPv6 range through the dual-stack gateway
+/// endpoint (`pkt-dst-aws-service` S3, traffic-path 7), and NAT64 (the instance's records are
+/// IPv6, the translated side's IPv4). Times are masked (`T`).
+#[test]
+fn ipv6_records_are_written_as_ipv6() {
+    let yaml = include_str!("../configs/lab6.yaml");
+    let cfg = vpcfwd::config::load::parse_str(yaml, "configs/lab6.yaml").unwrap();
+    let got = records(&cfg, Some(V5_FORMAT), |l| {
+        exchange(l, "v6", "s3", "2001:db8:10:3::10", "2001:db8:53::10", 443);
+        exchange(
+            l,
+            "v6",
+            "internet",
+            "2001:db8:10:3::10",
+            "64:ff9b::cb00:7164",
+            80,
+        );
+    });
+    let fields: Vec<&str> = V5_FORMAT.split(' ').collect();
+    let mut lines: Vec<String> = got
+        .iter()
+        .map(|g| {
+            fields
+                .iter()
+                .zip(g.split(' '))
+                .map(|(f, v)| {
+                    if matches!(*f, "${start}" | "${end}") {
+                        "T"
+                    } else {
+                        v
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    lines.sort();
+    // One family per record: srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr all of its `type`
+    // (found when tried: the NAT gateway's NAT64 records mixed its private IPv4 address into
+    // IPv6 records, and the outbound ones were taken for replies).
+    for l in &lines {
+        let f: Vec<&str> = l.split(' ').collect();
+        let v6 = f[8] == "IPv6";
+        for a in [f[1], f[2], f[22], f[23]] {
+            assert_eq!(a.contains(':'), v6, "{a} in a {} record: {l}", f[8]);
+        }
+    }
+    let v6: Vec<&String> = lines.iter().filter(|l| l.contains(" IPv6 ")).collect();
+    assert!(
+        v6.iter()
+            .all(|l| l.split(' ').nth(1).unwrap().contains(':')),
+        "IPv6 records print IPv6 addresses: {v6:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("5 2001:db8:10:3::10 2001:db8:53::10 40000 443 6 T T IPv6 ")
+            && l.contains(" S3 7 egress OK")),
+        "{lines:#?}"
+    );
+    let mut mismatches = Vec::new();
+    support::golden::compare_file(
+        &support::golden::dir("").join("flowlog-ipv6.txt"),
+        &(lines.join("\n") + "\n"),
+        &mut mismatches,
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

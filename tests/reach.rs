@@ -424,3 +424,68 @@ fn lab_sh_check_finds_what_reach_says_on_the_lab() {
             .unwrap_or("")
     );
 }
+
+/// Issue 14: `reach` over IPv6 on configs/lab6.yaml — ENI IPv6 addresses, the IPv6 internet
+/// host, the dual-stack interface and gateway endpoints — pinned by `reach-lab6.txt`, with
+/// AWS's IPv6 verdicts asserted cell by cell.
+#[test]
+fn lab6_matrix_over_ipv6_matches_its_golden_file() {
+    let yaml = include_str!("../configs/lab6.yaml");
+    let cfg = vpcfwd::config::load::parse_str(yaml, "configs/lab6.yaml").unwrap();
+    let m = matrix(&cfg, "80,443");
+    let code = |from: &str, to: &str, svc: &str| {
+        let s = m.sources.iter().position(|s| s.id == from).unwrap();
+        let to: IpAddr = to.parse().unwrap();
+        let d = m.dests.iter().position(|d| d.address == to).unwrap();
+        let v = m
+            .services
+            .iter()
+            .position(|x| x.to_string() == svc)
+            .unwrap();
+        let c = m
+            .cells
+            .iter()
+            .find(|c| c.from == s && c.to == d && c.service == v)
+            .unwrap();
+        c.code(&m.dests[d])
+    };
+    for (from, to, svc, want) in [
+        ("v6", "2001:db8:ff::100", "tcp/80", "✓"),
+        ("web", "2001:db8:ff::100", "tcp/80", "✓"),
+        ("internet", "2001:db8:10:1::10", "tcp/80", "✓"),
+        ("internet", "2001:db8:10:3::10", "tcp/80", "EGRESS_ONLY"),
+        ("web", "2001:db8:10:3::10", "tcp/80", "✓"),
+        ("web", "2001:db8:10:1::20", "tcp/443", "✓"),
+        ("v6", "2001:db8:10:1::20", "tcp/443", "✓"),
+        ("v6", "2001:db8:10:1::20", "tcp/80", "SG_NO_ALLOW"),
+        ("v6", "2001:db8:53::10", "tcp/443", "✓"),
+        ("web", "2001:db8:53::10", "tcp/443", "✓"),
+        ("s3", "2001:db8:10:3::10", "tcp/80", "UNSOLICITED"),
+    ] {
+        assert_eq!(code(from, to, svc), want, "{from} -> {to} {svc}");
+    }
+    let name = "configs/lab6.yaml";
+    let mut mismatches = Vec::new();
+    golden::compare_file(
+        &golden::dir("").join("reach-lab6.txt"),
+        &m.text(name),
+        &mut mismatches,
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    // `--to` takes an IPv6 address.
+    let o = bin(&[
+        "reach",
+        "-c",
+        name,
+        "--ports",
+        "80",
+        "--to",
+        "2001:db8:10:3::10",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2001:db8:10:3::10") && out.contains("EGRESS_ONLY"),
+        "{out}"
+    );
+}

@@ -303,3 +303,90 @@ fn a_generated_reply_leaves_with_an_empty_header() {
     assert_eq!((m.proto, m.icmp_type), (IpProtocol::Icmp, 11));
     assert!(lab.frames("s3").is_empty());
 }
+
+/// Issue 14: a TSO6 super-packet through NAT64 (configs/lab6.yaml) is decided and translated
+/// once and leaves as a TSO4 super-packet — `GSO_TCPV4`, headers 40 bytes, the same segment
+/// size, the checksum partial again from the IPv4 `csum_start` — and a TSO4 reply comes back
+/// as TSO6 with its segment size cut by 20 (each IPv6 segment still fits the sender's MTU).
+#[test]
+fn a_tso_super_packet_through_nat64_changes_its_segmentation_type_with_its_family() {
+    let yaml = include_str!("../configs/lab6.yaml");
+    let cfg = vpcfwd::config::load::parse_str(yaml, "lab6.yaml").unwrap();
+    let mut lab = MemLab::with(compile(&cfg), VNET_HDR_LEN, None);
+    lab.start();
+    let (v6, host64) = ("2001:db8:10:3::10", "64:ff9b::cb00:7164");
+    let mut p = tcp_with_payload(v6, host64, 40000, 80, 3500);
+    assert_eq!(p.len(), 3560);
+    make_partial(&mut p);
+    let h6 = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        gso_type: VnetHdr::GSO_TCPV6,
+        hdr_len: 60,
+        gso_size: 1000,
+        csum_start: 40,
+        csum_offset: 16,
+    };
+    lab.send_with("v6", h6, &p);
+    lab.settle();
+    let out = lab.frames("internet");
+    assert_eq!(out.len(), 1, "one write, not segments");
+    assert_eq!(
+        out[0].len(),
+        VNET_HDR_LEN + 3540,
+        "the whole super-packet, as IPv4"
+    );
+    assert_eq!(
+        VnetHdr::parse(&out[0]),
+        VnetHdr {
+            gso_type: VnetHdr::GSO_TCPV4,
+            hdr_len: 40,
+            csum_start: 20,
+            ..h6
+        }
+    );
+    let o = &out[0][VNET_HDR_LEN..];
+    let m = wire::parse(o).unwrap();
+    assert_eq!((m.src, m.dst), (ip("198.51.100.5"), ip("203.0.113.100")));
+    assert!(csum_eq(tcp_csum(o), partial_csum(o)), "partial again");
+    let eport = m.sport;
+    // The reply: a TSO4 super-packet from the IPv4 host.
+    let mut r = Pkt::from_bytes(tcp_with_payload(
+        "203.0.113.100",
+        "198.51.100.5",
+        80,
+        eport,
+        3500,
+    ));
+    r.ack();
+    let mut r = r.bytes().to_vec();
+    make_partial(&mut r);
+    let h4 = VnetHdr {
+        flags: VnetHdr::F_NEEDS_CSUM,
+        gso_type: VnetHdr::GSO_TCPV4,
+        hdr_len: 40,
+        gso_size: 1460,
+        csum_start: 20,
+        csum_offset: 16,
+    };
+    lab.send_with("internet", h4, &r);
+    lab.settle();
+    let back = lab.frames("v6");
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].len(), VNET_HDR_LEN + 3560);
+    assert_eq!(
+        VnetHdr::parse(&back[0]),
+        VnetHdr {
+            gso_type: VnetHdr::GSO_TCPV6,
+            hdr_len: 60,
+            gso_size: 1440,
+            csum_start: 40,
+            ..h4
+        },
+        "IPv6 segments of 60 + 1440 bytes fit where IPv4 ones of 40 + 1460 did"
+    );
+    let b = &back[0][VNET_HDR_LEN..];
+    let m = wire::parse(b).unwrap();
+    assert_eq!((m.src, m.dst, m.dport), (ip(host64), ip(v6), 40000));
+    assert!(csum_eq(tcp_csum(b), partial_csum(b)));
+    lab.stop();
+}

@@ -1,6 +1,6 @@
 //! The Amazon-provided resolver's names, as the VPC answers them: the private DNS names of
-//! interface endpoints with `PrivateDnsEnabled: true` (their ENIs' addresses, those in the
-//! asking subnet's Availability Zone first) and each ENI's `ip-a-b-c-d.<region>.compute.internal`
+//! interface endpoints with `PrivateDnsEnabled: true` (their ENIs' addresses of the endpoint's
+//! `IpAddressType`, A and/or AAAA, those in the asking subnet's Availability Zone first) and each ENI's `ip-a-b-c-d.<region>.compute.internal`
 //! (in us-east-1 also AWS's own form there, `ip-a-b-c-d.ec2.internal`). Every other name is
 //! NXDOMAIN: the emulated resolver has no upstream (the lab is cut off from the internet).
 //!
@@ -99,9 +99,16 @@ pub fn compile<'a>(cfg: &'a m::Config, az_of: impl Fn(&str) -> Option<&'a str>) 
         let Some(name) = private_dns_name(ep) else {
             continue;
         };
+        // The records of the endpoint's IpAddressType (its default DnsRecordIpType): A for
+        // ipv4, AAAA for ipv6, both for dualstack.
+        let ty = ep.ip_address_type.unwrap_or_default();
         for n in ep.network_interface_ids.iter().filter_map(|id| eni(id)) {
-            if let Some(a) = n.private_ip_address {
-                t.add(&name, a.into(), az_of(&n.subnet_id));
+            let az = az_of(&n.subnet_id);
+            if let Some(a) = n.private_ip_address.filter(|_| ty.carries(false)) {
+                t.add(&name, a.into(), az);
+            }
+            for a in n.ipv6_addresses.iter().filter(|_| ty.carries(true)) {
+                t.add(&name, a.ipv6_address.into(), az);
             }
         }
     }
@@ -130,8 +137,10 @@ pub fn eni_names(a: Ipv4Addr, region: &str) -> Vec<String> {
 }
 
 /// The answer to the DNS query `query` from a subnet in `az`, encoded; `None` when `query` is
-/// not a DNS query at all (no answer is sent then).
-pub fn answer(names: &Names, query: &[u8], az: Option<&str>) -> Option<Vec<u8>> {
+/// not a DNS query at all (no answer is sent then). `dns64` (the subnet's `EnableDns64`):
+/// an AAAA query for a name with A records only is answered with those addresses in
+/// `64:ff9b::/96` (RFC 6147 §5.1.7); a name with AAAA records gets them as they are.
+pub fn answer(names: &Names, query: &[u8], az: Option<&str>, dns64: bool) -> Option<Vec<u8>> {
     let req = Message::from_vec(query).ok()?;
     if req.metadata.message_type != MessageType::Query {
         return None;
@@ -154,7 +163,18 @@ pub fn answer(names: &Names, query: &[u8], az: Option<&str>) -> Option<Vec<u8>> 
     match names.lookup(&q.name().to_ascii(), az) {
         None => res.metadata.response_code = ResponseCode::NXDomain,
         Some(addrs) => {
-            for r in records(q, &addrs) {
+            let mut rs = records(q, &addrs);
+            if rs.is_empty() && dns64 && q.query_type() == RecordType::AAAA {
+                let synth: Vec<IpAddr> = addrs
+                    .iter()
+                    .filter_map(|a| match a {
+                        IpAddr::V4(v4) => Some(IpAddr::V6(crate::wire::xlat46::synthesize(*v4))),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                rs = records(q, &synth);
+            }
+            for r in rs {
                 res.add_answer(r);
             }
         }

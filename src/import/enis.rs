@@ -5,10 +5,10 @@
 use super::json::{arr, name_tag, parse, s, string};
 use super::{Report, input::Inputs};
 use crate::config::{
-    AttachmentState, Config, ConnectionTrackingConfiguration, ConnectivityType, EniAttachment,
-    GroupIdentifier, InterfaceType, InternetGateway, InternetGatewayAttachment, IpAssociation,
-    Ipv6Address, NatGateway, NatGatewayAddress, NetworkInterface, PrivateIpAddress, VpcEndpoint,
-    VpcEndpointType,
+    AttachmentState, Config, ConnectionTrackingConfiguration, ConnectivityType,
+    EndpointIpAddressType, EniAttachment, GroupIdentifier, InterfaceType, InternetGateway,
+    InternetGatewayAttachment, IpAssociation, Ipv6Address, NatGateway, NatGatewayAddress,
+    NetworkInterface, PrivateIpAddress, VpcEndpoint, VpcEndpointType,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -162,6 +162,11 @@ pub(super) fn build(inp: &Inputs, cfg: &mut Config, report: &mut Report) {
             subnet_ids: vec![],
             network_interface_ids: vec![],
             groups: groups(e),
+            ip_address_type: match s(e, "IpAddressType") {
+                Some("dualstack") => Some(EndpointIpAddressType::Dualstack),
+                Some("ipv6") => Some(EndpointIpAddressType::Ipv6),
+                _ => None,
+            },
             service_targets: vec![],
             load_balancer_addresses: vec![],
             private_dns_enabled: e.get("PrivateDnsEnabled").and_then(Value::as_bool),

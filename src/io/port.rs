@@ -79,6 +79,10 @@ pub enum Tx {
     /// A packet the forwarder made (TCP RST, ICMP error): complete checksums, no segmentation;
     /// the port writes its headroom accordingly.
     Generated,
+    /// A packet NAT64 translated to the other family, complete checksums: a TCP super-packet
+    /// keeps its segmentation, retyped for the new family (`GSO_TCPV6` ↔ `GSO_TCPV4`); anything
+    /// else leaves as [`Tx::Generated`] does.
+    Translated,
 }
 
 /// One port of the forwarder: its queues, as the workers use them.

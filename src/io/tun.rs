@@ -128,11 +128,80 @@ impl VnetHdr {
     }
 
     /// Readies a frame's header for sending: a forwarded packet keeps the header it came with
-    /// (its segmentation and checksum state); a generated one gets an empty header.
+    /// (its segmentation and checksum state); a generated one gets an empty header; a
+    /// translated one ([`VnetHdr::translated`]) the header of its new family.
     #[inline]
     pub fn frame_tx(vnet: bool, frame: &mut [u8], tx: Tx) {
-        if vnet && tx == Tx::Generated {
-            VnetHdr::default().write(frame);
+        if !vnet {
+            return;
+        }
+        match tx {
+            Tx::Forwarded => {}
+            Tx::Generated => VnetHdr::default().write(frame),
+            Tx::Translated => {
+                let h = VnetHdr::translated(VnetHdr::parse(frame), frame);
+                h.write(frame);
+            }
+        }
+    }
+
+    /// The header of a packet NAT64 translated (IP packet after the header in `frame`,
+    /// checksums complete), given the one it came with. A super-packet stays one: its L4
+    /// checksum made the pseudo-header sum over its whole L4 length again (`NEEDS_CSUM` from
+    /// the new `csum_start`); TCP (`GSO_TCPV4/6`) retyped for its new family, its segment size
+    /// cut by the 20 bytes the IPv6 header is longer when it became IPv6, so that each segment
+    /// still fits the MTU the sender segmented for; UDP (`GSO_UDP_L4`) keeps its datagram size
+    /// (datagram boundaries are the application's). Anything else: an empty header.
+    pub fn translated(came: VnetHdr, frame: &mut [u8]) -> VnetHdr {
+        use crate::wire::{IpProtocol, checksum, tcp, udp};
+        /// Where the UDP checksum is in its header.
+        const UDP_CHECKSUM_OFFSET: usize = 6;
+        let tso = matches!(came.gso_type, Self::GSO_TCPV4 | Self::GSO_TCPV6);
+        let uso = came.gso_type == virtio::GSO_UDP_L4;
+        let Some(p) = frame.get_mut(VNET_HDR_LEN..) else {
+            return VnetHdr::default();
+        };
+        let Ok(m) = crate::wire::parse(p) else {
+            return VnetHdr::default();
+        };
+        let (hdr_len, csum_offset) = match m.proto {
+            IpProtocol::Tcp if tso && m.len >= m.l4_offset + tcp::HEADER_LEN => (
+                m.l4_offset + usize::from(p[m.l4_offset + 12] >> 4) * 4,
+                tcp::field::CHECKSUM.start,
+            ),
+            IpProtocol::Udp if uso && m.len >= m.l4_offset + udp::HEADER_LEN => {
+                (m.l4_offset + udp::HEADER_LEN, UDP_CHECKSUM_OFFSET)
+            }
+            _ => return VnetHdr::default(),
+        };
+        if came.gso_size == 0 || m.len <= hdr_len {
+            return VnetHdr::default();
+        }
+        let l4_len = m.len - m.l4_offset;
+        let pseudo = match (m.src, m.dst) {
+            (std::net::IpAddr::V4(s), std::net::IpAddr::V4(d)) => {
+                checksum::pseudo_v4(s, d, m.proto, l4_len as u16)
+            }
+            (std::net::IpAddr::V6(s), std::net::IpAddr::V6(d)) => {
+                checksum::pseudo_v6(s, d, m.proto, l4_len as u32)
+            }
+            _ => return VnetHdr::default(),
+        };
+        let at = m.l4_offset + csum_offset;
+        p[at..at + 2].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
+        let v6 = m.dst.is_ipv6();
+        let (gso_type, gso_size) = match (uso, v6) {
+            (true, _) => (virtio::GSO_UDP_L4, came.gso_size),
+            (false, true) => (Self::GSO_TCPV6, came.gso_size.saturating_sub(20).max(1)),
+            (false, false) => (Self::GSO_TCPV4, came.gso_size),
+        };
+        VnetHdr {
+            flags: Self::F_NEEDS_CSUM,
+            gso_type,
+            hdr_len: hdr_len as u16,
+            gso_size,
+            csum_start: m.l4_offset as u16,
+            csum_offset: csum_offset as u16,
         }
     }
 }

@@ -128,11 +128,11 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
             }
             let (egress, len, tx) = match v {
                 // NAT64 changed the family: the packet left with complete checksums, and the
-                // header it came with (checksum start, segmentation type) no longer fits it.
+                // header it came with (checksum start, segmentation type) is the port's to redo.
                 Verdict::Forward { egress, len }
                     if wire::xlat46::version(&buf[hdr..]) != version =>
                 {
-                    (egress, len, Tx::Generated)
+                    (egress, len, Tx::Translated)
                 }
                 Verdict::Forward { egress, len } => (egress, len, Tx::Forwarded),
                 Verdict::Reply { egress, len, .. } | Verdict::Answer { egress, len, .. } => {

@@ -66,8 +66,13 @@ impl Observer {
             return out; // excluded traffic, or nothing an interface saw
         }
         let forwarded = matches!(v, Verdict::Forward { .. });
-        if let Some((n, before, Some(after), outbound)) = self.nat {
+        if let Some((n, before, Some(after), _)) = self.nat {
             let nat = &snap.nat_gateways[n];
+            // Outbound when the packet left with one of the gateway's addresses as source (the
+            // order of the translate stages says nothing: NAT64 rewrites source and
+            // destination both ways).
+            let outbound = matches!(after.src, IpAddr::V4(a)
+                if nat.public_ips.contains(&a) || nat.private_ips.contains(&a));
             let zone = NAT_ZONE_BASE.saturating_add(n.index() as u16);
             // The NAT gateway's interface sees its private address where the packet has its
             // Elastic IP (translated at the internet gateway in AWS).
@@ -81,15 +86,19 @@ impl Observer {
                     .map_or(a, |p| IpAddr::V4(*p)),
                 IpAddr::V6(_) => a,
             };
+            // A record is of one family: on NAT64's IPv6 side (the gateway has no IPv6 address
+            // modelled) the packet's own address stands.
+            let or_own =
+                |a: IpAddr, own: IpAddr| if a.is_ipv4() == own.is_ipv4() { a } else { own };
             let (inn, outr) = if outbound {
                 // Instance → NAT: to its private address (packet still for the remote host);
                 // NAT → remote: from its private address.
                 let i = Five {
-                    dst: private(after.src),
+                    dst: or_own(private(after.src), before.dst),
                     ..before
                 };
                 let o = Five {
-                    src: private(after.src),
+                    src: or_own(private(after.src), after.src),
                     ..after
                 };
                 (
@@ -113,11 +122,11 @@ impl Observer {
                 // Remote → NAT's address; NAT → instance from its private address, the packet
                 // still from the remote host.
                 let i = Five {
-                    dst: private(before.dst),
+                    dst: or_own(private(before.dst), before.dst),
                     ..before
                 };
                 let o = Five {
-                    src: private(before.dst),
+                    src: or_own(private(before.dst), after.src),
                     ..after
                 };
                 (

@@ -153,17 +153,22 @@ impl Pkt {
     }
 }
 
-/// An IPv4 TCP packet `src:sport → dst:dport` carrying `payload` zero bytes, checksums
-/// complete (a TSO super-packet when larger than the MTU).
+/// A TCP packet `src:sport → dst:dport` (IPv4 or IPv6) carrying `payload` zero bytes,
+/// checksums complete (a TSO super-packet when larger than the MTU).
 pub fn tcp_with_payload(src: &str, dst: &str, sport: u16, dport: u16, payload: usize) -> Vec<u8> {
     let mut p = pkt(src, dst, IpProtocol::Tcp, sport, dport);
     let m = wire::parse(&p).unwrap();
     p.resize(m.len + payload, 0);
-    let total = p.len() as u16;
-    p[2..4].copy_from_slice(&total.to_be_bytes());
-    p[10..12].fill(0);
-    let c = wire::checksum::checksum(&p[..m.l4_offset]);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
+    if m.src.is_ipv4() {
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[10..12].fill(0);
+        let c = wire::checksum::checksum(&p[..m.l4_offset]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+    } else {
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+    }
     let at = m.l4_offset + 16;
     p[at..at + 2].fill(0);
     let c = l4_pseudo_sum(&p);
@@ -172,7 +177,7 @@ pub fn tcp_with_payload(src: &str, dst: &str, sport: u16, dport: u16, payload: u
     p
 }
 
-/// The (non-complemented, folded) pseudo-header sum of an IPv4 packet's L4 segment: what its
+/// The (non-complemented, folded) pseudo-header sum of a packet's L4 segment: what its
 /// checksum field holds under checksum offload.
 pub fn partial_csum(p: &[u8]) -> u16 {
     wire::checksum::fold(l4_pseudo_sum(p))
@@ -180,10 +185,27 @@ pub fn partial_csum(p: &[u8]) -> u16 {
 
 fn l4_pseudo_sum(p: &[u8]) -> u32 {
     let m = wire::parse(p).unwrap();
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (m.src, m.dst) else {
-        panic!("IPv4 only");
-    };
-    wire::checksum::pseudo_v4(s, d, m.proto, (m.len - m.l4_offset) as u16)
+    match (m.src, m.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            wire::checksum::pseudo_v4(s, d, m.proto, (m.len - m.l4_offset) as u16)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            wire::checksum::pseudo_v6(s, d, m.proto, (m.len - m.l4_offset) as u32)
+        }
+        _ => panic!("mixed families"),
+    }
+}
+
+/// Completes a TCP checksum left partial (checksum offload), as the kernel or a NIC would.
+pub fn complete_tcp_csum(p: &mut [u8]) {
+    let m = wire::parse(p).unwrap();
+    let at = m.l4_offset + 16;
+    p[at..at + 2].fill(0);
+    let c = wire::checksum::finish(wire::checksum::sum(
+        &p[m.l4_offset..m.len],
+        l4_pseudo_sum(p),
+    ));
+    p[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 /// Whether an IPv4 packet's L4 checksum is complete and right (a full recomputation).
@@ -197,7 +219,7 @@ pub fn l4_checksum_ok(p: &[u8]) -> bool {
     checksum::finish(checksum::sum(l4, acc)) == 0
 }
 
-/// The TCP checksum field of an IPv4 packet.
+/// The TCP checksum field of a packet.
 pub fn tcp_csum(p: &[u8]) -> u16 {
     let at = wire::parse(p).unwrap().l4_offset + 16;
     u16::from_be_bytes([p[at], p[at + 1]])

@@ -37,6 +37,8 @@ pub const SERVICES_V6: [Ipv6Addr; 3] = [
 
 /// The Amazon-provided DNS resolver's link-local address (answered like base + 2).
 pub const RESOLVER_LINK_LOCAL: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 253);
+/// ... and its IPv6 address (Nitro instances; answered like base + 2 in VPCs with IPv6).
+pub const RESOLVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253);
 
 /// The VPC router's address in `cidr`: base + 1.
 pub fn router(cidr: Ipv4Net) -> Ipv4Addr {

@@ -122,6 +122,22 @@ impl NatTable {
         }
     }
 
+    /// NAT64: the gateway address and port of IPv6 inside host `src`'s live flow `f` (whose
+    /// `src` is ignored), looked up without allocating (an ICMPv6 error the host sends about
+    /// the flow is translated with it).
+    pub fn binding64(&self, src: Ipv6Addr, f: &NatFlow, now: Time) -> Option<(Ipv4Addr, u16)> {
+        let k = Inside {
+            src: addr_bits(src.into()),
+            dst: addr_bits(f.dst.into()),
+            sport: f.sport,
+            dport: f.dport,
+            proto: f.proto,
+            zone: 0,
+        };
+        let b = self.t.lookup(&k, k.dst, f.dport, now)?;
+        Some((v4(b.ext), b.ext_port))
+    }
+
     /// A reply from `remote:rport` to `nat_addr:nat_port`: the inside `(address, port)` to
     /// write as destination, or `None` (`UNSOLICITED`).
     pub fn inbound(

@@ -94,8 +94,8 @@ impl<T: Tracer> Cx<'_, T> {
         if self.flows.conns().lookup(&key, side, self.rx.now).is_some() {
             return true;
         }
-        if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
-            let (qkey, qside) = FlowKey::from_tuple(zone.0, &Tuple::of(&q.meta));
+        if let Some(q) = wire::quoted_meta(self.buf, &self.m) {
+            let (qkey, qside) = FlowKey::from_tuple(zone.0, &Tuple::of(&q));
             return self
                 .flows
                 .conns()

@@ -129,9 +129,8 @@ impl<T: Tracer> Cx<'_, T> {
                 .ok_or(DropReason::Unsolicited)?
             {
                 (IpAddr::V4(a), p) => (a, p),
-                // About a NAT64 flow: ICMP errors are not translated to ICMPv6 (yet), and are
-                // refused before any byte changes.
-                (IpAddr::V6(_), _) => return Err(DropReason::UnsupportedProtocol),
+                // About a NAT64 flow: translated to ICMPv6, its quote with it.
+                (IpAddr::V6(a), p) => return self.nat64_error_inbound(n, &q, remote, a, p),
             };
             self.translate(Xlat::NatGateway(n), Field::Dst, inside, None);
             rewrite::set_quoted_src(self.buf, &self.m, &q, inside, iport);

@@ -2,14 +2,18 @@
 //! UDP and ICMPv6 echo to the IPv4 address embedded in the destination; the gateway binds it
 //! (the same bindings as its IPv4 NAT: ports 1024–65535, 55,000 per destination, 350 s idle),
 //! translates the packet to IPv4 per RFC 7915 with its Elastic IP (a private NAT gateway: its
-//! private address) as source, and replies back to IPv6 from `64:ff9b::<IPv4>`. What cannot be
-//! translated is refused before anything is bound or rewritten.
+//! private address) as source, and replies back to IPv6 from `64:ff9b::<IPv4>`. ICMP errors
+//! about its flows are translated with their quote (RFC 7915): an ICMPv4 error from the IPv4
+//! side about a packet the gateway sent goes to the IPv6 host as the ICMPv6 error it maps to,
+//! and an ICMPv6 error the IPv6 host sends about a packet it received through the gateway goes
+//! to the IPv4 host as ICMPv4, from the gateway's address. What cannot be translated is
+//! refused before anything is bound or rewritten.
 
 use super::{Cx, DropReason, Stage, Step, Tracer, Verdict, Xlat};
 use crate::flow::NatOut;
 use crate::flow::nat::NatFlow;
 use crate::snapshot::{NatIdx, SubnetIdx, Target};
-use crate::wire::{self, Field, IpProtocol, icmp, xlat46};
+use crate::wire::{self, Field, IpProtocol, Quoted, icmp, xlat46};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 impl<T: Tracer> Cx<'_, T> {
@@ -30,12 +34,19 @@ impl<T: Tracer> Cx<'_, T> {
         if self.m.fragment {
             return Err(DropReason::NatFragment);
         }
-        if !xlat46::translatable_6to4(&self.m) || self.m.icmp_type == icmp::v6::ECHO_REPLY {
+        let error = self.m.proto == IpProtocol::Icmpv6 && icmp::v6::is_error(self.m.icmp_type);
+        if !error
+            && (!xlat46::translatable_6to4(&self.m) || self.m.icmp_type == icmp::v6::ECHO_REPLY)
+        {
             return Err(DropReason::UnsupportedProtocol);
         }
         if nat_subnet != subnet {
             self.nacl(subnet, true)?;
             self.nacl(nat_subnet, false)?;
+        }
+        if error {
+            self.nat64_error_outbound(n, src6, dst)?;
+            return self.nat64_onward(nat_subnet);
         }
         let proto = match self.m.proto {
             IpProtocol::Icmpv6 => IpProtocol::Icmp,
@@ -86,14 +97,119 @@ impl<T: Tracer> Cx<'_, T> {
             from: (before.dst, dport),
             to: (IpAddr::V4(dst), dport),
         });
+        self.nat64_onward(nat_subnet)
+    }
+
+    /// A translated packet's way on from the NAT gateway: its subnet's route table.
+    #[inline]
+    fn nat64_onward(&mut self, nat_subnet: SubnetIdx) -> Step<Verdict> {
         match self.route(nat_subnet)? {
             Target::Igw => {
                 self.nacl(nat_subnet, true)?;
-                self.out(snap.internet_port)
+                self.out(self.snap.internet_port)
             }
             Target::Local => self.deliver_to(self.m.dst, Some(nat_subnet)),
             _ => Err(DropReason::NoRoute),
         }
+    }
+
+    /// An ICMPv6 error IPv6 host `src6` sends to `64:ff9b::<dst>` about a packet it received
+    /// through NAT gateway `n`: found by its quote in the gateway's bindings (looked up, never
+    /// allocated), translated to ICMPv4 from the gateway's address to `dst`, its quote as the
+    /// IPv4 host sent it. An error about no flow of the gateway, or one RFC 7915 does not map,
+    /// is refused (`UNSUPPORTED_PROTOCOL`) with nothing rewritten.
+    #[cold]
+    fn nat64_error_outbound(&mut self, n: NatIdx, src6: Ipv6Addr, dst: Ipv4Addr) -> Step {
+        let q = xlat46::quoted_v6(self.buf, &self.m).ok_or(DropReason::UnsupportedProtocol)?;
+        let remote = xlat46::embedded_v4(q.src).ok_or(DropReason::UnsupportedProtocol)?;
+        if q.dst != src6 {
+            // Only the host the quoted packet was for speaks about it.
+            return Err(DropReason::UnsupportedProtocol);
+        }
+        let flow = NatFlow {
+            src: Ipv4Addr::UNSPECIFIED,
+            sport: q.dport,
+            dst: remote,
+            dport: q.sport,
+            proto: q.proto,
+        };
+        let (addr, port) = self
+            .flows
+            .nat()
+            .binding64(src6, &flow, self.rx.now)
+            .ok_or(DropReason::UnsupportedProtocol)?;
+        let before = self.m;
+        let len = xlat46::icmp_error_6to4(self.buf, &self.m, &q, addr, dst, remote, addr, port)
+            .ok_or(DropReason::UnsupportedProtocol)?;
+        self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
+        let by = Xlat::NatGateway(n);
+        self.tr.stage(Stage::Translate {
+            by,
+            field: Field::Src,
+            from: (before.src, 0),
+            to: (IpAddr::V4(addr), 0),
+        });
+        self.tr.stage(Stage::Translate {
+            by,
+            field: Field::Dst,
+            from: (before.dst, 0),
+            to: (IpAddr::V4(dst), 0),
+        });
+        self.tr.stage(Stage::TranslateQuoted {
+            by,
+            from: (IpAddr::V6(q.dst), q.dport),
+            to: (IpAddr::V4(addr), port),
+        });
+        Ok(())
+    }
+
+    /// An ICMPv4 error from `remote` about a packet NAT gateway `n` sent for IPv6 host
+    /// `inside:iport` (quote `q`): translated to the ICMPv6 error it maps to, from
+    /// `64:ff9b::<remote>`, its quote as the IPv6 host sent it. One RFC 7915 does not map is
+    /// refused (`UNSUPPORTED_PROTOCOL`) with nothing rewritten.
+    #[cold]
+    pub(super) fn nat64_error_inbound(
+        &mut self,
+        n: NatIdx,
+        q: &Quoted,
+        remote: Ipv4Addr,
+        inside: Ipv6Addr,
+        iport: u16,
+    ) -> Step<Verdict> {
+        let nat_subnet = self.snap.nat_gateways[n].subnet;
+        let before = self.m;
+        let from = xlat46::synthesize(remote);
+        let len = xlat46::icmp_error_4to6(
+            self.buf,
+            &self.m,
+            q,
+            from,
+            inside,
+            inside,
+            iport,
+            xlat46::synthesize(q.dst),
+        )
+        .ok_or(DropReason::UnsupportedProtocol)?;
+        self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
+        let by = Xlat::NatGateway(n);
+        self.tr.stage(Stage::Translate {
+            by,
+            field: Field::Src,
+            from: (before.src, 0),
+            to: (IpAddr::V6(from), 0),
+        });
+        self.tr.stage(Stage::Translate {
+            by,
+            field: Field::Dst,
+            from: (before.dst, 0),
+            to: (IpAddr::V6(inside), 0),
+        });
+        self.tr.stage(Stage::TranslateQuoted {
+            by,
+            from: (IpAddr::V4(q.src), q.meta.nat_ports().0),
+            to: (IpAddr::V6(inside), iport),
+        });
+        self.deliver_to(IpAddr::V6(inside), Some(nat_subnet))
     }
 
     /// A reply from `remote:rport` to NAT gateway `n` whose binding's inside host is the IPv6

@@ -32,8 +32,8 @@ impl<T: Tracer> Cx<'_, T> {
             return Ok(());
         }
         // An ICMP error about a tracked flow of this ENI passes as part of that flow.
-        if let Some(q) = wire::quoted_v4(self.buf, &self.m) {
-            let (qkey, qside) = FlowKey::from_tuple(zone.0, &Tuple::of(&q.meta));
+        if let Some(q) = wire::quoted_meta(self.buf, &self.m) {
+            let (qkey, qside) = FlowKey::from_tuple(zone.0, &Tuple::of(&q));
             if let Some(f) = self.flows.conns().lookup(&qkey, qside, self.rx.now) {
                 self.tr.stage(Stage::Flow {
                     eni: e,
@@ -80,7 +80,7 @@ impl<T: Tracer> Cx<'_, T> {
                 through_tracking_component: self.tracking_component,
             };
             if is_untracked(&facts) || (p.reply_of_untracked && !self.tracking_component) {
-                self.tr.stage(Stage::FlowUntracked { eni: p.eni });
+                self.tr.stage(Stage::FlowUntracked { eni: p.eni, v6 });
                 continue;
             }
             let a = Admit {

@@ -85,8 +85,9 @@ pub enum Stage {
     },
     /// The flow is recorded for the ENI (its replies will pass).
     FlowNew { eni: EniIdx, state: ConnState },
-    /// Allowed by 0.0.0.0/0 rules both ways: not tracked, replies are judged by rules.
-    FlowUntracked { eni: EniIdx },
+    /// Allowed by any-address rules both ways (`0.0.0.0/0`; `::/0` for IPv6, `v6`): not
+    /// tracked, replies are judged by rules.
+    FlowUntracked { eni: EniIdx, v6: bool },
     /// Through the egress-only internet gateway: out (the connection is recorded), or in as a
     /// reply of one it let out.
     EgressOnly { reply: bool },

@@ -1,15 +1,28 @@
 //! The one in-place translation step the internet gateway, NAT gateway and PrivateLink share:
-//! an IPv4 address and optionally the port (ICMP: identifier), checksums updated by the wire
+//! an address of the packet's own family (IPv4; IPv6 for PrivateLink) and optionally the port (ICMP: identifier), checksums updated by the wire
 //! layer, the packet's summary kept in step, and a `Translate` stage reported.
 
 use super::{Cx, Stage, Tracer, Xlat};
 use crate::wire::{Field, IpProtocol, rewrite};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 impl<T: Tracer> Cx<'_, T> {
-    /// Rewrites an IPv4 address (and the port / ICMP identifier when `port` is given).
+    /// Rewrites an address (and the port / ICMP identifier when `port` is given). Callers
+    /// check the family first: `to` of the other family is a translation (`xlat46`), and is
+    /// refused here as a last guard, before any byte changes.
     #[inline]
-    pub(super) fn translate(&mut self, by: Xlat, field: Field, to: Ipv4Addr, port: Option<u16>) {
+    pub(super) fn translate(
+        &mut self,
+        by: Xlat,
+        field: Field,
+        to: impl Into<IpAddr>,
+        port: Option<u16>,
+    ) {
+        let to: IpAddr = to.into();
+        if to.is_ipv4() != self.m.dst.is_ipv4() {
+            debug_assert!(false, "translate across families: {to} for {}", self.m.dst);
+            return;
+        }
         let icmp = self.m.proto == IpProtocol::Icmp;
         let (from, from_port) = match field {
             Field::Src => (self.m.src, self.m.nat_ports().0),
@@ -17,10 +30,10 @@ impl<T: Tracer> Cx<'_, T> {
             Field::Dst => (self.m.dst, self.m.dport),
         };
         let mode = self.rx.csum;
-        rewrite::set_v4_addr(self.buf, &self.m, field, to, mode);
+        rewrite::set_addr(self.buf, &self.m, field, to, mode);
         match field {
-            Field::Src => self.m.src = to.into(),
-            Field::Dst => self.m.dst = to.into(),
+            Field::Src => self.m.src = to,
+            Field::Dst => self.m.dst = to,
         }
         let to_port = port.unwrap_or(from_port);
         if let Some(p) = port {
@@ -40,7 +53,7 @@ impl<T: Tracer> Cx<'_, T> {
             by,
             field,
             from: (from, from_port),
-            to: (to.into(), to_port),
+            to: (to, to_port),
         });
     }
 }

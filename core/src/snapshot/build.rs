@@ -57,6 +57,11 @@ pub(super) fn snapshot(r: &Resolved<'_>) -> Snapshot {
         eni_by_public,
         router_mode: r.cfg.options.router_mode,
         resolver_addrs: resolver_addrs(r),
+        resolver_v6: r
+            .vpc_cidrs
+            .iter()
+            .any(|c| c.addr().is_ipv6())
+            .then_some(crate::config::aws::RESOLVER_V6),
         dns: crate::dns::compile(r.cfg, |id| {
             r.cfg
                 .subnets
@@ -134,6 +139,7 @@ fn subnet(s: &resolve::Subnet<'_>) -> Subnet {
         nacl: s.nacl,
         az: s.cfg.availability_zone.clone(),
         az_id: s.cfg.availability_zone_id.clone(),
+        dns64: s.cfg.enable_dns64 == Some(true),
     }
 }
 
@@ -154,21 +160,21 @@ fn nat(n: &resolve::Nat<'_>) -> NatGateway {
 fn endpoint(e: &resolve::Endpoint<'_>) -> Endpoint {
     let kind = match e.kind {
         Kind::Gateway { service, .. } => EndpointKind::Gateway(service),
-        Kind::Interface => EndpointKind::Interface {
-            targets: e
-                .cfg
+        Kind::Interface => EndpointKind::interface(
+            e.cfg
                 .service_targets
                 .iter()
                 .map(|t| (t.ip(), t.port()))
                 .collect(),
-            lb_addrs: e.cfg.load_balancer_addresses.clone(),
-        },
+            e.cfg.load_balancer_addresses.clone(),
+        ),
     };
     Endpoint {
         id: e.cfg.vpc_endpoint_id.clone(),
         kind,
         service: e.cfg.service_name.clone(),
         port: None,
+        ip_type: e.cfg.ip_address_type.unwrap_or_default(),
     }
 }
 
@@ -190,6 +196,8 @@ fn aws_services(r: &Resolved<'_>) -> Vec<(IpNet, String)> {
         let Some((_, service)) = rest.split_once('.') else {
             continue;
         };
+        // `com.amazonaws.<region>.ipv6.s3` is S3's IPv6 list.
+        let service = service.strip_prefix("ipv6.").unwrap_or(service);
         if p.owner_id.as_deref() != Some("AWS") {
             continue;
         }

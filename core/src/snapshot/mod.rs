@@ -12,7 +12,7 @@ mod nacl;
 mod route;
 mod sg;
 
-use crate::config::{Config, ConfigError, ErrorLocation};
+use crate::config::{Config, ConfigError, EndpointIpAddressType, ErrorLocation};
 use crate::flow::Timeouts;
 use crate::lpm::{Fib4, Fib6};
 use crate::policy::{Nacl, Sg};
@@ -105,6 +105,8 @@ pub struct Subnet {
     /// Its Availability Zone (the resolver answers endpoint names in it first), and its ID.
     pub az: Option<String>,
     pub az_id: Option<String>,
+    /// `EnableDns64`: the resolver synthesizes `64:ff9b::/96` AAAA answers for IPv4-only names.
+    pub dns64: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -164,11 +166,30 @@ pub struct NatGateway {
 pub enum EndpointKind {
     Gateway(GatewayService),
     Interface {
-        /// Service targets behind the provider's load balancer, as the flow table takes them.
+        /// Service targets behind the provider's load balancer, as the flow table takes them:
+        /// the IPv4 ones first, then the IPv6 ones from `targets_v6`.
         targets: Vec<(IpAddr, u16)>,
-        /// The load balancer's addresses: the source the targets see.
+        targets_v6: usize,
+        /// The load balancer's addresses (the source the targets see), IPv4 first, then IPv6
+        /// from `lb_v6`.
         lb_addrs: Vec<IpAddr>,
+        lb_v6: usize,
     },
+}
+
+impl EndpointKind {
+    /// An interface endpoint's kind, its targets and addresses ordered by family.
+    pub fn interface(mut targets: Vec<(IpAddr, u16)>, mut lb_addrs: Vec<IpAddr>) -> EndpointKind {
+        // Stable: the order within a family is the config's.
+        targets.sort_by_key(|t| t.0.is_ipv6());
+        lb_addrs.sort_by_key(|a| a.is_ipv6());
+        EndpointKind::Interface {
+            targets_v6: targets.iter().take_while(|t| t.0.is_ipv4()).count(),
+            targets,
+            lb_v6: lb_addrs.iter().take_while(|a| a.is_ipv4()).count(),
+            lb_addrs,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +198,8 @@ pub struct Endpoint {
     pub kind: EndpointKind,
     pub service: String,
     pub port: Option<PortIdx>,
+    /// The families it carries (`IpAddressType`).
+    pub ip_type: EndpointIpAddressType,
 }
 
 impl Endpoint {
@@ -202,6 +225,24 @@ impl Endpoint {
         match &self.kind {
             EndpointKind::Interface { lb_addrs, .. } => lb_addrs,
             EndpointKind::Gateway(_) => &[],
+        }
+    }
+
+    /// The service targets and load-balancer addresses a packet of one family (IPv6 when
+    /// `v6`) is translated to: none where the endpoint does not carry that family.
+    pub fn targets_of(&self, v6: bool) -> (&[(IpAddr, u16)], &[IpAddr]) {
+        match &self.kind {
+            EndpointKind::Interface {
+                targets,
+                targets_v6,
+                lb_addrs,
+                lb_v6,
+            } if self.ip_type.carries(v6) => {
+                let (t4, t6) = targets.split_at(*targets_v6);
+                let (l4, l6) = lb_addrs.split_at(*lb_v6);
+                if v6 { (t6, l6) } else { (t4, l4) }
+            }
+            _ => (&[], &[]),
         }
     }
 }
@@ -232,6 +273,8 @@ pub struct Snapshot {
     pub router_mode: bool,
     /// Where the Amazon-provided resolver answers: VPC base + 2, and 169.254.169.253.
     pub resolver_addrs: Vec<Ipv4Addr>,
+    /// `fd00:ec2::253` where the VPC has IPv6.
+    pub resolver_v6: Option<std::net::Ipv6Addr>,
     /// The names it answers.
     pub dns: crate::dns::Names,
     /// `Region` of the config (`us-east-1` when absent).

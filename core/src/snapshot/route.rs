@@ -141,20 +141,28 @@ pub(super) fn table(r: &Resolved<'_>, rt: &resolve::RouteTable<'_>) -> RouteTabl
     // Gateway endpoints associated with this table add `pl-<service> → vpce-…`.
     for &ep in &rt.endpoints {
         let e = &r.endpoints[ep];
-        let EndpointKind::Gateway { prefix_list, .. } = e.kind else {
+        let EndpointKind::Gateway {
+            prefix_list,
+            prefix_list_v6,
+            ..
+        } = e.kind
+        else {
             continue;
         };
-        let p = r.prefix_lists[prefix_list];
-        for en in &p.entries {
-            cands.push(candidate(
-                en.cidr.trunc(),
-                RouteSource::PrefixList {
-                    pl: p.prefix_list_id.clone(),
-                    endpoint: true,
-                },
-                Target::GatewayEndpoint(ep),
-                Some(e.cfg.vpc_endpoint_id.clone()),
-            ));
+        // A dualstack endpoint routes its service's IPv6 list too.
+        for pl in std::iter::once(prefix_list).chain(prefix_list_v6) {
+            let p = r.prefix_lists[pl];
+            for en in &p.entries {
+                cands.push(candidate(
+                    en.cidr.trunc(),
+                    RouteSource::PrefixList {
+                        pl: p.prefix_list_id.clone(),
+                        endpoint: true,
+                    },
+                    Target::GatewayEndpoint(ep),
+                    Some(e.cfg.vpc_endpoint_id.clone()),
+                ));
+            }
         }
     }
     let routes = break_ties(cands);

@@ -335,10 +335,11 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
             ),
             json!({"stage": "flow_new", "eni": eni(e), "state": state.to_string()}),
         ),
-        Stage::FlowUntracked { eni: e } => (
+        Stage::FlowUntracked { eni: e, v6 } => (
             format!(
-                "flow       {}: untracked (0.0.0.0/0 rules both ways): replies are judged by rules",
-                eni(e)
+                "flow       {}: untracked ({} rules both ways): replies are judged by rules",
+                eni(e),
+                if v6 { "::/0" } else { "0.0.0.0/0" }
             ),
             json!({"stage": "flow_untracked", "eni": eni(e)}),
         ),

@@ -70,6 +70,14 @@ pub fn update_pseudo32(field: u16, old: u32, new: u32, mode: ChecksumMode) -> u1
     }
 }
 
+/// [`update_pseudo32`] for a 128-bit word (an IPv6 address), as four 32-bit changes.
+#[inline]
+pub fn update_pseudo128(field: u16, old: u128, new: u128, mode: ChecksumMode) -> u16 {
+    (0..4).rev().fold(field, |c, k| {
+        update_pseudo32(c, (old >> (32 * k)) as u32, (new >> (32 * k)) as u32, mode)
+    })
+}
+
 /// RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data changes
 /// from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
 #[inline]
@@ -119,5 +127,30 @@ mod tests {
         let old = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         h[12..16].copy_from_slice(&new.to_be_bytes());
         assert_eq!(update32(c, old, new), checksum(&h));
+    }
+
+    #[test]
+    fn incremental_matches_full_for_an_ipv6_address_change() {
+        let old: Ipv6Addr = "2001:db8:10:1::10".parse().unwrap();
+        let new: Ipv6Addr = "2001:db8:ffff:1::42:7".parse().unwrap();
+        let dst: Ipv6Addr = "2001:db8:10:1::20".parse().unwrap();
+        let payload = [0x12, 0x34, 0x00, 0x50, 0xde, 0xad, 0xbe, 0xef, 0x00];
+        let full = |src: Ipv6Addr| finish(sum(&payload, pseudo_v6(src, dst, IpProtocol::Tcp, 9)));
+        let c = full(old);
+        assert_eq!(
+            update_pseudo128(c, u128::from(old), u128::from(new), ChecksumMode::Full),
+            full(new)
+        );
+        // A partial (pseudo-header only) sum is updated as a sum.
+        let partial = |src: Ipv6Addr| fold(pseudo_v6(src, dst, IpProtocol::Tcp, 9));
+        assert_eq!(
+            update_pseudo128(
+                partial(old),
+                u128::from(old),
+                u128::from(new),
+                ChecksumMode::Partial
+            ),
+            partial(new)
+        );
     }
 }

@@ -148,6 +148,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
         b[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
     }
 
+    /// Updates an ICMPv6 checksum for an address of its pseudo-header changed from `old` to
+    /// `new` (ICMPv6 checksums are always complete: no offload).
+    #[inline]
+    pub fn update_for_addr6(&mut self, old: std::net::Ipv6Addr, new: std::net::Ipv6Addr) {
+        let b = self.buffer.as_mut();
+        if b.len() < field::CHECKSUM.end {
+            return;
+        }
+        let c = super::checksum::update_pseudo128(
+            be16(b, field::CHECKSUM),
+            u128::from(old),
+            u128::from(new),
+            super::ChecksumMode::Full,
+        );
+        b[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+
     /// Replaces the query identifier; `false` (nothing written) if the message is too short
     /// to hold one.
     #[inline]

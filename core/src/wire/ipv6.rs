@@ -153,6 +153,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
         b[field::HOP_LIMIT] = b[field::HOP_LIMIT].wrapping_sub(1);
     }
 
+    /// Replaces the source or destination address; returns the old one (IPv6 has no header
+    /// checksum: only the L4 pseudo-header needs updating).
+    #[inline]
+    pub fn set_addr(&mut self, dst: bool, new: Ipv6Addr) -> Ipv6Addr {
+        let r = if dst { field::DST } else { field::SRC };
+        let b = self.buffer.as_mut();
+        let old = addr(b, r.clone());
+        b[r].copy_from_slice(&new.octets());
+        old
+    }
+
     /// Swaps source and destination (checksums over the pseudo-header do not change).
     #[inline]
     pub fn swap_addrs(&mut self) {

@@ -241,6 +241,49 @@ pub fn quoted_v4(buf: &[u8], m: &PacketMeta) -> Option<Quoted> {
     })
 }
 
+/// The packet an ICMPv4 or ICMPv6 error quotes, as far as the quote goes (addresses, protocol,
+/// ports or ICMP type and identifier), for relating the error to its flow. An ICMPv6 error's
+/// quote is read when it starts with a fixed IPv6 header straight followed by TCP, UDP or
+/// ICMPv6 (no extension header).
+pub fn quoted_meta(buf: &[u8], m: &PacketMeta) -> Option<PacketMeta> {
+    if m.src.is_ipv4() {
+        return quoted_v4(buf, m).map(|q| q.meta);
+    }
+    if m.proto != IpProtocol::Icmpv6 || !icmp::v6::is_error(m.icmp_type) || m.later_fragment {
+        return None;
+    }
+    let pkt = buf.get(..m.len)?;
+    let ip_at = m.l4_offset + icmp::HEADER_LEN;
+    let q = pkt.get(ip_at..)?;
+    if q.len() < ipv6::HEADER_LEN || q[0] >> VERSION_SHIFT != 6 {
+        return None;
+    }
+    let ip = Ipv6Packet::new_unchecked(q);
+    let l4_at = ip_at + ipv6::HEADER_LEN;
+    let l4 = pkt.get(l4_at..l4_at + icmp::HEADER_LEN)?;
+    let mut qm = PacketMeta::empty(
+        ip.src_addr().into(),
+        ip.dst_addr().into(),
+        ip.next_header(),
+        ip.hop_limit(),
+    );
+    qm.l4_offset = l4_at;
+    qm.len = m.len;
+    match qm.proto {
+        IpProtocol::Tcp | IpProtocol::Udp => {
+            let u = UdpPacket::new_checked(l4).ok()?;
+            (qm.sport, qm.dport) = (u.src_port(), u.dst_port());
+        }
+        IpProtocol::Icmpv6 => {
+            let i = IcmpPacket::new_checked(l4).ok()?;
+            (qm.icmp_type, qm.icmp_code) = (i.msg_type(), i.msg_code());
+            qm.icmp_id = i.ident().unwrap_or(0);
+        }
+        _ => return None,
+    }
+    Some(qm)
+}
+
 /// Parses an IPv4 or IPv6 packet from `buf` (exactly the packet, or longer: the IP length field
 /// decides). Validates what a router validates: version, header length, total length, IPv4
 /// header checksum, and that a first fragment holds its L4 header.

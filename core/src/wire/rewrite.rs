@@ -10,7 +10,7 @@ use super::ipv6::Ipv6Packet;
 use super::tcp::{self, TcpPacket};
 use super::udp::UdpPacket;
 use super::{ChecksumMode, IpProtocol, PacketMeta, Quoted, be16};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Which address (and port) to rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,47 @@ pub fn set_v4_addr(
         IpProtocol::Udp => UdpPacket::new_unchecked(l4(buf, meta)).update_for_addr(old, new, mode),
         _ => {}
     }
+}
+
+/// Replaces the IPv6 source or destination address, updating the TCP, UDP or ICMPv6 checksum
+/// (each covers the address through the pseudo-header) under `mode`.
+#[inline]
+pub fn set_v6_addr(
+    buf: &mut [u8],
+    meta: &PacketMeta,
+    field: Field,
+    new: Ipv6Addr,
+    mode: ChecksumMode,
+) {
+    let old = Ipv6Packet::new_unchecked(&mut *buf).set_addr(field == Field::Dst, new);
+    if meta.later_fragment {
+        return;
+    }
+    match meta.proto {
+        IpProtocol::Tcp => TcpPacket::new_unchecked(l4(buf, meta)).update_for_addr6(old, new, mode),
+        IpProtocol::Udp => UdpPacket::new_unchecked(l4(buf, meta)).update_for_addr6(old, new, mode),
+        IpProtocol::Icmpv6 => IcmpPacket::new_unchecked(l4(buf, meta)).update_for_addr6(old, new),
+        _ => {}
+    }
+}
+
+/// Replaces an address of the packet's own family ([`set_v4_addr`], [`set_v6_addr`]);
+/// `false`, nothing changed, when `new` is of the other family (that is a translation, see
+/// `xlat46`).
+#[inline]
+pub fn set_addr(
+    buf: &mut [u8],
+    meta: &PacketMeta,
+    field: Field,
+    new: IpAddr,
+    mode: ChecksumMode,
+) -> bool {
+    match (meta.dst, new) {
+        (IpAddr::V4(_), IpAddr::V4(a)) => set_v4_addr(buf, meta, field, a, mode),
+        (IpAddr::V6(_), IpAddr::V6(a)) => set_v6_addr(buf, meta, field, a, mode),
+        _ => return false,
+    }
+    true
 }
 
 /// Replaces the TCP/UDP source or destination port (see `TcpPacket::set_port`).

@@ -1,9 +1,9 @@
 //! TCP header (RFC 9293): the view the dataplane reads ports, flags and sequence numbers
 //! through, and the RST it generates.
 
-use super::checksum::{update_pseudo32, update16};
+use super::checksum::{update_pseudo32, update_pseudo128, update16};
 use super::{ChecksumMode, MalformedKind, be16, be32};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 /// Byte ranges of the TCP header fields.
@@ -157,6 +157,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     #[inline]
     pub fn update_for_addr(&mut self, old: Ipv4Addr, new: Ipv4Addr, mode: ChecksumMode) {
         let c = update_pseudo32(self.checksum(), u32::from(old), u32::from(new), mode);
+        self.set_checksum(c);
+    }
+
+    /// [`Self::update_for_addr`] for an IPv6 address of the pseudo-header.
+    #[inline]
+    pub fn update_for_addr6(&mut self, old: Ipv6Addr, new: Ipv6Addr, mode: ChecksumMode) {
+        let c = update_pseudo128(self.checksum(), u128::from(old), u128::from(new), mode);
         self.set_checksum(c);
     }
 

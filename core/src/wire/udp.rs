@@ -1,8 +1,8 @@
 //! UDP header (RFC 768).
 
-use super::checksum::{update_pseudo32, update16};
+use super::checksum::{update_pseudo32, update_pseudo128, update16};
 use super::{ChecksumMode, MalformedKind, be16};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Byte ranges of the UDP header fields.
 pub(super) mod field {
@@ -91,6 +91,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     pub fn update_for_addr(&mut self, old: Ipv4Addr, new: Ipv4Addr, mode: ChecksumMode) {
         let c = self.checksum();
         let u = update_pseudo32(c, u32::from(old), u32::from(new), mode);
+        match mode {
+            ChecksumMode::Partial => self.set_checksum(u),
+            ChecksumMode::Full if c != 0 => self.set_checksum(nonzero(u)),
+            ChecksumMode::Full => {}
+        }
+    }
+
+    /// [`Self::update_for_addr`] for an IPv6 address of the pseudo-header (over IPv6 the
+    /// checksum is mandatory, RFC 8200 §8.1: a zero one is left for the receiver to drop).
+    #[inline]
+    pub fn update_for_addr6(&mut self, old: Ipv6Addr, new: Ipv6Addr, mode: ChecksumMode) {
+        let c = self.checksum();
+        let u = update_pseudo128(c, u128::from(old), u128::from(new), mode);
         match mode {
             ChecksumMode::Partial => self.set_checksum(u),
             ChecksumMode::Full if c != 0 => self.set_checksum(nonzero(u)),

@@ -1,6 +1,8 @@
 //! VPC endpoints on their own: service names, the fields each type takes, service targets.
 
-use super::super::{Config, Errors, GatewayService, VpcEndpoint, VpcEndpointType};
+use super::super::{
+    Config, EndpointIpAddressType, Errors, GatewayService, VpcEndpoint, VpcEndpointType,
+};
 
 pub(super) fn check(cfg: &Config, e: &mut Errors) {
     for ep in &cfg.vpc_endpoints {
@@ -31,6 +33,14 @@ fn gateway(ep: &VpcEndpoint, region: Option<&str>, e: &mut Errors) {
             format!("{} is not in the config's Region {r}", ep.service_name),
         );
     }
+    if ep.ip_address_type == Some(EndpointIpAddressType::Ipv6) {
+        // AWS: a gateway endpoint's IP address type is ipv4 or dualstack.
+        e.push(
+            id,
+            "IpAddressType",
+            "a gateway endpoint is ipv4 or dualstack (ipv6 is for interface endpoints)",
+        );
+    }
     if !ep.subnet_ids.is_empty()
         || !ep.service_targets.is_empty()
         || !ep.network_interface_ids.is_empty()
@@ -58,6 +68,38 @@ fn interface(ep: &VpcEndpoint, e: &mut Errors) {
             "LoadBalancerAddresses",
             "an interface endpoint needs the load balancer's addresses",
         );
+    }
+    // The families the endpoint carries need a service target and a load-balancer address of
+    // their own: PrivateLink's translation keeps the family (an IPv6 consumer reaches an IPv6
+    // target from an IPv6 load-balancer address).
+    let ty = ep.ip_address_type.unwrap_or_default();
+    for v6 in [false, true] {
+        if !ty.carries(v6) || ep.service_targets.is_empty() {
+            continue;
+        }
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        if !ep.service_targets.iter().any(|t| t.is_ipv6() == v6) {
+            e.push(
+                id,
+                "ServiceTargets",
+                format!(
+                    "an {} endpoint needs an {family} service target",
+                    ty.as_str()
+                ),
+            );
+        }
+        if !ep.load_balancer_addresses.is_empty()
+            && !ep.load_balancer_addresses.iter().any(|a| a.is_ipv6() == v6)
+        {
+            e.push(
+                id,
+                "LoadBalancerAddresses",
+                format!(
+                    "an {} endpoint needs an {family} load balancer address",
+                    ty.as_str()
+                ),
+            );
+        }
     }
     for (k, a) in ep.load_balancer_addresses.iter().enumerate() {
         if !ep

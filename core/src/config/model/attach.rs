@@ -128,6 +128,13 @@ pub struct VpcEndpoint {
     /// Interface endpoints: the ENIs' security groups (the VPC default group if none).
     #[serde(default)]
     pub groups: Vec<GroupIdentifier>,
+    /// `ipv4` (default), `dualstack` or `ipv6` (describe-vpc-endpoints' `IpAddressType`):
+    /// the address families the endpoint carries. Interface endpoints: which addresses its ENIs
+    /// have (dualstack: both, in dual-stack subnets; ipv6: IPv6 only, in IPv6-only subnets)
+    /// and needs service targets and load-balancer addresses of each family it carries.
+    /// Gateway endpoints: `dualstack` routes the IPv6 entries of the service's prefix list too.
+    #[serde(default)]
+    pub ip_address_type: Option<EndpointIpAddressType>,
     /// vpcfwd, interface endpoints: the service targets behind the provider's load balancer.
     #[serde(default)]
     pub service_targets: Vec<SocketAddr>,
@@ -145,6 +152,36 @@ pub struct VpcEndpoint {
     pub private_dns_name: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+}
+
+/// The address families an endpoint carries (`IpAddressType`, AWS's lowercase values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointIpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+    Ipv6,
+}
+
+impl EndpointIpAddressType {
+    /// Whether packets of this family (IPv6 when `v6`) are carried.
+    pub fn carries(self, v6: bool) -> bool {
+        match self {
+            EndpointIpAddressType::Ipv4 => !v6,
+            EndpointIpAddressType::Dualstack => true,
+            EndpointIpAddressType::Ipv6 => v6,
+        }
+    }
+
+    /// AWS's name (`ipv4`, `dualstack`, `ipv6`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointIpAddressType::Ipv4 => "ipv4",
+            EndpointIpAddressType::Dualstack => "dualstack",
+            EndpointIpAddressType::Ipv6 => "ipv6",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -184,6 +184,8 @@ struct Scope<'c> {
     eigws: Ids<'c, usize>,
     /// Each gateway endpoint's prefix list (the one named for its service), found once.
     endpoint_pl: FxHashMap<EndpointIdx, PlIdx>,
+    /// ... and a dualstack one's IPv6 list.
+    endpoint_pl6: FxHashMap<EndpointIdx, PlIdx>,
 }
 
 impl Scope<'_> {
@@ -249,6 +251,7 @@ fn scope<'c>(cfg: &'c Config, vpc: &'c m::Vpc) -> Scope<'c> {
             .map(|p| p.prefix_list_id.as_str()),
     );
     let endpoint_pl = endpoint::prefix_lists(cfg);
+    let endpoint_pl6 = endpoint::prefix_lists_v6(cfg);
     Scope {
         cfg,
         vpc,
@@ -275,6 +278,7 @@ fn scope<'c>(cfg: &'c Config, vpc: &'c m::Vpc) -> Scope<'c> {
                 .map(|g| g.egress_only_internet_gateway_id.as_str()),
         ),
         endpoint_pl,
+        endpoint_pl6,
     }
 }
 

@@ -122,14 +122,19 @@ fn endpoint_destinations(
 ) -> HashMap<String, String> {
     let mut dests = HashMap::new();
     for ep in endpoints {
-        let pl = &s.cfg.managed_prefix_lists[s.endpoint_pl[ep].index()];
         let vpce = &s.cfg.vpc_endpoints[ep.index()].vpc_endpoint_id;
-        if let Some(other) = dests.insert(pl.prefix_list_id.clone(), vpce.clone()) {
-            e.push(
-                &rt.route_table_id,
-                "Routes",
-                format!("two gateway endpoints ({other}, {vpce}) for one service in one table"),
-            );
+        for pl in [s.endpoint_pl.get(ep), s.endpoint_pl6.get(ep)]
+            .into_iter()
+            .flatten()
+        {
+            let pl = &s.cfg.managed_prefix_lists[pl.index()];
+            if let Some(other) = dests.insert(pl.prefix_list_id.clone(), vpce.clone()) {
+                e.push(
+                    &rt.route_table_id,
+                    "Routes",
+                    format!("two gateway endpoints ({other}, {vpce}) for one service in one table"),
+                );
+            }
         }
     }
     dests
@@ -174,11 +179,22 @@ impl<'c> Table<'_, 'c> {
         let field = format!("{f}.DestinationPrefixListId");
         match self.s.pls.get(pl) {
             None => e.push(self.id, field, format!("unknown prefix list {pl}")),
-            Some(x) if self.s.endpoint_pl.values().any(|p| *p == x) => e.push(
-                self.id,
-                field,
-                format!("{pl} is a gateway endpoint's list: its route is managed by the endpoint"),
-            ),
+            Some(x)
+                if self
+                    .s
+                    .endpoint_pl
+                    .values()
+                    .chain(self.s.endpoint_pl6.values())
+                    .any(|p| *p == x) =>
+            {
+                e.push(
+                    self.id,
+                    field,
+                    format!(
+                        "{pl} is a gateway endpoint's list: its route is managed by the endpoint"
+                    ),
+                )
+            }
             Some(x) => return Some(Destination::PrefixList(x)),
         }
         None

@@ -50,7 +50,8 @@ fn the_lab_resolves_with_indices_in_config_order() {
         r.endpoints[EndpointIdx(1)].kind,
         EndpointKind::Gateway {
             service: GatewayService::DynamoDb,
-            prefix_list: ddb
+            prefix_list: ddb,
+            prefix_list_v6: None,
         }
     );
     assert_eq!(r.endpoints[EndpointIdx(2)].kind, EndpointKind::Interface);
