@@ -535,8 +535,8 @@ impl XlatTable {
     /// The live binding of inside tuple `k` towards `remote:rport`, looked up only: nothing
     /// allocated, refreshed or released (an ICMP error about the flow is no sign of life).
     pub fn lookup(&self, k: &Inside, remote: u128, rport: u16, now: Time) -> Option<Binding> {
-        let guard = self.shard_of(remote, rport, k.proto);
         let fh = hash_words(self.seed, &k.words());
+        let guard = self.lock(self.shard_of_inside(fh));
         let (_, b) = guard.fwd.at(guard.fwd.find(fh, k)?)?;
         (now < b.expires && b.remote == remote && b.remote_port == rport).then_some(*b)
     }
