@@ -2,7 +2,6 @@
 //! check -c -`). Parsing and validation are the core's (`config::load`, `config::validate`).
 
 use crate::config::{self, Config, ConfigError, ErrorLocation};
-use std::io::Read;
 use std::path::Path;
 
 /// The name errors give standard input.
@@ -35,10 +34,8 @@ pub fn config(path: &Path) -> Result<Config, Vec<ConfigError>> {
         },
         message,
     };
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| vec![err(0, 0, format!("cannot read: {e}"))])?;
+    // At most MAX_CONFIG_BYTES (+1 to tell): a larger stream is refused, not read whole.
+    let text = config::load::read_bounded(std::io::stdin().lock(), STDIN)?;
     if text.trim().is_empty() {
         return Err(vec![err(1, 1, "the input is empty".into())]);
     }

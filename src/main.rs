@@ -69,6 +69,9 @@ enum Cmd {
 enum BenchCmd {
     /// Route lookup: the compiled FIB against prefix-trie (and DPDK with `--features dpdk`).
     Lpm(vpcfwd_bench::BenchLpmArgs),
+    /// A config at AWS's maxima (1,000 routes per table, prefix lists of 1,000 entries, 1,000
+    /// SG rules per ENI, 20,000 NACL entries): check + compile time and peak RSS.
+    ConfigMaxima(vpcfwd_bench::maxima::BenchConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => control::run(a),
         Cmd::Lookup(a) => cli_lookup::run(a),
         Cmd::Bench(BenchCmd::Lpm(a)) => vpcfwd_bench::run(a),
+        Cmd::Bench(BenchCmd::ConfigMaxima(a)) => vpcfwd_bench::maxima::run(a),
         Cmd::Ports { config } => ports(config),
         Cmd::Flows(a) => control::client::flows(a),
         Cmd::Stats(a) => control::client::stats(a),

@@ -501,3 +501,100 @@ mod mutated {
         }
     }
 }
+
+/// Configs at AWS's maxima (1,000 routes per table, prefix lists of 1,000 entries, 1,000 SG
+/// rules per ENI, 20,000 NACL entries) check and compile. Not timed: the figures come from
+/// `vpcfwd bench config-maxima` (docs/reliability.md).
+#[test]
+fn a_config_at_aws_maxima_checks_and_compiles() {
+    use vpcfwd_bench::maxima::{Maxima, check_and_compile, yaml};
+    let m = Maxima::AWS;
+    assert_eq!(m.routes_per_table, 1_000);
+    assert_eq!(m.prefix_list_entries, 1_000);
+    assert_eq!(m.rules_per_eni(), 1_000);
+    assert_eq!(m.total_nacl_entries(), 20_000);
+    let text = yaml(&m);
+    check_and_compile(&text).unwrap_or_else(|e| panic!("refused:\n{e}"));
+    let out = check_text(&text);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("250 subnets"), "{}", out.stdout);
+}
+
+/// Nine levels of nine aliases (9^9 nodes if expanded): refused at once, naming
+/// file:line:column. (The config's types stop this one at its first key; the YAML budget that
+/// stops one the types would let through is pinned in `config::load`'s unit tests.)
+#[test]
+fn an_alias_bomb_is_refused_with_its_position() {
+    let mut bomb = String::from(
+        "Region: us-east-1\nVpcs:\n  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..9 {
+        let p = format!("*a{}", i - 1);
+        bomb.push_str(&format!("  - &a{i} [{}]\n", vec![p; 9].join(", ")));
+    }
+    let out = check_text(&bomb);
+    assert_error(&out, &["vpc.yaml:3:"]);
+}
+
+/// Collections nested 10,000 deep: refused at the nesting limit, at its line and column.
+#[test]
+fn deep_nesting_is_refused_with_its_position() {
+    let deep = format!("Vpcs: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let out = check_text(&deep);
+    assert_error(&out, &["vpc.yaml:1:"]);
+    let col: u64 = out
+        .stderr
+        .lines()
+        .next()
+        .and_then(|l| l.split(':').nth(2))
+        .and_then(|c| c.trim().parse().ok())
+        .expect("a column");
+    assert!(
+        col <= 64,
+        "refused near the start, not after parsing all: {}",
+        out.stderr
+    );
+}
+
+/// A config over 16 MiB is refused from its length (a file) or after 16 MiB + 1 byte (standard
+/// input), before it is parsed.
+#[test]
+fn a_config_over_the_size_limit_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    // Sparse: 100 MB of length, no 100 MB written.
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(100_000_000).unwrap();
+    let out = check_file(&path);
+    assert_error(
+        &out,
+        &["huge.yaml:1:1", "too large", "100000000 bytes", "16 MiB"],
+    );
+    // Standard input: a stream larger than the limit.
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpcfwd"))
+        .args(["check", "-c", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let chunk = vec![b'#'; 1 << 20];
+    let writer = std::thread::spawn(move || {
+        // vpcfwd stops reading after the limit: the pipe breaks, which ends this loop.
+        for _ in 0..100 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("<stdin>:1:1") && err.contains("too large"),
+        "{err}"
+    );
+}

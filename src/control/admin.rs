@@ -316,7 +316,17 @@ impl Control {
         let plain = |n: &'static str| -> Series { (n, vec![]) };
         reg.counter(&plain("vpcfwd_flow_inserts_total"), f.conns.inserts);
         reg.counter(&plain("vpcfwd_flow_expiries_total"), f.conns.expiries);
-        reg.counter(&plain("vpcfwd_flow_refusals_total"), f.conns.refusals);
+        // "No room", per table; "no free port" is vpcfwd_nat_port_allocation_errors_total.
+        for (table, n) in [
+            ("sg", f.conns.refusals),
+            ("nat", f.nat.refusals),
+            ("privatelink", f.privatelink_refusals),
+        ] {
+            reg.counter(
+                &("vpcfwd_flow_refusals_total", vec![("table", table.into())]),
+                n,
+            );
+        }
         reg.counter(
             &plain("vpcfwd_flow_flushes_total"),
             self.flushed.load(Ordering::Relaxed),

@@ -34,7 +34,12 @@ pub struct RunArgs {
     /// Create the ports' network namespaces that do not exist (and remove them on exit).
     #[arg(long)]
     pub create_namespaces: bool,
-    /// Flow-table bound (default: `Options.FlowTableMaxEntries`, else 262144). Fixed at start.
+    /// Flow-table bound N (default: `Options.FlowTableMaxEntries`, else 262144), fixed at
+    /// start. It holds N security-group flows, N/4 NAT gateway translations (all gateways
+    /// together: at the default 65,536, room for AWS's 55,000 connections per destination per
+    /// address) and N/8 interface endpoint translations, all preallocated (about 300 bytes
+    /// per N: 78 MB at the default). A new flow beyond a table's share is dropped with
+    /// FLOW_TABLE_FULL; a NAT gateway out of ports towards a destination, NAT_PORT_ALLOCATION.
     #[arg(long)]
     pub max_flows: Option<usize>,
     /// Plain devices: no virtio-net header, no TSO/GSO super-packets.

@@ -56,7 +56,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "vpcfwd_flow_refusals_total",
-        "New flows refused because the table was full (FLOW_TABLE_FULL); live flows are never evicted",
+        "New flows refused because a table was full (FLOW_TABLE_FULL), by table (sg: security-group flows, nat: NAT gateway translations, privatelink: interface endpoint translations); live flows are never evicted. A NAT gateway without a free port is vpcfwd_nat_port_allocation_errors_total",
     ),
     (
         "vpcfwd_flow_flushes_total",

@@ -8,9 +8,13 @@
 //! once, starting with a different one each time (the machine is shared and noisy), and the
 //! medians are reported. Every contender must produce the same next-hop checksum on the same
 //! keys, or the run fails.
+//!
+//! Also [`maxima`]: configs at AWS's maxima (`vpcfwd bench config-maxima`: check + compile
+//! time and peak RSS).
 
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod maxima;
 pub mod table;
 
 use ipnet::{Ipv4Net, Ipv6Net};

@@ -135,8 +135,8 @@ pub struct FlowConfig {
     pub privatelink_max_entries: usize,
     /// Shards of the security-group table.
     pub shards: usize,
-    /// Shards of the translation tables. Fewer than the flow table's: all flows to one
-    /// destination share a shard, and a shard's share must hold 55,000 of them per address.
+    /// Shards of the translation tables (at most [`xlat::MAX_SHARDS`]): each owns a class of
+    /// the translated ports, so the flows to one destination spread over all of them.
     pub xlat_shards: usize,
     /// Hash key.
     pub seed: u64,
@@ -144,7 +144,8 @@ pub struct FlowConfig {
 
 impl FlowConfig {
     /// Defaults for a bound of `max_entries` flows: NAT gets a quarter, PrivateLink an
-    /// eighth.
+    /// eighth. At the default bound the NAT quarter (65,536) holds AWS's 55,000 connections
+    /// to one destination per address.
     pub fn with_max(max_entries: usize) -> FlowConfig {
         FlowConfig {
             max_entries,
@@ -163,6 +164,7 @@ pub struct FlowStats {
     pub conns: table::Stats,
     pub nat: nat::NatStats,
     pub privatelink_bindings: u64,
+    pub privatelink_refusals: u64,
     pub privatelink_port_allocation_errors: u64,
 }
 
@@ -241,6 +243,7 @@ impl FlowTable {
             conns: self.conns.stats(),
             nat: self.nat.stats(),
             privatelink_bindings: self.privatelink.len() as u64,
+            privatelink_refusals: self.privatelink.refusals(),
             privatelink_port_allocation_errors: self.privatelink.port_allocation_errors(),
         }
     }

@@ -57,7 +57,7 @@ pub struct NatStats {
 
 /// Bindings of every NAT gateway (their addresses are distinct, so one table serves all).
 pub struct NatTable {
-    t: XlatTable,
+    pub(super) t: XlatTable,
 }
 
 impl NatTable {

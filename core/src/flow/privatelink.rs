@@ -178,6 +178,11 @@ impl PrivateLinkTable {
         self.t.is_empty()
     }
 
+    /// New translations refused because the table was full (`FLOW_TABLE_FULL`).
+    pub fn refusals(&self) -> u64 {
+        self.t.counters.refusals.load(Relaxed)
+    }
+
     pub fn port_allocation_errors(&self) -> u64 {
         self.t.counters.port_allocation_errors.load(Relaxed)
     }

@@ -83,8 +83,26 @@ impl<T: Tracer> Cx<'_, T> {
                 Ok(())
             }
             NatOut::IdleTimedOut => Err(DropReason::NatIdleTimeout),
-            NatOut::PortAllocation => Err(DropReason::NatPortAllocation),
-            NatOut::TableFull => Err(DropReason::FlowTableFull),
+            r @ (NatOut::PortAllocation | NatOut::TableFull) => {
+                Err(self.nat_refused(n, (IpAddr::V4(dst), dport), r))
+            }
+        }
+    }
+
+    /// A new flow the NAT gateway could not translate: says which of "no free port" and "no
+    /// room" it was (and the drop reason).
+    pub(super) fn nat_refused(&mut self, n: NatIdx, to: (IpAddr, u16), r: NatOut) -> DropReason {
+        let no_port = r == NatOut::PortAllocation;
+        self.tr.stage(Stage::NatRefused {
+            nat: n,
+            to,
+            no_port,
+            bound: u32::try_from(self.flows.nat().max_entries()).unwrap_or(u32::MAX),
+        });
+        if no_port {
+            DropReason::NatPortAllocation
+        } else {
+            DropReason::FlowTableFull
         }
     }
 

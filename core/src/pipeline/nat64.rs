@@ -77,8 +77,9 @@ impl<T: Tracer> Cx<'_, T> {
             {
                 NatOut::Translate { addr, port, .. } => (addr, port),
                 NatOut::IdleTimedOut => return Err(DropReason::NatIdleTimeout),
-                NatOut::PortAllocation => return Err(DropReason::NatPortAllocation),
-                NatOut::TableFull => return Err(DropReason::FlowTableFull),
+                r @ (NatOut::PortAllocation | NatOut::TableFull) => {
+                    return Err(self.nat_refused(n, (IpAddr::V4(dst), flow.dport), r));
+                }
             };
         let before = self.m;
         let len = wire::xlat46::v6_to_v4(self.buf, &self.m, addr, port, dst)

@@ -49,6 +49,16 @@ pub enum Stage {
     Hairpin { eni: EniIdx },
     /// Through the NAT gateway.
     NatGateway { nat: NatIdx },
+    /// The NAT gateway could not translate a new flow to `to`: no free source port towards
+    /// it on any of its addresses (`NAT_PORT_ALLOCATION`), or no room in the translation table
+    /// (`FLOW_TABLE_FULL`, `bound` translations in use) — two causes with two remedies, kept
+    /// apart.
+    NatRefused {
+        nat: NatIdx,
+        to: (IpAddr, u16),
+        no_port: bool,
+        bound: u32,
+    },
     /// To a gateway endpoint (no security group, no NACL of its own, no translation).
     GatewayEndpoint { endpoint: EndpointIdx },
     /// To an interface endpoint's ENI.

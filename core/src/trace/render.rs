@@ -210,6 +210,35 @@ pub(super) fn render(snap: &Snapshot, s: &Stage) -> (String, Value) {
                 json!({"stage": "nat_gateway", "nat_gateway": n.id}),
             )
         }
+        Stage::NatRefused {
+            nat,
+            to,
+            no_port,
+            bound,
+        } => {
+            let n = &snap.nat_gateways[nat];
+            let text = if no_port {
+                format!(
+                    "nat        {}: no free source port towards {} port {} on any of its addresses (55000 per address per destination)",
+                    n.id, to.0, to.1
+                )
+            } else {
+                format!(
+                    "nat        {}: translation table full ({bound} translations, the NAT share of the flow-table bound); no translation is evicted",
+                    n.id
+                )
+            };
+            let why = if no_port {
+                "no_free_port"
+            } else {
+                "table_full"
+            };
+            (
+                text,
+                json!({"stage": "nat_refused", "nat_gateway": n.id, "destination": to.0.to_string(), "destination_port": to.1,
+                       "cause": why, "bound": if no_port { Value::Null } else { json!(bound) }}),
+            )
+        }
         Stage::GatewayEndpoint { endpoint } => {
             let e = &snap.endpoints[endpoint];
             (

@@ -31,8 +31,13 @@ pub const MAX_REPEAT: u64 = 10_000_000;
 /// Reads a scenario file; its `Config` and `Reload` files are relative to it.
 pub fn load(path: &std::path::Path) -> Result<Scenario, Vec<String>> {
     let file = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| vec![format!("{file}: cannot read: {e}")])?;
+    // Bounded like a config file: a huge one is refused before it is read whole.
+    let text = std::fs::File::open(path)
+        .map_err(|e| vec![format!("{file}: cannot read: {e}")])
+        .and_then(|f| {
+            crate::config::load::read_bounded(f, &file)
+                .map_err(|e| e.iter().map(ToString::to_string).collect())
+        })?;
     let base = path
         .parent()
         .map(std::path::Path::to_path_buf)

@@ -155,23 +155,26 @@ pub struct Scenario {
 /// Parses and checks a scenario; `file` names it in errors, `base` is the directory its
 /// `Config` and `Reload` paths are relative to.
 pub fn parse_str(text: &str, file: &str, base: &Path) -> Result<Scenario, Vec<String>> {
-    let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let step = step_at(text, line)
-            .map(|n| format!("step {n}: "))
-            .unwrap_or_default();
-        let msg = e.to_string();
-        let msg = msg.lines().next().unwrap_or("invalid YAML").trim();
-        let msg = msg.strip_prefix("error: ").unwrap_or(msg);
-        let msg = match msg.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-            Some((_, m)) => m,
-            None => msg,
-        };
-        vec![format!("{file}:{line}:{column}: {step}{msg}")]
-    })?;
+    let raw: RawScenario =
+        serde_saphyr::from_str_with_options(text, crate::config::load::yaml_options()).map_err(
+            |e| {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
+                let step = step_at(text, line)
+                    .map(|n| format!("step {n}: "))
+                    .unwrap_or_default();
+                let msg = e.to_string();
+                let msg = msg.lines().next().unwrap_or("invalid YAML").trim();
+                let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+                let msg = match msg.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+                    Some((_, m)) => m,
+                    None => msg,
+                };
+                vec![format!("{file}:{line}:{column}: {step}{msg}")]
+            },
+        )?;
     let mut errors = Vec::new();
     let mut steps = Vec::new();
     let mut last_at = 0.0f64;
