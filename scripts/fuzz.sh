@@ -46,7 +46,7 @@ failed=0
 for t in $targets; do
     corpus=fuzz/corpus/$t
     art=fuzz/artifacts/$t
-    mkdir -p "$corpus" "$art"
+    mkdir -p "$corpus" "$art" "$seeds/$t"  # a target without seeds starts from an empty dir
     log=fuzz/artifacts/$t.log
     if ! bin=$(build "$t" 2> "$log.build"); then
         echo "fuzz: $t does not build (see $log.build)" >&2
@@ -62,10 +62,11 @@ for t in $targets; do
         -artifact_prefix="$art/" -rss_limit_mb=2048 -timeout=10 > "$log" 2>&1
     rc=$?
     set -e
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
-    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    # `|| true`: a run that died early has no stats lines (pipefail would end the script).
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
+    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
     after=$(find "$art" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \) | wc -l)
     crashes=$((after - before))
     if [[ $rc -ne 0 && $crashes -eq 0 ]]; then crashes="rc=$rc"; fi
