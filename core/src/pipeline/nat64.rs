@@ -13,7 +13,7 @@ use super::{Cx, DropReason, Stage, Step, Tracer, Verdict, Xlat};
 use crate::flow::NatOut;
 use crate::flow::nat::NatFlow;
 use crate::snapshot::{NatIdx, SubnetIdx, Target};
-use crate::wire::{self, Field, IpProtocol, Quoted, icmp, xlat46};
+use crate::wire::{self, Field, IpProtocol, PacketMeta, Quoted, icmp, xlat46};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 impl<T: Tracer> Cx<'_, T> {
@@ -142,25 +142,40 @@ impl<T: Tracer> Cx<'_, T> {
         let len = xlat46::icmp_error_6to4(self.buf, &self.m, &q, addr, dst, remote, addr, port)
             .ok_or(DropReason::UnsupportedProtocol)?;
         self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
-        let by = Xlat::NatGateway(n);
-        self.tr.stage(Stage::Translate {
-            by,
-            field: Field::Src,
-            from: (before.src, 0),
-            to: (IpAddr::V4(addr), 0),
-        });
-        self.tr.stage(Stage::Translate {
-            by,
-            field: Field::Dst,
-            from: (before.dst, 0),
-            to: (IpAddr::V4(dst), 0),
-        });
+        self.trace_error_xlat(
+            Xlat::NatGateway(n),
+            &before,
+            (IpAddr::V4(addr), IpAddr::V4(dst)),
+            ((IpAddr::V6(q.dst), q.dport), (IpAddr::V4(addr), port)),
+        );
+        Ok(())
+    }
+
+    /// Reports an ICMP error translated across families: its new source and destination
+    /// (`to`), and its quote's inside end `quoted.0 → quoted.1`.
+    fn trace_error_xlat(
+        &mut self,
+        by: Xlat,
+        before: &PacketMeta,
+        to: (IpAddr, IpAddr),
+        quoted: ((IpAddr, u16), (IpAddr, u16)),
+    ) {
+        for (field, from, to) in [
+            (Field::Src, before.src, to.0),
+            (Field::Dst, before.dst, to.1),
+        ] {
+            self.tr.stage(Stage::Translate {
+                by,
+                field,
+                from: (from, 0),
+                to: (to, 0),
+            });
+        }
         self.tr.stage(Stage::TranslateQuoted {
             by,
-            from: (IpAddr::V6(q.dst), q.dport),
-            to: (IpAddr::V4(addr), port),
+            from: quoted.0,
+            to: quoted.1,
         });
-        Ok(())
     }
 
     /// An ICMPv4 error from `remote` about a packet NAT gateway `n` sent for IPv6 host
@@ -191,24 +206,15 @@ impl<T: Tracer> Cx<'_, T> {
         )
         .ok_or(DropReason::UnsupportedProtocol)?;
         self.m = wire::parse(&self.buf[..len]).map_err(DropReason::Malformed)?;
-        let by = Xlat::NatGateway(n);
-        self.tr.stage(Stage::Translate {
-            by,
-            field: Field::Src,
-            from: (before.src, 0),
-            to: (IpAddr::V6(from), 0),
-        });
-        self.tr.stage(Stage::Translate {
-            by,
-            field: Field::Dst,
-            from: (before.dst, 0),
-            to: (IpAddr::V6(inside), 0),
-        });
-        self.tr.stage(Stage::TranslateQuoted {
-            by,
-            from: (IpAddr::V4(q.src), q.meta.nat_ports().0),
-            to: (IpAddr::V6(inside), iport),
-        });
+        self.trace_error_xlat(
+            Xlat::NatGateway(n),
+            &before,
+            (IpAddr::V6(from), IpAddr::V6(inside)),
+            (
+                (IpAddr::V4(q.src), q.meta.nat_ports().0),
+                (IpAddr::V6(inside), iport),
+            ),
+        );
         self.deliver_to(IpAddr::V6(inside), Some(nat_subnet))
     }
 
