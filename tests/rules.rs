@@ -360,6 +360,25 @@ fn the_vpc_router_does_not_decrement_ttl() {
     assert_eq!(v, Verdict::Drop(DropReason::BlackholeRoute));
 }
 
+/// The length of the ICMP time-exceeded reply `v` must be, sent back out of port app.
+fn time_exceeded_to_app(snap: &Snapshot, v: Verdict) -> usize {
+    let Verdict::Reply {
+        egress,
+        len,
+        reason,
+        kind,
+    } = v
+    else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        (reason, kind),
+        (DropReason::TtlExceeded, ReplyKind::IcmpError)
+    );
+    assert_eq!(snap.ports[egress].id, "app");
+    len
+}
+
 #[test]
 fn router_mode_decrements_ttl_and_answers_with_icmp() {
     let mut cfg = lab();
@@ -381,18 +400,7 @@ fn router_mode_decrements_ttl_and_answers_with_icmp() {
         "app",
         pkt("10.0.2.10", "192.0.2.10", IpProtocol::Tcp, 80, 1),
     );
-    let Verdict::Reply {
-        egress,
-        len,
-        reason,
-        kind,
-    } = v
-    else {
-        panic!("{v:?}")
-    };
-    assert_eq!(reason, DropReason::TtlExceeded);
-    assert_eq!(kind, ReplyKind::IcmpError);
-    assert_eq!(snap.ports[egress].id, "app");
+    let len = time_exceeded_to_app(&snap, v);
     let m = wire::parse(&out[..len]).unwrap();
     assert_eq!(
         (m.proto, m.icmp_type, m.dst),
@@ -425,20 +433,7 @@ fn router_mode_error_behind_the_nat_gateway_goes_back_to_the_instance() {
         "app",
         pkt("10.0.2.10", "203.0.113.100", IpProtocol::Udp, 33434, 2),
     );
-    let Verdict::Reply {
-        egress,
-        len,
-        reason,
-        kind,
-    } = v
-    else {
-        panic!("{v:?}")
-    };
-    assert_eq!(
-        (reason, kind),
-        (DropReason::TtlExceeded, ReplyKind::IcmpError)
-    );
-    assert_eq!(snap.ports[egress].id, "app");
+    let len = time_exceeded_to_app(&snap, v);
     let m = wire::parse(&out[..len]).unwrap();
     assert_eq!(
         (m.icmp_type, m.src, m.dst),
