@@ -5,9 +5,15 @@ of any pcap files given (LINKTYPE_RAW, as `vpcfwd run --pcap` writes them), and 
 configs.
 
   scripts/fuzz_seeds.py OUTDIR [PCAP...]
+  scripts/fuzz_seeds.py --lab-packets FILE PCAP...   (scripts/fuzz-seeds.sh: the committed file)
 
 writes OUTDIR/parse/ (a packet per file), OUTDIR/pipeline/ (a port index byte, then the packet:
-every lab port), OUTDIR/config/ (configs/*.yaml).
+every lab port), OUTDIR/config/ (configs/*.yaml), OUTDIR/scenario/ (configs/scenarios/*.yaml)
+and OUTDIR/pcap/ (the packets again as small pcap files, 8 to a file, plus an empty capture).
+
+Besides the generated packets and the pcaps given, the packets of real lab captures committed in
+fuzz/lab-packets.txt (one hex packet a line; scripts/fuzz-seeds.sh regenerates it from a
+`vpcfwd run --pcap` capture of the lab's paths) are seeds too.
 """
 import glob
 import ipaddress
@@ -95,12 +101,84 @@ def pcap_packets(path):
     return out
 
 
+def lab_packets(path):
+    """The committed lab-capture packets: one hex packet a line, `#` comments."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [bytes.fromhex(l.strip()) for l in f if l.strip() and not l.startswith("#")]
+
+
+def pcap_file(pkts):
+    """A LINKTYPE_RAW pcap file of `pkts`, as `vpcfwd run --pcap` writes them."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+    for i, p in enumerate(pkts):
+        out += struct.pack("<IIII", 1_700_000_000 + i, 0, len(p), len(p)) + p
+    return bytes(out)
+
+
+def shape(p):
+    """What makes a captured packet a different seed: IP version, protocol, addresses, TCP
+    flags, the service port, a size class; not the payload or the ephemeral port."""
+    v = p[0] >> 4 if p else 0
+    if v == 4 and len(p) >= 20:
+        ihl, proto, addrs = (p[0] & 15) * 4, p[9], p[12:20]
+    elif v == 6 and len(p) >= 40:
+        ihl, proto, addrs = 40, p[6], p[8:40]
+    else:
+        return (v, len(p))
+    l4 = p[ihl:]
+    ports = struct.unpack("!HH", l4[:4]) if proto in (6, 17) and len(l4) >= 4 else (0, 0)
+    flags = l4[13] if proto == 6 and len(l4) >= 14 else (l4[0] if proto in (1, 58) and l4 else 0)
+    return (v, proto, addrs, flags, min(ports), len(p) // 256)
+
+
+def write_lab_packets(out, pcaps, limit=400, max_len=700):
+    """fuzz/lab-packets.txt from captures: one packet per shape, the small ones, at most `limit`."""
+    seen, keep = set(), []
+    per_file = [iter(pcap_packets(path)) for path in sorted(pcaps)]
+    # Round robin over the ports' captures, so that a cut at `limit` leaves every port its share.
+    while per_file:
+        for it in list(per_file):
+            p = next(it, None)
+            if p is None:
+                per_file.remove(it)
+                continue
+            k = shape(p)
+            if len(p) <= max_len and k not in seen:
+                seen.add(k)
+                keep.append(p)
+    # Over `limit`: round robin over (version, protocol, flags) groups, so that the rarer kinds
+    # (ICMP, UDP, DNS, resets) stay beside the many TCP segments.
+    groups = {}
+    for p in keep:
+        groups.setdefault(shape(p)[:2] + shape(p)[3:4], []).append(p)
+    keep, queues = [], list(groups.values())
+    while queues and len(keep) < limit:
+        for q in list(queues):
+            if q and len(keep) < limit:
+                keep.append(q.pop(0))
+            if not q:
+                queues.remove(q)
+    with open(out, "w") as f:
+        f.write("# Packets of a real capture of the lab's paths (`vpcfwd run --pcap` while\n"
+                "# scripts/fuzz-seeds.sh drove traffic down them): fuzz seeds for the parse,\n"
+                "# pipeline and pcap targets, one hex packet a line, one per shape.\n")
+        for p in keep:
+            f.write(p.hex() + "\n")
+    print(f"lab packets: {len(keep)} of {sum(1 for _ in seen)} shapes written to {out}")
+
+
 def main():
+    if sys.argv[1:2] == ["--lab-packets"]:
+        write_lab_packets(sys.argv[2], sys.argv[3:])
+        return
     outdir = sys.argv[1]
-    pkts = packets()
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    pkts = packets() + lab_packets(os.path.join(root, "fuzz", "lab-packets.txt"))
     for p in sys.argv[2:]:
         pkts += pcap_packets(p)
-    for t in ("parse", "pipeline", "config"):
+    for t in ("parse", "pipeline", "config", "scenario", "pcap"):
         os.makedirs(os.path.join(outdir, t), exist_ok=True)
     seen = set()
     n = 0
@@ -114,11 +192,19 @@ def main():
             with open(os.path.join(outdir, "pipeline", f"pkt-{n:05}-{port}"), "wb") as f:
                 f.write(bytes([port]) + p)
         n += 1
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    for c in sorted(glob.glob(os.path.join(root, "configs", "*.yaml"))):
-        with open(c, "rb") as src, open(os.path.join(outdir, "config", os.path.basename(c)), "wb") as dst:
-            dst.write(src.read())
-    print(f"seeds: {n} packets, {len(glob.glob(os.path.join(outdir, 'config', '*')))} configs")
+    uniq = list(dict.fromkeys(pkts))
+    for i in range(0, len(uniq), 8):
+        with open(os.path.join(outdir, "pcap", f"cap-{i // 8:05}.pcap"), "wb") as f:
+            f.write(pcap_file(uniq[i:i + 8]))
+    with open(os.path.join(outdir, "pcap", "empty.pcap"), "wb") as f:
+        f.write(pcap_file([]))
+    for sub, target in (("configs", "config"), (os.path.join("configs", "scenarios"), "scenario")):
+        for c in sorted(glob.glob(os.path.join(root, sub, "*.yaml"))):
+            with open(c, "rb") as src, open(os.path.join(outdir, target, os.path.basename(c)), "wb") as dst:
+                dst.write(src.read())
+    print(f"seeds: {n} packets, {len(glob.glob(os.path.join(outdir, 'config', '*')))} configs, "
+          f"{len(glob.glob(os.path.join(outdir, 'scenario', '*')))} scenarios, "
+          f"{len(glob.glob(os.path.join(outdir, 'pcap', '*')))} pcap files")
 
 
 if __name__ == "__main__":
