@@ -134,19 +134,25 @@ impl Registry {
         }
     }
 
-    /// A new block for a worker on snapshot `snap`.
+    /// A new block for a worker on snapshot `snap`. Retired blocks are folded here too, not
+    /// only at a scrape: each holds the snapshot it was laid out for, so without a scrape every
+    /// reload would keep one old snapshot per worker alive.
     pub fn block(&self, snap: Arc<Snapshot>, layout: Arc<Layout>) -> Arc<Block> {
         let b = Arc::new(Block::new(snap, layout));
-        self.blocks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::clone(&b));
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        self.fold_retired(&mut blocks);
+        blocks.push(Arc::clone(&b));
         b
     }
 
-    /// Every counter series summed over all workers and generations.
-    pub fn totals(&self) -> BTreeMap<Series, u64> {
-        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+    /// Blocks the registry holds (live ones, and retired ones not folded yet).
+    pub fn blocks_held(&self) -> usize {
+        self.blocks.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Adds the retired blocks' counts to the folded totals and lets the blocks (and their
+    /// snapshots) go.
+    fn fold_retired(&self, blocks: &mut Vec<Arc<Block>>) {
         let mut folded = self.folded.lock().unwrap_or_else(|e| e.into_inner());
         blocks.retain(|b| {
             if b.is_retired() {
@@ -156,6 +162,13 @@ impl Registry {
                 true
             }
         });
+    }
+
+    /// Every counter series summed over all workers and generations.
+    pub fn totals(&self) -> BTreeMap<Series, u64> {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        self.fold_retired(&mut blocks);
+        let folded = self.folded.lock().unwrap_or_else(|e| e.into_inner());
         let mut t = folded.clone();
         for b in blocks.iter() {
             series(b, &mut t);
