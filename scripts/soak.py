@@ -15,7 +15,8 @@ NACL entry (rule 80 of acl-private: deny TCP port 9 out; no lab traffic uses it)
 reload applies a change.
 
 At the end: packets read = packets written + write errors + drops by reason (metrics), no
-ERROR line in vpcfwd's log, RSS and fds flat (last sample against the first after warm-up).
+ERROR line in vpcfwd's log, RSS and fds flat over the second half of the run (the first half
+is the warm-up: see `rss_flat` below).
 Prints a table and one JSON object; exit 0 when every check held, 1 otherwise.
 """
 import argparse
@@ -178,7 +179,10 @@ def main():
     reloads_err = total(ms, "vpcfwd_reloads_total", result="error")
     log = open(os.path.join(a.run, "vpcfwd.log"), errors="replace").read()
     errors = [l for l in log.splitlines() if " ERROR " in l or l.startswith("ERROR")]
-    warm = samples[min(1, len(samples) - 1)]
+    # Flat: the second half of the run adds at most 2 % + 2 MB (the first half is the warm-up:
+    # each worker's flow-log map, reserved at start, becomes resident as new keys land on its
+    # pages — about 16 MB per worker that logs new flows, in 2-3 minutes at 200 new flows/s).
+    warm = samples[len(samples) // 2]
     checks = {
         "streams_lossless": all(r.startswith("OK sent=") and r.split()[1][5:] == r.split()[2][7:]
                                 for r in results.values()),
@@ -186,8 +190,8 @@ def main():
         "accounting": rx == tx + tx_err + dropped,
         "no_error_in_log": not errors,
         "reloads_applied": reloads_err == 0 and reloads_ok >= (reloads["sighup"] + reloads["api"]) * 0.9,
-        "rss_flat": samples[-1]["rss_mb"] <= warm["rss_mb"] * 1.10 + 4,
-        "fds_flat": samples[-1]["fds"] <= warm["fds"] + 2,
+        "rss_flat": samples[-1]["rss_mb"] <= warm["rss_mb"] * 1.02 + 2,
+        "fds_flat": samples[-1]["fds"] <= warm["fds"],
     }
     summary = {
         "secs": a.secs, "samples": samples, "streams": results, "udp_transfers": udp,
@@ -209,6 +213,8 @@ def main():
     print(f"packets: read {rx:.0f} = written {tx:.0f} + write errors {tx_err:.0f} + dropped {dropped:.0f} "
           f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(drops.items()))}): difference {rx - tx - tx_err - dropped:.0f}")
     print(f"log: {len(errors)} ERROR lines")
+    print(f"second half: RSS {warm['rss_mb']} -> {samples[-1]['rss_mb']} MB, fds {warm['fds']} -> "
+          f"{samples[-1]['fds']} (t={warm['t']} s to t={samples[-1]['t']} s)")
     for k, v in checks.items():
         print(f"check {k}: {'ok' if v else 'FAILED'}")
     print(json.dumps(summary))
