@@ -307,7 +307,14 @@ fn nat_port_exhaustion_to_one_destination_spares_the_others() {
         sent += flood(
             &lab,
             "app",
-            &["10.0.2.10", "203.0.113.100", "5353", "1", &sport, &more.to_string()],
+            &[
+                "10.0.2.10",
+                "203.0.113.100",
+                "5353",
+                "1",
+                &sport,
+                &more.to_string(),
+            ],
         );
         next_sport += more;
         rx = settle(&lab, "app", rx + more as f64);

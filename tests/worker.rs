@@ -163,12 +163,18 @@ fn reloads_without_a_scrape_keep_no_old_snapshot_alive() {
         // A packet into every port: each worker wakes, sees the new generation and swaps its
         // block before it handles the packet.
         for p in &ports {
-            lab.send(p, &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 3000 + g, 22));
+            lab.send(
+                p,
+                &pkt("10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 3000 + g, 22),
+            );
         }
         lab.settle();
     }
     let alive = old.iter().filter(|w| w.upgrade().is_some()).count();
-    assert_eq!(alive, 0, "old snapshots still alive after 20 reloads without a scrape");
+    assert_eq!(
+        alive, 0,
+        "old snapshots still alive after 20 reloads without a scrape"
+    );
     assert_eq!(
         lab.shared.stats.blocks_held(),
         ports.len(),
@@ -176,9 +182,18 @@ fn reloads_without_a_scrape_keep_no_old_snapshot_alive() {
     );
     let rx: u64 = ports
         .iter()
-        .map(|p| lab.counter("vpcfwd_port_packets_total", &[("port", p), ("direction", "rx")]))
+        .map(|p| {
+            lab.counter(
+                "vpcfwd_port_packets_total",
+                &[("port", p), ("direction", "rx")],
+            )
+        })
         .sum();
-    assert_eq!(rx, 20 * ports.len() as u64, "the folded blocks' counts survive");
+    assert_eq!(
+        rx,
+        20 * ports.len() as u64,
+        "the folded blocks' counts survive"
+    );
     lab.stop();
 }
 
