@@ -7,7 +7,8 @@
 //!   new UDP flows from `web` to the internet against a bound of 50,000, while a TCP echo
 //!   stream from `app` runs: the stream loses no byte, the refusals are counted in
 //!   `vpcfwd_flow_refusals_total{table="sg"}`, RSS stays within the bound (and a second flood
-//!   does not grow it), and once the flood's flows idle out (UDP 30 s) new flows get in again.
+//!   adds at most 16 MB to it, both read once the flow log has written the flood's records),
+//!   and once the flood's flows idle out (UDP 30 s) new flows get in again.
 //! - **NAT port exhaustion**: 56,000 UDP flows from `app` to one destination through the NAT
 //!   gateway at the default bound: 55,000 translated, the rest `NAT_PORT_ALLOCATION` (not
 //!   `FLOW_TABLE_FULL`), another destination unaffected. Recovery after the NAT gateway's
