@@ -297,3 +297,191 @@ fn unchanged(state: ConnState, dir: Dir, flags: u8) -> bool {
 fn cacheable(state: ConnState) -> bool {
     !matches!(state, ConnState::Udp { stream: false })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::key::Tuple;
+    use crate::flow::table::Admit;
+    use crate::flow::{Dur, TcpState};
+    use tcp_flags::{ACK, FIN, RST, SYN};
+
+    const T0: Time = Time::from_secs(100);
+
+    /// A table holding one established TCP flow (SYN, SYN-ACK, ACK at T0), its key and the
+    /// initiator's side.
+    fn established() -> (ConnTable, Hashed, Side) {
+        let t = ConnTable::new(1024, 4, 7);
+        let tuple = Tuple::tcp([10, 0, 0, 1].into(), 1000, [10, 0, 0, 2].into(), 80);
+        let (key, side) = FlowKey::from_tuple(3, &tuple);
+        let a = Admit {
+            tcp_flags: SYN,
+            tracked: true,
+            zones: [Zone(3), Zone(3)],
+            timeouts: Timeouts::default(),
+        };
+        t.admit(&key, side, &a, T0).unwrap();
+        t.touch(&key, side.other(), SYN | ACK, T0).unwrap();
+        let h = t.touch(&key, side, ACK, T0).unwrap();
+        assert_eq!(h.state, ConnState::Tcp(TcpState::Established));
+        let k = Hashed::new(&t, key);
+        (t, k, side)
+    }
+
+    #[test]
+    fn established_packets_hit_and_write_back_coalesced() {
+        let (t, k, s) = established();
+        let mut c = FlowCache::new(16);
+        // The first packet fills, the next ones hit.
+        for i in 0..10 {
+            let now = T0 + Dur::from_secs(i);
+            let h = c.touch(&t, &k, s, ACK, now, now).unwrap();
+            assert_eq!(h.state, ConnState::Tcp(TcpState::Established));
+        }
+        assert_eq!(c.stats().misses, 1);
+        assert_eq!(c.stats().hits, 9);
+        // Before the write-back the shared deadline is the first packet's, after it the last's.
+        let deadline = |t: &ConnTable| {
+            let mut d = None;
+            t.for_each(T0, |_, v| d = Some(v.expires));
+            d.unwrap()
+        };
+        let est = Dur::from_secs(u64::from(Timeouts::default().tcp_established));
+        assert_eq!(deadline(&t), T0 + est);
+        c.write_back(&t);
+        assert_eq!(deadline(&t), T0 + Dur::from_secs(9) + est);
+        assert_eq!(c.stats().write_backs, 1);
+    }
+
+    #[test]
+    fn another_workers_fin_invalidates_the_copy() {
+        let (t, k, s) = established();
+        let (mut a, mut b) = (FlowCache::new(16), FlowCache::new(16));
+        a.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        a.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        assert_eq!(a.stats().hits, 1);
+        // The reply direction's FIN, on worker b: the shared state moves on.
+        let h = b.touch(&t, &k, s.other(), FIN | ACK, T0, T0).unwrap();
+        assert_eq!(h.state, ConnState::Tcp(TcpState::FinWait(Dir::Reply)));
+        // Worker a's next ACK no longer passes on its copy: it sees FIN_WAIT.
+        let h = a.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        assert_eq!(h.state, ConnState::Tcp(TcpState::FinWait(Dir::Reply)));
+        assert_eq!(a.stats().hits, 1);
+        assert_eq!(a.stats().invalidations, 1);
+        // A's pending ACK (before the FIN) was not applied over the FIN's state.
+        let mut st = None;
+        t.for_each(T0, |_, v| st = Some(v.state));
+        assert_eq!(st, Some(ConnState::Tcp(TcpState::FinWait(Dir::Reply))));
+    }
+
+    #[test]
+    fn rst_and_fin_of_the_same_worker_go_to_the_shared_table() {
+        let (t, k, s) = established();
+        let mut c = FlowCache::new(16);
+        c.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        let h = c.touch(&t, &k, s, RST | ACK, T0, T0).unwrap();
+        assert_eq!(h.state, ConnState::Tcp(TcpState::Closed));
+        assert_eq!(c.stats().hits, 0);
+        let mut st = None;
+        t.for_each(T0, |_, v| st = Some(v.state));
+        assert_eq!(st, Some(ConnState::Tcp(TcpState::Closed)));
+    }
+
+    #[test]
+    fn an_expiring_copy_is_not_used() {
+        let t = ConnTable::new(1024, 4, 7);
+        let tuple = Tuple::udp([10, 0, 0, 1].into(), 1000, [10, 0, 0, 2].into(), 53);
+        let (key, side) = FlowKey::from_tuple(3, &tuple);
+        let a = Admit {
+            tcp_flags: 0,
+            tracked: true,
+            zones: [Zone(3), Zone(3)],
+            timeouts: Timeouts::default(),
+        };
+        t.admit(&key, side, &a, T0).unwrap();
+        t.touch(&key, side.other(), 0, T0).unwrap();
+        let k = Hashed::new(&t, key);
+        let mut c = FlowCache::new(16);
+        // The third packet makes it a stream (180 s): cached from then on.
+        let h = c.touch(&t, &k, side, 0, T0, T0).unwrap();
+        assert_eq!(h.state, ConnState::Udp { stream: true });
+        c.touch(&t, &k, side, 0, T0, T0).unwrap();
+        assert_eq!(c.stats().hits, 1);
+        c.write_back(&t);
+        // A batch whose latest packet comes after the shared deadline: not from the copy, and
+        // the shared table finds the flow expired.
+        let late = T0 + Dur::from_secs(181);
+        assert!(c.touch(&t, &k, side, 0, late, late).is_none());
+        assert_eq!(c.stats().hits, 1);
+        // Likewise when only a later packet of the batch is past the deadline.
+        t.admit(&key, side, &a, late).unwrap();
+        t.touch(&key, side.other(), 0, late).unwrap();
+        t.touch(&key, side, 0, late).unwrap();
+        let h = c.touch(&t, &k, side, 0, late, late).unwrap();
+        assert_eq!(h.state, ConnState::Udp { stream: true });
+        let hits = c.stats().hits;
+        let past = late + Dur::from_secs(200);
+        c.touch(&t, &k, side, 0, late, past).unwrap();
+        assert_eq!(c.stats().hits, hits, "a copy that may expire within the batch is not used");
+    }
+
+    #[test]
+    fn a_flush_invalidates_the_copy() {
+        let (t, k, s) = established();
+        let mut c = FlowCache::new(16);
+        c.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        c.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        assert_eq!(t.remove_matching(|_, _| true), 1);
+        assert!(c.touch(&t, &k, s, ACK, T0, T0).is_none());
+        c.write_back(&t);
+        assert!(t.is_empty(), "a pending refresh does not bring a flushed flow back");
+    }
+
+    #[test]
+    fn a_reload_empties_the_cache_after_writing_back() {
+        let (t, k, s) = established();
+        let mut c = FlowCache::new(16);
+        c.begin(&t, 1);
+        c.touch(&t, &k, s, ACK, T0, T0).unwrap();
+        let later = T0 + Dur::from_secs(5);
+        c.touch(&t, &k, s, ACK, later, later).unwrap();
+        assert_eq!(c.len(), 1);
+        c.begin(&t, 1);
+        assert_eq!(c.len(), 1, "same generation: kept");
+        c.begin(&t, 2);
+        assert!(c.is_empty());
+        let mut d = None;
+        t.for_each(T0, |_, v| d = Some(v.expires));
+        let est = Dur::from_secs(u64::from(Timeouts::default().tcp_established));
+        assert_eq!(d, Some(later + est), "the pending refresh reached the shared table");
+    }
+
+    #[test]
+    fn colliding_flows_evict_with_write_back() {
+        let t = ConnTable::new(1024, 4, 7);
+        let mut c = FlowCache::new(1);
+        let est = Dur::from_secs(u64::from(Timeouts::default().tcp_established));
+        let mut keys = Vec::new();
+        for p in 0..3u16 {
+            let tuple = Tuple::tcp([10, 0, 0, 1].into(), 1000 + p, [10, 0, 0, 2].into(), 80);
+            let (key, side) = FlowKey::from_tuple(3, &tuple);
+            let a = Admit {
+                tcp_flags: ACK,
+                tracked: true,
+                zones: [Zone(3), Zone(3)],
+                timeouts: Timeouts::default(),
+            };
+            t.admit(&key, side, &a, T0).unwrap();
+            keys.push((Hashed::new(&t, key), side));
+        }
+        let later = T0 + Dur::from_secs(7);
+        for (k, s) in &keys {
+            c.touch(&t, k, *s, ACK, T0, T0).unwrap();
+            c.touch(&t, k, *s, ACK, later, later).unwrap();
+        }
+        c.write_back(&t);
+        let mut deadlines = Vec::new();
+        t.for_each(T0, |_, v| deadlines.push(v.expires));
+        assert_eq!(deadlines, vec![later + est; 3]);
+    }
+}
