@@ -24,6 +24,18 @@
 //! - `resolver` — the Amazon-provided DNS resolver (VPC base + 2, 169.254.169.253): no SG, no
 //!   NACL, no flow log; answered in place from the snapshot's names (`dns`).
 //!
+//! Two entry points, one decision. [`process`] decides one packet (what `trace` runs);
+//! [`process_batch`] decides a worker's batch stage by stage, as VPP does — parse all, compute
+//! each packet's first flow key and look it up (the worker's [`FlowCache`] first, the shared
+//! shard and slot prefetched for the keys it lacks), one batched LPM per route table, then each
+//! packet's decision. That last stage is the same code as `process` after parsing (`decide`):
+//! the earlier stages only hand over lookups a step would make anyway, used only when the step
+//! asks the very same question, and a cache hit stands for exactly the flow-table touch it
+//! replaces (only a packet that changes nothing but the idle deadline hits; copies die with the
+//! shard's change count; refreshes are written back once per batch — `flow::cache`). So the
+//! stages a tracer sees, the verdicts, the bytes and the flow state after a batch are those of
+//! one-by-one decisions (`tests/batch_props.rs`).
+//!
 //! Security groups are stateful: each ENI's checks first consult the flow table (keyed per ENI,
 //! by the tuple as that ENI sees it), and a flow the rules allowed is recorded only once the
 //! packet is actually forwarded, tracked or not as AWS decides (§5). The NAT gateway and
