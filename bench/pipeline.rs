@@ -299,7 +299,9 @@ fn batched_established(
         cache.begin(flows.conns(), 1);
         f.run(snap, &flows, &mut cache);
         assert!(
-            f.verdicts.iter().all(|v| matches!(v, Verdict::Forward { .. })),
+            f.verdicts
+                .iter()
+                .all(|v| matches!(v, Verdict::Forward { .. })),
             "{name}: {:?}",
             f.verdicts[0]
         );

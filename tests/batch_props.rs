@@ -11,7 +11,7 @@
 mod support;
 
 use proptest::prelude::*;
-use support::{LAB_YAML, Pkt, complete_tcp_csum, compile, lab_with, port, rx_at};
+use support::{LAB_YAML, Pkt, compile, complete_tcp_csum, lab_with, port, rx_at};
 use vpcfwd::config::load::parse_str;
 use vpcfwd::dns::proto::op::{Message, Query};
 use vpcfwd::dns::proto::rr::{Name, RecordType};
@@ -34,41 +34,130 @@ const LAB: &[Template] = &[
     ("app", "10.0.2.10", "203.0.113.100", IpProtocol::Icmp, 0), // NAT gateway, ICMP
     ("web", "10.0.1.10", "203.0.113.100", IpProtocol::Tcp, 80), // internet gateway
     ("web", "10.0.1.10", "203.0.113.100", IpProtocol::Udp, 123), // internet gateway, UDP
-    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 22),   // local, across subnets
-    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Icmp, 0),   // local ICMP (admins list)
-    ("app", "10.0.2.10", "10.0.2.20", IpProtocol::Tcp, 443),  // PrivateLink, same subnet
-    ("app", "10.0.2.10", "10.0.1.20", IpProtocol::Tcp, 443),  // PrivateLink, other subnet
-    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 23),   // SG_NO_ALLOW
-    ("app", "10.0.2.10", "10.0.1.10", IpProtocol::Tcp, 23),   // NACL_DENY
+    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 22),  // local, across subnets
+    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Icmp, 0),  // local ICMP (admins list)
+    ("app", "10.0.2.10", "10.0.2.20", IpProtocol::Tcp, 443), // PrivateLink, same subnet
+    ("app", "10.0.2.10", "10.0.1.20", IpProtocol::Tcp, 443), // PrivateLink, other subnet
+    ("web", "10.0.1.10", "10.0.2.10", IpProtocol::Tcp, 23),  // SG_NO_ALLOW
+    ("app", "10.0.2.10", "10.0.1.10", IpProtocol::Tcp, 23),  // NACL_DENY
     ("app", "10.0.2.10", "203.0.113.200", IpProtocol::Tcp, 80), // BLACKHOLE_ROUTE
     ("app", "10.0.2.99", "203.0.113.100", IpProtocol::Tcp, 80), // SRC_DST_CHECK
     ("app", "10.0.2.10", "169.254.169.254", IpProtocol::Tcp, 80), // reserved destination
-    ("app", "10.0.2.10", "10.0.2.77", IpProtocol::Tcp, 22),   // NO_ENI_AT_DESTINATION
-    ("internet", "203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 80), // inbound, allowed
-    ("internet", "203.0.113.100", "198.51.100.10", IpProtocol::Tcp, 22), // inbound, SG
-    ("internet", "203.0.113.100", "198.51.100.5", IpProtocol::Tcp, 4000), // NAT, unsolicited
-    ("internet", "203.0.113.100", "198.51.100.99", IpProtocol::Tcp, 80), // no mapping
+    ("app", "10.0.2.10", "10.0.2.77", IpProtocol::Tcp, 22),  // NO_ENI_AT_DESTINATION
+    (
+        "internet",
+        "203.0.113.100",
+        "198.51.100.10",
+        IpProtocol::Tcp,
+        80,
+    ), // inbound, allowed
+    (
+        "internet",
+        "203.0.113.100",
+        "198.51.100.10",
+        IpProtocol::Tcp,
+        22,
+    ), // inbound, SG
+    (
+        "internet",
+        "203.0.113.100",
+        "198.51.100.5",
+        IpProtocol::Tcp,
+        4000,
+    ), // NAT, unsolicited
+    (
+        "internet",
+        "203.0.113.100",
+        "198.51.100.99",
+        IpProtocol::Tcp,
+        80,
+    ), // no mapping
     ("s3", "192.0.2.10", "10.0.2.10", IpProtocol::Tcp, 40000), // from a service, unsolicited
     ("api", "192.0.2.130", "192.0.2.129", IpProtocol::Tcp, 5000), // provider, unsolicited
 ];
 
 const LAB6: &[Template] = &[
-    ("web", "2001:db8:10:1::10", "2001:db8:ff::100", IpProtocol::Tcp, 80), // IGW, IPv6
-    ("web", "2001:db8:10:1::10", "2001:db8:ff::100", IpProtocol::Icmpv6, 0),
-    ("v6", "2001:db8:10:3::10", "2001:db8:ff::100", IpProtocol::Tcp, 80), // egress-only
-    ("v6", "2001:db8:10:3::10", "2001:db8:ff::100", IpProtocol::Udp, 53),
-    ("v6", "2001:db8:10:3::10", "64:ff9b::cb00:7164", IpProtocol::Tcp, 80), // NAT64
-    ("v6", "2001:db8:10:3::10", "64:ff9b::cb00:7164", IpProtocol::Udp, 53),
+    (
+        "web",
+        "2001:db8:10:1::10",
+        "2001:db8:ff::100",
+        IpProtocol::Tcp,
+        80,
+    ), // IGW, IPv6
+    (
+        "web",
+        "2001:db8:10:1::10",
+        "2001:db8:ff::100",
+        IpProtocol::Icmpv6,
+        0,
+    ),
+    (
+        "v6",
+        "2001:db8:10:3::10",
+        "2001:db8:ff::100",
+        IpProtocol::Tcp,
+        80,
+    ), // egress-only
+    (
+        "v6",
+        "2001:db8:10:3::10",
+        "2001:db8:ff::100",
+        IpProtocol::Udp,
+        53,
+    ),
+    (
+        "v6",
+        "2001:db8:10:3::10",
+        "64:ff9b::cb00:7164",
+        IpProtocol::Tcp,
+        80,
+    ), // NAT64
+    (
+        "v6",
+        "2001:db8:10:3::10",
+        "64:ff9b::cb00:7164",
+        IpProtocol::Udp,
+        53,
+    ),
     ("web", "10.0.1.10", "203.0.113.100", IpProtocol::Tcp, 80),
-    ("internet", "2001:db8:ff::100", "2001:db8:10:3::10", IpProtocol::Tcp, 22), // refused
-    ("internet", "2001:db8:ff::100", "2001:db8:10:1::10", IpProtocol::Tcp, 80), // inbound
-    ("v6", "2001:db8:10:3::99", "2001:db8:ff::100", IpProtocol::Tcp, 80), // SRC_DST_CHECK
+    (
+        "internet",
+        "2001:db8:ff::100",
+        "2001:db8:10:3::10",
+        IpProtocol::Tcp,
+        22,
+    ), // refused
+    (
+        "internet",
+        "2001:db8:ff::100",
+        "2001:db8:10:1::10",
+        IpProtocol::Tcp,
+        80,
+    ), // inbound
+    (
+        "v6",
+        "2001:db8:10:3::99",
+        "2001:db8:ff::100",
+        IpProtocol::Tcp,
+        80,
+    ), // SRC_DST_CHECK
 ];
 
 /// TCP flags a packet may carry (SYN opens, FIN and RST close).
 const FLAGS: &[u8] = {
     use tcp::flags::*;
-    &[SYN, SYN, ACK, ACK, ACK, ACK, FIN | ACK, RST, SYN | ACK, ACK | 0x08]
+    &[
+        SYN,
+        SYN,
+        ACK,
+        ACK,
+        ACK,
+        ACK,
+        FIN | ACK,
+        RST,
+        SYN | ACK,
+        ACK | 0x08,
+    ]
 };
 
 /// Seconds between batches: same instant, a little, past UDP (30 s), past SYN_SENT (120 s).
@@ -233,10 +322,12 @@ impl Run {
     /// Everything the flow tables hold, in a comparable form.
     fn state(t: &FlowTable, now: Time) -> String {
         let mut conns = Vec::new();
-        t.conns().for_each(now, |k, v| conns.push(format!("{k:?} {v:?}")));
+        t.conns()
+            .for_each(now, |k, v| conns.push(format!("{k:?} {v:?}")));
         conns.sort();
         let mut nat = Vec::new();
-        t.nat().for_each(now, |f, a, p, e| nat.push(format!("{f:?} {a} {p} {e:?}")));
+        t.nat()
+            .for_each(now, |f, a, p, e| nat.push(format!("{f:?} {a} {p} {e:?}")));
         nat.sort();
         format!("{:?}\n{}\n{}", t.stats(), conns.join("\n"), nat.join("\n"))
     }
@@ -273,7 +364,14 @@ impl Run {
         let mut seq_tr: Vec<Recorder> = pkts.iter().map(|_| Recorder::default()).collect();
         let mut seq_v = Vec::new();
         for (i, f) in seq_frames.iter_mut().enumerate() {
-            let v = process(&self.snap, &self.seq, f, ins[i].len, ins[i].rx, &mut seq_tr[i]);
+            let v = process(
+                &self.snap,
+                &self.seq,
+                f,
+                ins[i].len,
+                ins[i].rx,
+                &mut seq_tr[i],
+            );
             seq_v.push(v);
         }
         // Batched, with a headroom before each packet as a port has.
@@ -305,8 +403,16 @@ impl Run {
         for i in 0..pkts.len() {
             prop_assert_eq!(seq_v[i], bat_v[i], "verdict of packet {}", i);
             prop_assert_eq!(&seq_tr[i].0, &bat_tr[i].0, "stages of packet {}", i);
-            prop_assert!(bat_frames[i][..HEAD].iter().all(|&b| b == 0xee), "headroom kept");
-            prop_assert_eq!(&seq_frames[i][..], &bat_frames[i][HEAD..], "bytes of packet {}", i);
+            prop_assert!(
+                bat_frames[i][..HEAD].iter().all(|&b| b == 0xee),
+                "headroom kept"
+            );
+            prop_assert_eq!(
+                &seq_frames[i][..],
+                &bat_frames[i][HEAD..],
+                "bytes of packet {}",
+                i
+            );
         }
         // Time never goes back (the worker's clock is monotonic).
         let latest = ins.iter().map(|x| x.rx.now).max().unwrap_or(self.now);
@@ -391,7 +497,14 @@ fn the_mix_covers_the_paths() {
                     (r[0], r[1], r[2], r[3])
                 })
                 .collect();
-            let spec = (choices, (b % 3) as u8, false, b % 13 == 12, b % 2 == 1, b % 7 == 6);
+            let spec = (
+                choices,
+                (b % 3) as u8,
+                false,
+                b % 13 == 12,
+                b % 2 == 1,
+                b % 7 == 6,
+            );
             run.batch(&spec).unwrap();
         }
         // Every template once more, on the one-by-one table: the drop reasons they reach.
@@ -421,6 +534,9 @@ fn the_mix_covers_the_paths() {
             assert!(s.invalidations > 0, "{lab6}: {s:?}");
         }
         assert!(kinds.contains("Forward"), "{lab6}: {kinds:?}");
-        assert!(reasons.len() >= if lab6 { 2 } else { 6 }, "{lab6}: {reasons:?}");
+        assert!(
+            reasons.len() >= if lab6 { 2 } else { 6 },
+            "{lab6}: {reasons:?}"
+        );
     }
 }

@@ -26,10 +26,10 @@
 //! Fixed capacity, allocated once (direct-mapped by the key's hash; a collision writes the old
 //! slot back and replaces it).
 
+use super::Time;
 use super::conntrack::{self, ConnState, Exchange, Timeouts, tcp_flags};
 use super::key::{Dir, FlowKey, Side};
 use super::table::{ConnTable, FlowHit, Zone};
-use super::Time;
 
 /// A flow key with its hash under the shared table's seed (computed once per packet, used by
 /// the cache, the prefetch and the locked lookup alike).
@@ -422,7 +422,11 @@ mod tests {
         let hits = c.stats().hits;
         let past = late + Dur::from_secs(200);
         c.touch(&t, &k, side, 0, late, past).unwrap();
-        assert_eq!(c.stats().hits, hits, "a copy that may expire within the batch is not used");
+        assert_eq!(
+            c.stats().hits,
+            hits,
+            "a copy that may expire within the batch is not used"
+        );
     }
 
     #[test]
@@ -434,7 +438,10 @@ mod tests {
         assert_eq!(t.remove_matching(|_, _| true), 1);
         assert!(c.touch(&t, &k, s, ACK, T0, T0).is_none());
         c.write_back(&t);
-        assert!(t.is_empty(), "a pending refresh does not bring a flushed flow back");
+        assert!(
+            t.is_empty(),
+            "a pending refresh does not bring a flushed flow back"
+        );
     }
 
     #[test]
@@ -453,7 +460,11 @@ mod tests {
         let mut d = None;
         t.for_each(T0, |_, v| d = Some(v.expires));
         let est = Dur::from_secs(u64::from(Timeouts::default().tcp_established));
-        assert_eq!(d, Some(later + est), "the pending refresh reached the shared table");
+        assert_eq!(
+            d,
+            Some(later + est),
+            "the pending refresh reached the shared table"
+        );
     }
 
     #[test]
