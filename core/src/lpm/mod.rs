@@ -17,12 +17,15 @@
 //! - built by controlled prefix expansion, shortest prefixes first (each one overwrites its
 //!   expanded slots and never meets a child), then one breadth-first layout pass;
 //! - `lookup_batch` walks 16 keys in lockstep one level at a time so their loads overlap; for
-//!   IPv4 each key's first record is prefetched as soon as its direct entry is read. Two
-//!   software-pipelined paths (one with AVX-512 gathers) are there to opt into
-//!   ([`BatchPath`]): each wins on some key distributions and loses on others.
+//!   IPv4 each key's first record is prefetched as soon as its direct entry is read. IPv6 takes
+//!   the AVX-512 vector walk where the CPU has it ([`BatchPath::Vector`]: 32 keys in registers,
+//!   bitmaps and entries gathered). Two software-pipelined paths are there to opt into
+//!   ([`BatchPath`]): each wins on some key distributions and loses on others;
+//! - IPv6 is walked on the top 64 bits ([`Fib6`]); the few longer prefixes sit in a second trie.
 //!
-//! `unsafe` is used only to call the POPCNT-compiled lookups after the CPU feature was detected
-//! (the portable popcount is a dozen instructions per level) and for the prefetch hint.
+//! `unsafe` is used only to call the POPCNT- and AVX-512-compiled lookups after the CPU features
+//! were detected (the portable popcount is a dozen instructions per level), for the prefetch
+//! hint, and for the gathers, whose indices are checked against the array first.
 //!
 //! # Measured (full Tier-1 table, 4M keys, same keys and run, 2-core shared VM)
 //!
