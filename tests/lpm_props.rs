@@ -7,11 +7,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use vpcfwd::lpm::{BatchPath, Fib4, Fib6, NextHop};
 
 /// Every batch path (a path this CPU lacks falls back, and is then tested as its fallback).
-const PATHS: [BatchPath; 4] = [
+const PATHS: [BatchPath; 5] = [
     BatchPath::Auto,
     BatchPath::Lockstep,
     BatchPath::Pipelined,
     BatchPath::PipelinedAvx512,
+    BatchPath::Vector,
 ];
 
 /// Each batch path of `fib` on `keys` against `want`, at batch sizes that end mid-chunk.
@@ -88,14 +89,16 @@ fn routes4() -> impl Strategy<Value = Vec<(Ipv4Net, NextHop)>> {
     })
 }
 
-fn routes6() -> impl Strategy<Value = Vec<(Ipv6Net, NextHop)>> {
+/// IPv6 prefixes up to `/max_len`: 128 gives the full-width trie, 64 the top-64-bit one (what
+/// every BGP table gets).
+fn routes6(max_len: u8) -> impl Strategy<Value = Vec<(Ipv6Net, NextHop)>> {
     prop::collection::vec(
         (
             0..4usize,
             any::<u128>(),
             0u32..129,
-            0u8..=128,
-            0u32..1 << 20,
+            0u8..=max_len,
+            prop_oneof![0u32..8, 0u32..1 << 20, Just(vpcfwd::lpm::MAX_NEXT_HOP)],
         ),
         0..120,
     )
@@ -164,22 +167,37 @@ proptest! {
     }
 
     #[test]
-    fn fib6_matches_naive(routes in routes6(), extra in prop::collection::vec(any::<u128>(), 0..64), ki in 0..4usize) {
-        let fib = if ki == 3 { Fib6::build(&routes) } else {
-            Fib6::try_build_with_direct_bits(&routes, KS[ki]).unwrap()
-        };
-        let keys = keys6(&routes, &extra);
-        let mut batch = vec![Some(u32::MAX); keys.len()];
-        fib.lookup_batch(&keys, &mut batch);
-        for (a, b) in keys.iter().zip(&batch) {
-            let want = naive6(&routes, *a);
-            prop_assert_eq!(fib.lookup(*a), want, "single {}", a);
-            prop_assert_eq!(*b, want, "batch {}", a);
-        }
-        let want: Vec<_> = keys.iter().map(|a| naive6(&routes, *a)).collect();
-        let ks: Vec<u128> = keys.iter().map(|a| u128::from(*a)).collect();
-        check_paths6(&fib, &ks, &want)?;
+    fn fib6_matches_naive(routes in routes6(128), extra in prop::collection::vec(any::<u128>(), 0..64), ki in 0..4usize) {
+        check6(&routes, &extra, ki)?;
     }
+
+    #[test]
+    fn fib6_top64_matches_naive(routes in routes6(64), extra in prop::collection::vec(any::<u128>(), 0..64), ki in 0..4usize) {
+        let fib = Fib6::build(&routes);
+        prop_assert!(!fib.has_long_prefixes(), "no prefix past /64: no second trie");
+        check6(&routes, &extra, ki)?;
+    }
+}
+
+/// Single, batched and every batch path of a FIB of `routes` (direct bits `KS[ki]`, or the
+/// default for `ki == 3`) against the reference.
+fn check6(routes: &[(Ipv6Net, NextHop)], extra: &[u128], ki: usize) -> Result<(), TestCaseError> {
+    let fib = if ki == 3 {
+        Fib6::build(routes)
+    } else {
+        Fib6::try_build_with_direct_bits(routes, KS[ki]).unwrap()
+    };
+    let keys = keys6(routes, extra);
+    let mut batch = vec![Some(u32::MAX); keys.len()];
+    fib.lookup_batch(&keys, &mut batch);
+    for (a, b) in keys.iter().zip(&batch) {
+        let want = naive6(routes, *a);
+        prop_assert_eq!(fib.lookup(*a), want, "single {}", a);
+        prop_assert_eq!(*b, want, "batch {}", a);
+    }
+    let want: Vec<_> = keys.iter().map(|a| naive6(routes, *a)).collect();
+    let ks: Vec<u128> = keys.iter().map(|a| u128::from(*a)).collect();
+    check_paths6(&fib, &ks, &want)
 }
 
 /// xorshift64*: deterministic tables for the exhaustive checks.
@@ -269,4 +287,38 @@ fn next_hop_range_is_checked() {
     );
     assert!(Fib4::try_build(&[(p, max + 1)]).is_err());
     assert_eq!(Fib4::build(&[]).lookup("10.1.1.1".parse().unwrap()), None);
+}
+
+/// Prefixes past /64 go to the second trie through an escape of their /64: a key in that /64
+/// but outside the long prefix still gets the shorter route covering it (a /64 route equal to
+/// the region included), and a real next hop equal to the escape value stays an answer.
+#[test]
+fn fib6_long_prefixes_escape_their_slash64() {
+    let n = |s: &str| s.parse::<Ipv6Net>().unwrap();
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let max = vpcfwd::lpm::MAX_NEXT_HOP;
+    for esc in [7, max] {
+        let routes = vec![
+            (n("2001:db8::/32"), 1),
+            (n("2001:db8:0:1::/64"), esc),
+            (n("2001:db8:0:1::5/128"), 3),
+            (n("2001:db8:0:2::/126"), 4),
+        ];
+        let fib = Fib6::build(&routes);
+        assert!(fib.has_long_prefixes());
+        for (k, want) in [
+            ("2001:db8:0:1::5", Some(3)),
+            ("2001:db8:0:1::6", Some(esc)),
+            ("2001:db8:0:2::3", Some(4)),
+            ("2001:db8:0:2::4", Some(1)),
+            ("2001:db8:0:3::", Some(1)),
+            ("2001:db9::", None),
+        ] {
+            assert_eq!(fib.lookup(a(k)), want, "{k} (next hop {esc})");
+            let mut out = [None];
+            fib.lookup_batch(&[a(k)], &mut out);
+            assert_eq!(out[0], want, "batch {k} (next hop {esc})");
+            assert_eq!(naive6(&routes, a(k)), want, "reference {k}");
+        }
+    }
 }

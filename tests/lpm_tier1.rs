@@ -69,6 +69,7 @@ fn tier1_v4_matches_prefix_trie() {
         BatchPath::Lockstep,
         BatchPath::Pipelined,
         BatchPath::PipelinedAvx512,
+        BatchPath::Vector,
     ] {
         let mut o2 = vec![Some(u32::MAX); keys.len()];
         for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {
@@ -127,6 +128,7 @@ fn tier1_v6_matches_prefix_trie() {
         BatchPath::Lockstep,
         BatchPath::Pipelined,
         BatchPath::PipelinedAvx512,
+        BatchPath::Vector,
     ] {
         let mut o2 = vec![Some(u32::MAX); keys.len()];
         for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {

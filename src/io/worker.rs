@@ -20,10 +20,10 @@
 use super::coalesce::{self, Offloads};
 use super::live::Shared;
 use super::port::{self, Out, Port, RxMeta, Tx};
-use crate::flow::Time;
+use crate::flow::{FlowCache, Time};
 use crate::observe::flowlog::{self, Aggregator};
 use crate::observe::{Block, Observer};
-use crate::pipeline::{self, Rx, Verdict};
+use crate::pipeline::{self, Batch, BatchIn, Rx, Verdict};
 use crate::snapshot::PortIdx;
 use crate::wire;
 use std::sync::Arc;
@@ -49,6 +49,21 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
     let coalescing = std::env::var_os("VPCFWD_COALESCE").is_none_or(|v| v != "0");
     let mut frames: Vec<port::Frame> = (0..BATCH).map(|_| port::frame()).collect();
     let mut metas = [RxMeta::default(); BATCH];
+    // Per packet of a batch: what the pipeline is told, its observer (counters and flow logs,
+    // as one by one), its IP version as it came (NAT64 changes it), its verdict.
+    let mut ins = [BatchIn {
+        len: 0,
+        rx: Rx {
+            ingress: PortIdx(0),
+            now: Time(0),
+            csum: wire::ChecksumMode::Full,
+        },
+    }; BATCH];
+    let mut obs = [Observer::default(); BATCH];
+    let mut versions = [None; BATCH];
+    let mut verdicts = [Verdict::Drop(pipeline::DropReason::NoPort); BATCH];
+    // This worker's flow cache (established flows without the shared lock; see `flow::cache`).
+    let mut cache = FlowCache::default();
     // What leaves, in batch order, with its egress port; and one egress port's share of it.
     let mut outs: Vec<(usize, Out)> = Vec::with_capacity(BATCH);
     let mut group: Vec<Out> = Vec::with_capacity(BATCH);
@@ -100,24 +115,36 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
         let ingress_kind = snap.ports.get(PortIdx(me as u16)).map(|p| p.kind);
         let n = port.recv_batch(q, &mut frames, &mut metas);
         for (slot, m) in metas.iter().enumerate().take(n) {
-            let n = m.len;
-            counters.rx(me, n);
-            let rx = Rx {
-                ingress: PortIdx(me as u16),
-                now,
-                csum: m.csum,
+            counters.rx(me, m.len);
+            ins[slot] = BatchIn {
+                len: m.len,
+                rx: Rx {
+                    ingress: PortIdx(me as u16),
+                    now,
+                    csum: m.csum,
+                },
             };
-            let mut obs = Observer::new(agg.is_some());
-            let buf = &mut frames[slot];
-            let version = wire::xlat46::version(&buf[hdr..]);
-            let v = pipeline::process(snap, &shared.flows, &mut buf[hdr..], n, rx, &mut obs);
-            counters.decision(&obs, &v);
+            obs[slot] = Observer::new(agg.is_some());
+            versions[slot] = wire::xlat46::version(&frames[slot][hdr..]);
+        }
+        cache.begin(shared.flows.conns(), generation);
+        pipeline::process_batch(
+            snap,
+            &shared.flows,
+            &mut cache,
+            Batch {
+                bufs: &mut frames[..n],
+                head: hdr,
+                pkts: &ins[..n],
+                tracers: &mut obs[..n],
+                verdicts: &mut verdicts[..n],
+            },
+        );
+        for (slot, m) in metas.iter().enumerate().take(n) {
+            let (v, o, n) = (verdicts[slot], &obs[slot], m.len);
+            counters.decision(o, &v);
             if let Some((a, _)) = &mut agg {
-                for r in obs
-                    .records_ext(snap, ingress_kind, &v)
-                    .into_iter()
-                    .flatten()
-                {
+                for r in o.records_ext(snap, ingress_kind, &v).into_iter().flatten() {
                     let key = flowlog::Key {
                         zone: r.zone,
                         five: r.five,
@@ -126,11 +153,12 @@ pub fn run<P: Port>(shared: Arc<Shared<P>>, port: Arc<P>, q: usize) {
                     a.add_ext(key, r.ext, m.segments, n as u64, now_unix);
                 }
             }
+            let buf = &frames[slot];
             let (egress, len, tx) = match v {
                 // NAT64 changed the family: the packet left with complete checksums, and the
                 // header it came with (checksum start, segmentation type) is the port's to redo.
                 Verdict::Forward { egress, len }
-                    if wire::xlat46::version(&buf[hdr..]) != version =>
+                    if wire::xlat46::version(&buf[hdr..]) != versions[slot] =>
                 {
                     (egress, len, Tx::Translated)
                 }

@@ -124,10 +124,11 @@ impl Contender<u128> for PoptrieV6 {
 }
 
 /// The FIB rows besides the headline: each batch path, and the headline on 4 KiB pages.
-const FIB_VARIANTS: [(BatchPath, bool, &str); 4] = [
+const FIB_VARIANTS: [(BatchPath, bool, &str); 5] = [
     (BatchPath::Lockstep, true, " lockstep"),
     (BatchPath::Pipelined, true, " pipelined scalar"),
     (BatchPath::PipelinedAvx512, true, " pipelined AVX-512"),
+    (BatchPath::Vector, true, " vector AVX-512"),
     (BatchPath::Auto, false, " 4 KiB pages"),
 ];
 

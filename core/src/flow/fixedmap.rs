@@ -52,6 +52,13 @@ impl<K: Eq + Copy, V> FixedMap<K, V> {
             + std::mem::size_of_val::<[u64]>(&self.hashes)
     }
 
+    /// The hash array's address and length in slots (fixed for the map's life): for prefetch
+    /// hints by a caller that has not taken the map's lock yet. The home slot of hash `h` is
+    /// `(max(h, 1) * len) >> 64`.
+    pub(crate) fn hash_array(&self) -> (usize, usize) {
+        (self.hashes.as_ptr() as usize, self.hashes.len())
+    }
+
     #[inline]
     fn home(&self, t: u64) -> usize {
         ((u128::from(t) * self.slots.len() as u128) >> 64) as usize

@@ -15,6 +15,7 @@
 //!   spot; each admission sweeps a few slots of its shard (more when the shard is full); idle
 //!   workers may call [`FlowTable::sweep`].
 
+mod cache;
 pub mod conntrack;
 mod fixedmap;
 pub mod key;
@@ -24,11 +25,26 @@ pub mod privatelink;
 mod table;
 pub mod xlat;
 
+pub use cache::{CacheStats, FlowCache, Hashed};
 pub use conntrack::{ConnState, SgFacts, TcpState, Timeouts, is_untracked};
 pub use key::{Dir, FlowKey, IcmpClass, L4, Side, Tuple, icmp_query};
 pub use nat::{NatFlow, NatOut, NatTable};
 pub use privatelink::{PlFlow, PrivateLinkTable};
 pub use table::{Admit, ConnTable, FlowHit, FlowTableFull, FlowView, Zone};
+
+/// Asks for the cache line at address `addr` (a hint: never a read, never a fault).
+#[inline(always)]
+fn prefetch_addr(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 never faults and changes no state a program can observe, whatever the
+    // address; SSE is part of the x86-64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
 
 /// The flow-table bound when `Options.FlowTableMaxEntries` (and `run --max-flows`) say none.
 pub const DEFAULT_MAX_ENTRIES: usize = 262_144;

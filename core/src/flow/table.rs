@@ -4,7 +4,7 @@
 //! full shard sweeps harder before refusing. Nothing ever stops the world.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
 use super::Time;
 use super::conntrack::{self, ConnState, Exchange, Timeouts};
@@ -137,9 +137,26 @@ pub struct Stats {
     pub refusals: u64,
 }
 
+/// What a per-worker [`super::FlowCache`] copies from an entry when it fills a slot.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fill {
+    pub(super) init: Side,
+    pub(super) timeouts: Timeouts,
+    /// The shard's change count read under its lock, with the entry's state.
+    pub(super) epoch: u64,
+}
+
 /// The security-group state of every flow, shared by all workers.
 pub struct ConnTable {
     shards: Box<[Mutex<Shard>]>,
+    /// Per shard, a count of changes that a worker's cached copy of an entry would miss: a
+    /// state change (another worker's FIN or RST), a removal (expiry, flush). Bumped under the
+    /// shard's lock (Release), read without it (Acquire) by a cache hit. A refresh of an idle
+    /// deadline alone does not count: a cached copy may hold an earlier deadline.
+    epochs: Box<[AtomicU64]>,
+    /// Per shard, the address of its map's hash array (allocated once, never moved): only
+    /// for prefetch hints before the lock is taken.
+    hash_arrays: Box<[(usize, usize)]>,
     shard_mask: u64,
     seed: u64,
     max_entries: usize,
@@ -153,7 +170,7 @@ impl ConnTable {
     pub fn new(max_entries: usize, shards: usize, seed: u64) -> ConnTable {
         let n = shards.max(1).next_power_of_two();
         let share = max_entries.div_ceil(n);
-        let shards = (0..n)
+        let shards: Box<[Mutex<Shard>]> = (0..n)
             .map(|_| {
                 Mutex::new(Shard {
                     map: FixedMap::with_limit(share),
@@ -161,8 +178,17 @@ impl ConnTable {
                 })
             })
             .collect();
+        let hash_arrays = shards
+            .iter()
+            .map(|s| {
+                let sh = s.lock().unwrap_or_else(|e| e.into_inner());
+                sh.map.hash_array()
+            })
+            .collect();
         ConnTable {
             shards,
+            epochs: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            hash_arrays,
             shard_mask: (n - 1) as u64,
             seed,
             max_entries: share * n,
@@ -176,11 +202,48 @@ impl ConnTable {
     }
 
     fn shard(&self, h: u64) -> std::sync::MutexGuard<'_, Shard> {
-        // The hash's low bits pick the shard, its high bits the slot (`FixedMap` reduces by
-        // multiply-shift), so the two choices are independent.
-        let i = (h & self.shard_mask) as usize;
         // A worker that panicked mid-update leaves only counters possibly stale: keep going.
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[self.shard_index(h)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hash's low bits pick the shard, its high bits the slot (`FixedMap` reduces by
+    /// multiply-shift), so the two choices are independent.
+    #[inline]
+    fn shard_index(&self, h: u64) -> usize {
+        (h & self.shard_mask) as usize
+    }
+
+    /// Records a change of shard `i` that cached copies must not outlive (under its lock).
+    #[inline]
+    fn bump(&self, i: usize) {
+        self.epochs[i].fetch_add(1, Release);
+    }
+
+    /// The key's hash under this table's seed (what the cache indexes by).
+    #[inline]
+    pub(super) fn hash_of(&self, key: &FlowKey) -> u64 {
+        key.hash(self.seed)
+    }
+
+    /// The change count of the shard of hash `h`, read without its lock.
+    #[inline]
+    pub(super) fn epoch(&self, h: u64) -> u64 {
+        self.epochs[self.shard_index(h)].load(Acquire)
+    }
+
+    /// Asks for the cache lines a locked lookup of hash `h` will touch first: the shard's
+    /// lock and the key's home slot in its hash array (a hint: no lock, no read).
+    #[inline]
+    pub(super) fn prefetch(&self, h: u64) {
+        let i = self.shard_index(h);
+        super::prefetch_addr(std::ptr::from_ref(&self.shards[i]) as usize);
+        let (base, slots) = self.hash_arrays[i];
+        if slots > 0 {
+            let home = ((u128::from(h.max(1)) * slots as u128) >> 64) as usize;
+            super::prefetch_addr(base + home * std::mem::size_of::<u64>());
+        }
     }
 
     /// The flow of `key`, seen from `side`, without changing it (for `trace`). An expired
@@ -192,6 +255,7 @@ impl ConnTable {
         let (_, e) = sh.map.at(i)?;
         if now >= e.expires {
             sh.map.remove_at(i);
+            self.bump(self.shard_index(h));
             self.counters.expiries.fetch_add(1, Relaxed);
             return None;
         }
@@ -200,12 +264,26 @@ impl ConnTable {
 
     /// A packet of an existing flow: updates its state and idle deadline.
     pub fn touch(&self, key: &FlowKey, side: Side, tcp_flags: u8, now: Time) -> Option<FlowHit> {
-        let h = key.hash(self.seed);
+        self.touch_fill(key.hash(self.seed), key, side, tcp_flags, now)
+            .map(|(hit, _)| hit)
+    }
+
+    /// [`ConnTable::touch`] of a key whose hash is `h`, also returning what a cache copies.
+    pub(super) fn touch_fill(
+        &self,
+        h: u64,
+        key: &FlowKey,
+        side: Side,
+        tcp_flags: u8,
+        now: Time,
+    ) -> Option<(FlowHit, Fill)> {
+        let si = self.shard_index(h);
         let mut sh = self.shard(h);
         let i = sh.map.find(h, key)?;
         let e = sh.map.at_mut(i)?;
         if now >= e.expires {
             sh.map.remove_at(i);
+            self.bump(si);
             self.counters.expiries.fetch_add(1, Relaxed);
             return None;
         }
@@ -214,9 +292,44 @@ impl ConnTable {
         } else {
             Dir::Reply
         };
+        let before = e.state;
         e.state = conntrack::on_packet(e.state, &mut e.ex, dir, tcp_flags);
         e.expires = conntrack::expiry(e.state, &e.timeouts, now);
-        Some(e.hit(side, false))
+        if e.state != before {
+            self.bump(si);
+        }
+        let fill = Fill {
+            init: e.init,
+            timeouts: e.timeouts,
+            epoch: self.epochs[si].load(Relaxed),
+        };
+        Some((e.hit(side, false), fill))
+    }
+
+    /// A cache's coalesced record of packets it passed on a cached copy of `key`'s entry in
+    /// state `state`: `ex` counts them per direction, the last arrived at `last`. Applied as
+    /// those packets' touches would have been (their flags left the state as it was) if the
+    /// entry is still in that state; if it changed meanwhile (another worker's FIN or RST,
+    /// a flush and a new flow) the packets are ordered before that change, which a refresh
+    /// cannot undo, and nothing is applied. Returns the entry's deadline, if it still lives.
+    pub(super) fn write_back(
+        &self,
+        h: u64,
+        key: &FlowKey,
+        state: ConnState,
+        ex: Exchange,
+        last: Time,
+    ) -> Option<Time> {
+        let mut sh = self.shard(h);
+        let i = sh.map.find(h, key)?;
+        let e = sh.map.at_mut(i)?;
+        if e.state != state || last >= e.expires {
+            return None;
+        }
+        e.ex.original = e.ex.original.saturating_add(ex.original);
+        e.ex.reply = e.ex.reply.saturating_add(ex.reply);
+        e.expires = e.expires.max(conntrack::expiry(e.state, &e.timeouts, last));
+        Some(e.expires)
     }
 
     /// The first packet of a flow (sent by `side`), allowed by policy: records it. If the flow
@@ -230,6 +343,7 @@ impl ConnTable {
         now: Time,
     ) -> Result<FlowHit, FlowTableFull> {
         let h = key.hash(self.seed);
+        let si = self.shard_index(h);
         let mut sh = self.shard(h);
         let sh = &mut *sh;
         if let Some(i) = sh.map.find(h, key) {
@@ -241,11 +355,16 @@ impl ConnTable {
                 } else {
                     Dir::Reply
                 };
+                let before = e.state;
                 e.state = conntrack::on_packet(e.state, &mut e.ex, dir, a.tcp_flags);
                 e.expires = conntrack::expiry(e.state, &e.timeouts, now);
+                if e.state != before {
+                    self.bump(si);
+                }
                 return Ok(e.hit(side, false));
             }
             sh.map.remove_at(i);
+            self.bump(si);
             self.counters.expiries.fetch_add(1, Relaxed);
         }
         let budget = if sh.map.is_full() {
@@ -256,6 +375,9 @@ impl ConnTable {
         let n = sh
             .map
             .sweep(&mut sh.cursor, budget, |_, e| now >= e.expires, |_, _| {});
+        if n > 0 {
+            self.bump(si);
+        }
         self.counters.expiries.fetch_add(n as u64, Relaxed);
         let timeouts = a.timeouts;
         let state = ConnState::initial(key.proto, a.tcp_flags);
@@ -286,7 +408,12 @@ impl ConnTable {
     /// Removes a flow at once (e.g. an untracked flow whose rule went away).
     pub fn remove(&self, key: &FlowKey) -> bool {
         let h = key.hash(self.seed);
-        self.shard(h).map.remove(h, key).is_some()
+        let mut sh = self.shard(h);
+        let removed = sh.map.remove(h, key).is_some();
+        if removed {
+            self.bump(self.shard_index(h));
+        }
+        removed
     }
 
     /// Visits every live flow, one shard locked at a time (workers wait at most one shard's pass).
@@ -304,13 +431,17 @@ impl ConnTable {
     /// Removes every flow `pred` selects; returns how many (admin flush).
     pub fn remove_matching(&self, mut pred: impl FnMut(&FlowKey, &FlowView) -> bool) -> usize {
         let mut n = 0;
-        for s in self.shards.iter() {
+        for (i, s) in self.shards.iter().enumerate() {
             let mut sh = s.lock().unwrap_or_else(|e| e.into_inner());
             let slots = sh.map.capacity_slots();
             let mut cursor = 0;
-            n += sh
+            let m = sh
                 .map
                 .sweep(&mut cursor, slots, |k, e| pred(k, &e.view()), |_, _| {});
+            if m > 0 {
+                self.bump(i);
+            }
+            n += m;
         }
         n
     }
@@ -318,12 +449,16 @@ impl ConnTable {
     /// Housekeeping for an idle worker: examines up to `budget` slots of every shard.
     pub fn sweep(&self, now: Time, budget: usize) -> usize {
         let mut total = 0;
-        for s in self.shards.iter() {
+        for (i, s) in self.shards.iter().enumerate() {
             let mut sh = s.lock().unwrap_or_else(|e| e.into_inner());
             let sh = &mut *sh;
-            total += sh
+            let n = sh
                 .map
                 .sweep(&mut sh.cursor, budget, |_, e| now >= e.expires, |_, _| {});
+            if n > 0 {
+                self.bump(i);
+            }
+            total += n;
         }
         self.counters.expiries.fetch_add(total as u64, Relaxed);
         total

@@ -37,11 +37,23 @@ pub(super) trait Key: Copy {
     /// Measured (Tier-1 table, 4M keys, medians of 7): IPv4 +10–20 % uniform, +30–80 % inside
     /// prefixes; IPv6 −10 % uniform (7/8 of the keys end in the direct array), ±0 inside.
     const PREFETCH_RECORD: bool;
+    /// Whether the key fits a 64-bit vector lane (the AVX-512 walk).
+    const LANE: bool;
+    /// The key as the top bits of a 64-bit lane, so that `top` and `chunk` are the lane's.
+    fn lane(self) -> u64;
+    /// Whether [`BatchPath::Auto`] takes the vector walk where the CPU has it (see there).
+    const VECTOR_DEFAULT: bool;
 }
 
 impl Key for u32 {
     const BITS: u32 = 32;
     const PREFETCH_RECORD: bool = true;
+    const LANE: bool = true;
+    const VECTOR_DEFAULT: bool = false;
+    #[inline(always)]
+    fn lane(self) -> u64 {
+        (self as u64) << 32
+    }
     #[inline(always)]
     fn top(self, n: u32) -> usize {
         (self >> (32 - n)) as usize
@@ -53,9 +65,39 @@ impl Key for u32 {
     }
 }
 
+/// The top 64 bits of an IPv6 address, for tables without a prefix longer than /64 (every
+/// BGP table): half-width shifts, and the same trie walk.
+impl Key for u64 {
+    const BITS: u32 = 64;
+    const PREFETCH_RECORD: bool = false;
+    const LANE: bool = true;
+    const VECTOR_DEFAULT: bool = true;
+    #[inline(always)]
+    fn lane(self) -> u64 {
+        self
+    }
+    #[inline(always)]
+    fn top(self, n: u32) -> usize {
+        (self >> (64 - n)) as usize
+    }
+    #[inline(always)]
+    fn chunk(self, off: u32) -> usize {
+        // Strides start at multiples of 6 and a prefix of at most 64 bits ends in the stride
+        // at 60 at the latest, so `off < 64` (the last stride's padding comes from `>>`).
+        debug_assert!(off < 64);
+        ((self << (off & 63)) >> 58) as usize
+    }
+}
+
 impl Key for u128 {
     const BITS: u32 = 128;
     const PREFETCH_RECORD: bool = false;
+    const LANE: bool = false;
+    const VECTOR_DEFAULT: bool = false;
+    #[inline(always)]
+    fn lane(self) -> u64 {
+        (self >> 64) as u64
+    }
     #[inline(always)]
     fn top(self, n: u32) -> usize {
         (self >> (128 - n)) as usize
@@ -84,18 +126,21 @@ pub(super) struct Poptrie<K: Key> {
     popcnt: bool,
     /// AVX-512F (and POPCNT) available: [`BatchPath::PipelinedAvx512`] may run.
     avx512: bool,
+    /// AVX-512F and AVX-512 VPOPCNTDQ available: [`BatchPath::Vector`] may run.
+    vector: bool,
     _k: std::marker::PhantomData<K>,
 }
 
 /// How a batch is walked; every path gives the same answers (the property tests run each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchPath {
-    /// The default: [`BatchPath::Lockstep`], the one path never slower than the earlier batch
-    /// path on any Tier-1 row (it is that path). Measured (4M keys, 3 alternating runs each,
-    /// ratio to lockstep in the same process): the pipelined paths win on IPv4 uniform keys
-    /// (1.6–1.9×) and IPv6 keys inside prefixes (1.2–1.5×) but lose on IPv4 keys inside
-    /// prefixes (median 0.96×) and IPv6 uniform keys (0.75×); the family and the table, all
-    /// that is known at build time, do not tell those apart. Opt in with a path below.
+    /// The default. IPv4: [`BatchPath::Lockstep`], the one path never slower than the earlier
+    /// batch path on any Tier-1 row (it is that path): the pipelined and vector paths win on
+    /// uniform keys (1.2–1.7×) and lose on keys inside prefixes (0.85–0.97×), and nothing
+    /// known at build time tells those apart. IPv6 (the top-64-bit trie): [`BatchPath::Vector`]
+    /// where the CPU has it, else lockstep — best of 21 alternating rounds, 1M keys, ratio to
+    /// lockstep in the same process: 1.55–1.68× inside prefixes, 1.5–1.66× uniform.
+    /// Opt in to another with a path below.
     Auto,
     /// 16 keys advance one level at a time in lockstep (the earlier batch path, and `Auto`).
     Lockstep,
@@ -105,6 +150,12 @@ pub enum BatchPath {
     /// [`BatchPath::Pipelined`] with the direct entries fetched by AVX-512 gathers, 16 keys
     /// an instruction (runtime-detected; falls back to `Pipelined`).
     PipelinedAvx512,
+    /// The whole walk in AVX-512 registers, 8 keys a vector and [`GROUPS`] vectors
+    /// interleaved: bitmaps and entries gathered, ranks by VPOPCNTQ, child-or-leaf by mask
+    /// blend — a level of 8 keys in about 20 instructions and no branch per key
+    /// (runtime-detected AVX-512F + VPOPCNTDQ, keys of up to 64 bits: IPv4, and IPv6 tables
+    /// without prefixes past /64; falls back to `Lockstep`).
+    Vector,
 }
 
 /// A build-time node: the expanded 64 slots.
@@ -257,6 +308,7 @@ impl<K: Key> Poptrie<K> {
             blob,
             popcnt: has_popcnt(),
             avx512: has_avx512(),
+            vector: has_vector(),
             _k: std::marker::PhantomData,
         }
     }
@@ -323,7 +375,13 @@ impl<K: Key> Poptrie<K> {
 
     /// The path [`BatchPath::Auto`] takes (see there why).
     pub(super) fn auto_path(&self) -> BatchPath {
-        BatchPath::Lockstep
+        // A cache-resident trie is batched as single lookups by the lockstep path (no miss
+        // latency for the vector walk to hide).
+        if K::VECTOR_DEFAULT && self.vector && self.blob.len() * 4 > CACHE_RESIDENT {
+            BatchPath::Vector
+        } else {
+            BatchPath::Lockstep
+        }
     }
 
     /// Batched lookup along `path`; a path this CPU lacks falls back to the scalar pipelined
@@ -337,9 +395,15 @@ impl<K: Key> Poptrie<K> {
         let path = match path {
             BatchPath::Auto => self.auto_path(),
             BatchPath::PipelinedAvx512 if !self.avx512 => BatchPath::Pipelined,
+            BatchPath::Vector if !(self.vector && K::LANE) => BatchPath::Lockstep,
             p => p,
         };
         match path {
+            #[cfg(target_arch = "x86_64")]
+            BatchPath::Vector => {
+                // SAFETY: `vector` is only true when the CPU reports AVX-512F and VPOPCNTDQ.
+                unsafe { self.lookup_batch_vector(keys, out) };
+            }
             BatchPath::Lockstep => {
                 #[cfg(target_arch = "x86_64")]
                 if self.popcnt {
@@ -366,6 +430,27 @@ impl<K: Key> Poptrie<K> {
             }
         }
         path
+    }
+
+    /// [`BatchPath::Vector`]: the keys as 64-bit lanes, [`VECTOR_KEYS`] at a time (the last
+    /// chunk padded with copies of its first key).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    fn lookup_batch_vector(&self, keys: &[K], out: &mut [Option<u32>]) {
+        let n = keys.len().min(out.len());
+        let (keys, out) = (&keys[..n], &mut out[..n]);
+        let mut lanes = [0u64; VECTOR_KEYS];
+        let mut got = [0u32; VECTOR_KEYS];
+        for (ks, os) in keys.chunks(VECTOR_KEYS).zip(out.chunks_mut(VECTOR_KEYS)) {
+            for (l, k) in lanes.iter_mut().zip(ks) {
+                *l = k.lane();
+            }
+            lanes[ks.len()..].fill(ks[0].lane());
+            vector::walk(&self.blob, self.k, &lanes, &mut got);
+            for (o, e) in os.iter_mut().zip(&got) {
+                *o = decode(*e);
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -559,6 +644,139 @@ unsafe fn gather16(blob: &[u32], idx: &[u32; PIPE], e: &mut [u32; PIPE], m: usiz
     }
 }
 
+fn has_vector() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Vectors of 8 keys walked interleaved by [`BatchPath::Vector`], so that one vector's gathers
+/// wait while the others compute.
+const GROUPS: usize = 4;
+/// Keys per call of the vector walk.
+const VECTOR_KEYS: usize = 8 * GROUPS;
+
+/// The AVX-512 walk of [`BatchPath::Vector`].
+#[cfg(target_arch = "x86_64")]
+mod vector {
+    use super::{GROUPS, LEAF, VECTOR_KEYS};
+    use std::arch::x86_64::*;
+
+    /// `out[i]` = the leaf entry for the key in lane `lanes[i]` (a key in the top bits), on
+    /// the trie `blob` with `k` direct bits. Every gather index is checked against
+    /// `blob.len()` first (one compare per vector and level): a corrupt trie panics, it never
+    /// reads out of bounds.
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    pub(super) fn walk(
+        blob: &[u32],
+        k: u32,
+        lanes: &[u64; VECTOR_KEYS],
+        out: &mut [u32; VECTOR_KEYS],
+    ) {
+        let base = blob.as_ptr();
+        let len = _mm512_set1_epi64(blob.len() as i64);
+        let leaf_bit = _mm512_set1_epi64(LEAF as i64);
+        let ones = _mm512_set1_epi64(-1);
+        let one = _mm512_set1_epi64(1);
+        let two = _mm512_set1_epi64(2);
+        let three = _mm512_set1_epi64(3);
+        let c63 = _mm512_set1_epi64(63);
+        let zero = _mm512_setzero_si512();
+        let mut key = [zero; GROUPS];
+        let mut e = [zero; GROUPS];
+        let mut live = [0u8; GROUPS];
+        let top = _mm_cvtsi64_si128(i64::from(64 - k));
+        for g in 0..GROUPS {
+            // SAFETY: 8 u64s of `lanes` (an unaligned load).
+            key[g] = unsafe { _mm512_loadu_si512(lanes[g * 8..].as_ptr().cast()) };
+            // Direct slots: the top `k` bits, below 2^k <= blob.len().
+            let slot = _mm512_srl_epi64(key[g], top);
+            assert_eq!(
+                _mm512_cmpge_epu64_mask(slot, len),
+                0,
+                "direct slot out of range"
+            );
+            // SAFETY: every lane indexes `blob` (checked above); scale 4 is u32's size.
+            let d = unsafe { _mm512_i64gather_epi32::<4>(slot, base.cast()) };
+            e[g] = _mm512_cvtepu32_epi64(d);
+            live[g] = _mm512_testn_epi64_mask(e[g], leaf_bit);
+        }
+        let mut off = k;
+        while live.iter().fold(0, |a, l| a | l) != 0 {
+            let shift = _mm_cvtsi64_si128(i64::from(off));
+            for g in 0..GROUPS {
+                let l = live[g];
+                if l == 0 {
+                    continue;
+                }
+                // A record: [vector lo, vector hi, leafvec lo, leafvec hi, children…, leaves…].
+                let head_end = _mm512_add_epi64(e[g], three);
+                assert_eq!(
+                    _mm512_mask_cmpge_epu64_mask(l, head_end, len),
+                    0,
+                    "record out of range"
+                );
+                // SAFETY: for live lanes `e..e + 4` is inside `blob` (checked above); masked
+                // lanes read nothing. Scale 4 on u32 offsets; each gathers one unaligned u64.
+                // Both bitmaps at once: gathering the leaf bitmap only for the lanes that end
+                // on a leaf made it wait for the first gather (measured 0.85–0.9x).
+                let (vector, leafvec) = unsafe {
+                    (
+                        _mm512_mask_i64gather_epi64::<4>(zero, l, e[g], base.cast()),
+                        _mm512_mask_i64gather_epi64::<4>(
+                            zero,
+                            l,
+                            _mm512_add_epi64(e[g], two),
+                            base.cast(),
+                        ),
+                    )
+                };
+                let v = _mm512_srli_epi64::<58>(_mm512_sll_epi64(key[g], shift));
+                let m = _mm512_srlv_epi64(ones, _mm512_sub_epi64(c63, v));
+                let has = _mm512_test_epi64_mask(_mm512_srlv_epi64(vector, v), one);
+                let child = _mm512_popcnt_epi64(_mm512_and_si512(vector, m));
+                let leaf = _mm512_add_epi64(
+                    _mm512_popcnt_epi64(vector),
+                    _mm512_popcnt_epi64(_mm512_and_si512(leafvec, m)),
+                );
+                let at = _mm512_add_epi64(head_end, _mm512_mask_blend_epi64(has, leaf, child));
+                assert_eq!(
+                    _mm512_mask_cmpge_epu64_mask(l, at, len),
+                    0,
+                    "entry out of range"
+                );
+                // SAFETY: live lanes index `blob` (checked above), masked lanes keep `e`.
+                let next = unsafe {
+                    _mm512_mask_i64gather_epi32::<4>(
+                        _mm512_cvtepi64_epi32(e[g]),
+                        l,
+                        at,
+                        base.cast(),
+                    )
+                };
+                e[g] = _mm512_cvtepu32_epi64(next);
+                live[g] = _mm512_testn_epi64_mask(e[g], leaf_bit);
+            }
+            off += 6;
+        }
+        for g in 0..GROUPS {
+            // SAFETY: 8 u32s of `out` (an unaligned store).
+            unsafe {
+                _mm256_storeu_si256(
+                    out[g * 8..].as_mut_ptr().cast(),
+                    _mm512_cvtepi64_epi32(e[g]),
+                )
+            };
+        }
+    }
+}
+
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -601,16 +819,28 @@ mod tests {
     }
 
     #[test]
-    fn auto_is_the_lockstep_path() {
-        // Auto must never be slower than the earlier (lockstep) batch path: it is that path,
-        // whatever the family and the table size.
+    fn auto_paths() {
+        // IPv4 and the full-width trie: the lockstep path, whatever the table size; the
+        // top-64-bit IPv6 trie above the cache-resident size: the vector walk where the CPU
+        // has it (a direct array of 2^18 words is 1 MiB).
         let v4 = Poptrie::<u32>::build(&[(0x0A00_0000, 24, 1)], 18);
         assert_eq!(v4.auto_path(), BatchPath::Lockstep);
         let v6 = Poptrie::<u128>::build(&[(0x2001_0db8 << 96, 48, 1)], 12);
         assert_eq!(v6.auto_path(), BatchPath::Lockstep);
+        let top = Poptrie::<u64>::build(&[(0x2001_0db8 << 32, 48, 1)], 18);
+        let small = Poptrie::<u64>::build(&[(0x2001_0db8 << 32, 48, 1)], 12);
+        assert_eq!(small.auto_path(), BatchPath::Lockstep);
+        let want = if has_vector() {
+            BatchPath::Vector
+        } else {
+            BatchPath::Lockstep
+        };
+        assert_eq!(top.auto_path(), want);
         let mut out = [None; 2];
         let p = v4.lookup_batch_path(BatchPath::Auto, &[0x0A00_0001, 0x0B00_0000], &mut out);
         assert_eq!((p, out), (BatchPath::Lockstep, [Some(1), None]));
+        let p = top.lookup_batch_path(BatchPath::Auto, &[0x2001_0db8_0000_0001, 0], &mut out);
+        assert_eq!((p, out), (want, [Some(1), None]));
     }
 
     #[test]

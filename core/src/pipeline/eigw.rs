@@ -26,6 +26,11 @@ impl<T: Tracer> Cx<'_, T> {
         self.tr.stage(Stage::EgressOnly { reply: false });
         let v = self.out(self.snap.internet_port)?;
         let (key, side) = FlowKey::from_tuple(EIGW_ZONE.0, &Tuple::of(&self.m));
+        // A live connection takes the packet as `admit` would apply it (a touch: through the
+        // worker's cache on the batch path); only a new one is admitted.
+        if self.touch_key(key, side).is_some() {
+            return Ok(v);
+        }
         let a = Admit {
             tcp_flags: self.m.tcp_flags,
             tracked: true,
@@ -48,12 +53,7 @@ impl<T: Tracer> Cx<'_, T> {
         let snap = self.snap;
         if snap.eigw_id.is_some() {
             let (key, side) = FlowKey::from_tuple(EIGW_ZONE.0, &Tuple::of(&self.m));
-            if self
-                .flows
-                .conns()
-                .touch(&key, side, self.m.tcp_flags, self.rx.now)
-                .is_some()
-            {
+            if self.touch_key(key, side).is_some() {
                 self.tr.stage(Stage::EgressOnly { reply: true });
                 return self.deliver(e, None);
             }

@@ -24,12 +24,25 @@
 //! - `resolver` — the Amazon-provided DNS resolver (VPC base + 2, 169.254.169.253): no SG, no
 //!   NACL, no flow log; answered in place from the snapshot's names (`dns`).
 //!
+//! Two entry points, one decision. [`process`] decides one packet (what `trace` runs);
+//! [`process_batch`] decides a worker's batch stage by stage, as VPP does — parse all, compute
+//! each packet's first flow key and look it up (the worker's [`FlowCache`] first, the shared
+//! shard and slot prefetched for the keys it lacks), one batched LPM per route table, then each
+//! packet's decision. That last stage is the same code as `process` after parsing (`decide`):
+//! the earlier stages only hand over lookups a step would make anyway, used only when the step
+//! asks the very same question, and a cache hit stands for exactly the flow-table touch it
+//! replaces (only a packet that changes nothing but the idle deadline hits; copies die with the
+//! shard's change count; refreshes are written back once per batch — `flow::cache`). So the
+//! stages a tracer sees, the verdicts, the bytes and the flow state after a batch are those of
+//! one-by-one decisions (`tests/batch_props.rs`).
+//!
 //! Security groups are stateful: each ENI's checks first consult the flow table (keyed per ENI,
 //! by the tuple as that ENI sees it), and a flow the rules allowed is recorded only once the
 //! packet is actually forwarded, tracked or not as AWS decides (§5). The NAT gateway and
 //! PrivateLink translate through the flow table's binding tables; the internet gateway's 1:1
 //! translation is stateless.
 
+mod batch;
 mod deliver;
 mod eigw;
 mod gateway_endpoint;
@@ -47,13 +60,14 @@ mod sg;
 mod stage;
 mod translate;
 
+pub use batch::{Batch, BatchIn, MAX_BATCH, process_batch};
 pub use eigw::EIGW_ZONE;
 pub use reason::{DropReason, MalformedKind};
 pub use stage::{NoTrace, Recorder, Stage, Tracer, Xlat};
 
-use crate::flow::{FlowKey, FlowTable, Side, Time};
+use crate::flow::{FlowCache, FlowHit, FlowKey, FlowTable, Hashed, Side, Time, Tuple};
 use crate::policy::SgHit;
-use crate::snapshot::EniIdx;
+use crate::snapshot::{EniIdx, RtbIdx};
 use crate::snapshot::{PortIdx, PortKind, Snapshot};
 use crate::wire::{self, ChecksumMode, PacketMeta};
 
@@ -116,10 +130,43 @@ pub fn process<T: Tracer>(
     tr: &mut T,
 ) -> Verdict {
     let len = len.min(buf.len());
-    let m = match wire::parse(&buf[..len]) {
-        Ok(m) => m,
-        Err(k) => return Verdict::Drop(DropReason::Malformed(k)),
-    };
+    match wire::parse(&buf[..len]) {
+        Ok(m) => decide(snap, flows, buf, m, rx, tr, Aux::default()),
+        Err(k) => Verdict::Drop(DropReason::Malformed(k)),
+    }
+}
+
+/// What the batch path found out ahead of the decision, and the worker's flow cache. The
+/// single-packet path passes none of it: every step then looks up for itself.
+#[derive(Default)]
+struct Aux<'c> {
+    cache: Option<&'c mut FlowCache>,
+    /// The latest time of the batch (a cached flow is used only if it outlives it).
+    horizon: Time,
+    /// The ingress ENI's egress flow key, hashed (and the side that sent the packet).
+    flow: Option<(EniIdx, Hashed, Side)>,
+    /// The route lookup of the packet's destination in the ingress subnet's table.
+    route: Option<RouteHint>,
+}
+
+/// A route lookup done by the batch's LPM stage.
+#[derive(Debug, Clone, Copy)]
+struct RouteHint {
+    table: RtbIdx,
+    dst: std::net::IpAddr,
+    hit: Option<u32>,
+}
+
+/// The decision of a parsed packet: the stages after parsing, shared by both paths.
+fn decide<T: Tracer>(
+    snap: &Snapshot,
+    flows: &FlowTable,
+    buf: &mut [u8],
+    m: PacketMeta,
+    rx: Rx,
+    tr: &mut T,
+    aux: Aux<'_>,
+) -> Verdict {
     tr.stage(Stage::Parsed(m));
     tr.stage(Stage::Ingress(rx.ingress));
     let mut cx = Cx {
@@ -134,6 +181,7 @@ pub fn process<T: Tracer>(
         tracking_component: false,
         from_service: false,
         translated_by: None,
+        aux,
     };
     match cx.ingress() {
         Ok(v) => v,
@@ -160,6 +208,8 @@ struct Cx<'a, T: Tracer> {
     from_service: bool,
     /// The gateway that last rewrote the packet on this pass, for an error raised behind it.
     translated_by: Option<Xlat>,
+    /// The batch path's lookups and flow cache (none on the single-packet path).
+    aux: Aux<'a>,
 }
 
 /// A flow to record once the packet is forwarded.
@@ -175,6 +225,52 @@ struct Pending {
 }
 
 impl<T: Tracer> Cx<'_, T> {
+    /// The flow table's `touch` of this packet for ENI `e`'s groups (egress or not) — through
+    /// the worker's cache on the batch path. Returns the key it used too.
+    #[inline]
+    fn touch(&mut self, e: EniIdx, egress: bool) -> (FlowKey, Side, Option<FlowHit>) {
+        let hint = self.aux.flow.take().filter(|h| h.0 == e && egress);
+        match hint {
+            Some((_, k, side)) => (k.key, side, self.touch_hashed(k, side)),
+            None => {
+                let zone = self.snap.enis[e].zone;
+                let (key, side) = FlowKey::from_tuple(zone.0, &Tuple::of(&self.m));
+                (key, side, self.touch_key(key, side))
+            }
+        }
+    }
+
+    /// `touch` of this packet under `key`, through the cache on the batch path.
+    #[inline]
+    fn touch_key(&mut self, key: FlowKey, side: Side) -> Option<FlowHit> {
+        match self.aux.cache {
+            Some(_) => self.touch_hashed(Hashed::new(self.flows.conns(), key), side),
+            None => self
+                .flows
+                .conns()
+                .touch(&key, side, self.m.tcp_flags, self.rx.now),
+        }
+    }
+
+    #[inline]
+    fn touch_hashed(&mut self, k: Hashed, side: Side) -> Option<FlowHit> {
+        let conns = self.flows.conns();
+        let (now, flags) = (self.rx.now, self.m.tcp_flags);
+        match self.aux.cache.as_deref_mut() {
+            Some(c) => c.touch(conns, &k, side, flags, now, self.aux.horizon),
+            None => conns.touch(&k.key, side, flags, now),
+        }
+    }
+
+    /// The route table `table`'s answer for `dst`: the batch's LPM stage's if it asked the same.
+    #[inline]
+    fn route_lookup(&self, table: RtbIdx, dst: std::net::IpAddr) -> Option<u32> {
+        match self.aux.route {
+            Some(h) if h.table == table && h.dst == dst => h.hit,
+            _ => self.snap.route_tables[table].lookup(dst),
+        }
+    }
+
     /// Dispatches on the kind of the ingress port.
     #[inline]
     fn ingress(&mut self) -> Step<Verdict> {

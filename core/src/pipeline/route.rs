@@ -13,7 +13,7 @@ impl<T: Tracer> Cx<'_, T> {
         let snap = self.snap;
         let table = snap.subnets[subnet].route_table;
         let rt = &snap.route_tables[table];
-        let hit = rt.lookup(self.m.dst);
+        let hit = self.route_lookup(table, self.m.dst);
         self.tr.stage(Stage::Route { table, route: hit });
         let r = hit.ok_or(DropReason::NoRoute)?;
         let t = rt.routes[r as usize].target;
@@ -34,8 +34,10 @@ impl<T: Tracer> Cx<'_, T> {
     /// The target the route table of `subnet` would choose, without reporting it.
     #[inline]
     pub(super) fn route_target(&self, subnet: SubnetIdx) -> Option<Target> {
-        let rt = &self.snap.route_tables[self.snap.subnets[subnet].route_table];
-        rt.lookup(self.m.dst).map(|r| rt.routes[r as usize].target)
+        let table = self.snap.subnets[subnet].route_table;
+        let rt = &self.snap.route_tables[table];
+        self.route_lookup(table, self.m.dst)
+            .map(|r| rt.routes[r as usize].target)
     }
 
     /// Acts on the route target chosen for a packet leaving `subnet`.

@@ -17,12 +17,8 @@ impl<T: Tracer> Cx<'_, T> {
     #[inline]
     pub(super) fn sg(&mut self, e: EniIdx, egress: bool) -> Step {
         let zone = self.snap.enis[e].zone;
-        let (key, side) = FlowKey::from_tuple(zone.0, &Tuple::of(&self.m));
-        if let Some(f) = self
-            .flows
-            .conns()
-            .touch(&key, side, self.m.tcp_flags, self.rx.now)
-        {
+        let (key, side, hit) = self.touch(e, egress);
+        if let Some(f) = hit {
             self.tr.stage(Stage::Flow {
                 eni: e,
                 egress,
