@@ -3,6 +3,15 @@
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use vpcfwd::lpm::{BatchPath, Fib4, Fib6};
+
+/// Every explicit batch path (a path this CPU lacks falls back, and is then tested as its
+/// fallback); `Auto` is the default each is compared with.
+const PATHS: [BatchPath; 4] = [
+    BatchPath::Lockstep,
+    BatchPath::Pipelined,
+    BatchPath::PipelinedAvx512,
+    BatchPath::Vector,
+];
 use vpcfwd_bench::table::{self, nh_of};
 
 fn load() -> Option<table::PrefixTable> {
@@ -65,12 +74,7 @@ fn tier1_v4_matches_prefix_trie() {
     fib.lookup_batch_u32(&keys, &mut out);
     // Every batch path (each one's walk: this table is far above the cache-resident size)
     // agrees with the default one, which is checked against the RIB below.
-    for path in [
-        BatchPath::Lockstep,
-        BatchPath::Pipelined,
-        BatchPath::PipelinedAvx512,
-        BatchPath::Vector,
-    ] {
+    for path in PATHS {
         let mut o2 = vec![Some(u32::MAX); keys.len()];
         for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {
             fib.lookup_batch_u32_path(path, ks, os);
@@ -124,12 +128,7 @@ fn tier1_v6_matches_prefix_trie() {
     fib.lookup_batch_u128(&keys, &mut out);
     // Every batch path (each one's walk: this table is far above the cache-resident size)
     // agrees with the default one, which is checked against the RIB below.
-    for path in [
-        BatchPath::Lockstep,
-        BatchPath::Pipelined,
-        BatchPath::PipelinedAvx512,
-        BatchPath::Vector,
-    ] {
+    for path in PATHS {
         let mut o2 = vec![Some(u32::MAX); keys.len()];
         for (ks, os) in keys.chunks(64).zip(o2.chunks_mut(64)) {
             fib.lookup_batch_u128_path(path, ks, os);
